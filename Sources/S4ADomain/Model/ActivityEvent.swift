@@ -1,0 +1,75 @@
+import Foundation
+
+public struct Actor: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable { case account, apiKey = "api_key" }
+    public var type: Kind
+    public var id: String
+    public init(type: Kind, id: String) {
+        self.type = type
+        self.id = id
+    }
+}
+
+public struct Target: Sendable, Equatable, Codable {
+    public var type: String
+    public var id: String
+    public init(type: String, id: String) {
+        self.type = type
+        self.id = id
+    }
+}
+
+/// What a change records about itself, before the store places it in the account's chain.
+public struct ActivityRecord: Sendable, Equatable {
+    public var action: String
+    public var actor: Actor
+    public var target: Target
+    public var projectID: String?
+    public var metadata: [String: String]
+
+    public init(action: String, actor: Actor, target: Target, projectID: String? = nil,
+                metadata: [String: String] = [:]) {
+        self.action = action
+        self.actor = actor
+        self.target = target
+        self.projectID = projectID
+        self.metadata = metadata
+    }
+}
+
+/// One link of an account's append-only, hash-chained activity log.
+public struct ActivityEvent: Sendable, Equatable {
+    public var id: String
+    public var accountID: String
+    /// 1, 2, 3… within the account: the chain's order.
+    public var seq: Int64
+    public var at: Date
+    public var record: ActivityRecord
+    public var prevHash: String
+    public var hash: String
+
+    public init(id: String, accountID: String, seq: Int64, at: Date, record: ActivityRecord,
+                prevHash: String, hash: String) {
+        self.id = id
+        self.accountID = accountID
+        self.seq = seq
+        self.at = at
+        self.record = record
+        self.prevHash = prevHash
+        self.hash = hash
+    }
+}
+
+/// The actions recorded so far; later features add theirs here.
+public enum Action {
+    public static let accountCreated = "account.created"
+    public static let accountPasswordChanged = "account.password_changed"
+    public static let sessionCreated = "session.created"
+    public static let sessionDeleted = "session.deleted"
+    public static let apiKeyCreated = "api_key.created"
+    public static let apiKeyRevoked = "api_key.revoked"
+    public static let projectCreated = "project.created"
+    public static let projectUpdated = "project.updated"
+    public static let projectVisibilityChanged = "project.visibility_changed"
+    public static let projectDeleted = "project.deleted"
+}

@@ -1,0 +1,117 @@
+import Foundation
+
+public struct NewAPIKey: Sendable {
+    public var name: String
+    public var scopes: Set<Scope>
+    public var projectIDs: Set<String>?
+    public var expiresAt: Date?
+    public var maxServerBudget: MicroDollars?
+    public init(name: String, scopes: Set<Scope>, projectIDs: Set<String>? = nil, expiresAt: Date? = nil,
+                maxServerBudget: MicroDollars? = nil) {
+        self.name = name
+        self.scopes = scopes
+        self.projectIDs = projectIDs
+        self.expiresAt = expiresAt
+        self.maxServerBudget = maxServerBudget
+    }
+}
+
+/// API keys: created with at most their creator's powers, listed without tokens, revoked at once.
+public struct APIKeyService: Sendable {
+    let env: DomainEnvironment
+    public init(env: DomainEnvironment) { self.env = env }
+
+    public func create(_ principal: Principal, _ request: NewAPIKey) async throws -> (key: APIKey, token: String) {
+        try principal.check(.scope(.keysWrite))
+        let name = request.name.trimmingCharacters(in: .whitespaces)
+        guard (1...100).contains(name.count) else { throw DomainError.invalid("name", "must be 1 to 100 characters") }
+        guard !request.scopes.isEmpty else { throw DomainError.invalid("scopes", "must name at least one scope") }
+        let now = env.now()
+        if let expiresAt = request.expiresAt, expiresAt <= now {
+            throw DomainError.invalid("expires_at", "must be in the future")
+        }
+        let bounded = try bound(request, by: principal.apiKey)
+        if let projectIDs = bounded.projectIDs {
+            guard !projectIDs.isEmpty else { throw DomainError.invalid("project_ids", "must not be empty") }
+        }
+        let token = RandomToken.bearer(prefix: APIKey.tokenPrefix)
+        let key = APIKey(id: RandomToken.id(.apiKey), accountID: principal.accountID, parentKeyID: principal.apiKey?.id,
+                         name: name, tokenHash: RandomToken.hash(token),
+                         prefix: String(token.prefix(APIKey.visiblePrefixLength)), scopes: bounded.scopes,
+                         projectIDs: bounded.projectIDs, expiresAt: bounded.expiresAt,
+                         maxServerBudget: bounded.maxServerBudget, createdAt: now)
+        try await env.store.write { tx in
+            try await tx.lockAccount(id: principal.accountID)
+            for projectID in key.projectIDs ?? [] {
+                guard try await tx.project(id: projectID, accountID: principal.accountID) != nil else {
+                    throw DomainError(.notFound, "No such project: \(projectID).")
+                }
+            }
+            try await tx.insert(key)
+            var metadata = ["name": key.name, "scopes": key.scopes.sorted().map(\.rawValue).joined(separator: " ")]
+            if let ids = key.projectIDs { metadata["project_ids"] = ids.sorted().joined(separator: " ") }
+            try await tx.append(
+                ActivityRecord(action: Action.apiKeyCreated, actor: principal.actor,
+                               target: Target(type: "api_key", id: key.id), metadata: metadata),
+                accountID: principal.accountID, at: now)
+        }
+        return (key, token)
+    }
+
+    /// A key creating a key: nothing beyond its own scopes, projects, expiry or budget ceiling.
+    /// Whatever the request leaves open is inherited from the creating key.
+    func bound(_ request: NewAPIKey, by parent: APIKey?) throws -> NewAPIKey {
+        guard let parent else { return request }
+        var child = request
+        let extra = request.scopes.subtracting(parent.scopes)
+        guard extra.isEmpty else {
+            throw DomainError(.forbidden, "A key cannot grant scopes it lacks: \(extra.sorted().map(\.rawValue).joined(separator: ", ")).")
+        }
+        if let allowed = parent.projectIDs {
+            let wanted = request.projectIDs ?? allowed
+            guard wanted.isSubset(of: allowed) else {
+                throw DomainError(.forbidden, "A key cannot grant projects beyond its own.")
+            }
+            child.projectIDs = wanted
+        }
+        if let limit = parent.expiresAt {
+            let wanted = request.expiresAt ?? limit
+            guard wanted <= limit else { throw DomainError(.forbidden, "A key cannot outlive the key that creates it.") }
+            child.expiresAt = wanted
+        }
+        if let ceiling = parent.maxServerBudget {
+            let wanted = request.maxServerBudget ?? ceiling
+            guard wanted <= ceiling else {
+                throw DomainError(.forbidden, "A key cannot allow budgets beyond its own ceiling of \(ceiling.decimal) USD.")
+            }
+            child.maxServerBudget = wanted
+        }
+        return child
+    }
+
+    public func list(_ principal: Principal, cursor: String?, limit: Int) async throws -> Page<APIKey> {
+        try principal.check(.scope(.keysWrite))
+        return try await env.store.read { tx in
+            try await tx.apiKeys(accountID: principal.accountID, cursor: cursor, limit: limit)
+        }
+    }
+
+    /// A session may revoke any key of its account; a key only itself and the keys it created.
+    public func revoke(_ principal: Principal, id: String) async throws {
+        try principal.check(.scope(.keysWrite))
+        let now = env.now()
+        try await env.store.write { tx in
+            try await tx.lockAccount(id: principal.accountID)
+            guard let key = try await tx.apiKey(id: id, accountID: principal.accountID) else { throw DomainError.notFound }
+            if let caller = principal.apiKey, key.id != caller.id, key.parentKeyID != caller.id {
+                throw DomainError.notFound
+            }
+            guard key.revokedAt == nil else { return }
+            try await tx.revokeAPIKey(id: key.id, at: now)
+            try await tx.append(
+                ActivityRecord(action: Action.apiKeyRevoked, actor: principal.actor,
+                               target: Target(type: "api_key", id: key.id), metadata: ["name": key.name]),
+                accountID: principal.accountID, at: now)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+
+/// Sign-up, sign-in with throttling, sign-out and password changes.
+public struct AccountService: Sendable {
+    let env: DomainEnvironment
+    /// Compared against when the email is unknown, so both failures cost one bcrypt.
+    let decoyHash: String
+
+    public init(env: DomainEnvironment) async {
+        self.env = env
+        self.decoyHash = await env.hasher.hash(RandomToken.bearer(prefix: "decoy_"))
+    }
+
+    /// Creates an account unless the email has one. The caller learns nothing either way.
+    public func signUp(email rawEmail: String, password: String) async throws {
+        guard env.settings.signupOpen else { throw DomainError(.forbidden, "Sign-up is closed on this platform.") }
+        let email = Email.normalize(rawEmail)
+        guard Email.isPlausible(email) else { throw DomainError.invalid("email", "is not an email address") }
+        try PasswordPolicy.check(password)
+        let hash = await env.hasher.hash(password)
+        let now = env.now()
+        do {
+            try await env.store.write { tx in
+                guard try await tx.account(email: email) == nil else { return }
+                let account = Account(id: RandomToken.id(.account), email: email, passwordHash: hash, createdAt: now)
+                try await tx.insert(account)
+                try await tx.append(
+                    ActivityRecord(action: Action.accountCreated, actor: Actor(type: .account, id: account.id),
+                                   target: Target(type: "account", id: account.id)),
+                    accountID: account.id, at: now)
+            }
+        } catch is UniqueViolation {
+            // A concurrent sign-up for the same email won; the answer stays the same.
+        }
+    }
+
+    public struct SignIn: Sendable {
+        public var token: String
+        public var session: Session
+    }
+
+    /// Answers identically for an unknown email and a wrong password; throttles both.
+    public func signIn(email rawEmail: String, password: String, clientAddress: String?) async throws -> SignIn {
+        let email = Email.normalize(rawEmail)
+        let now = env.now()
+        let keys = throttleKeys(email: email, clientAddress: clientAddress)
+        let since = now.addingTimeInterval(-env.settings.loginWindow)
+        let window = env.settings.loginWindow
+        let limit = env.settings.maxLoginFailures
+        let retryAfter: Int? = try await env.store.read { tx in
+            var wait: Int?
+            for key in keys {
+                let (count, oldest) = try await tx.loginFailures(key: key, since: since)
+                if count >= limit, let oldest {
+                    let seconds = Int(oldest.addingTimeInterval(window).timeIntervalSince(now).rounded(.up))
+                    wait = max(wait ?? 1, max(seconds, 1))
+                }
+            }
+            return wait
+        }
+        if let retryAfter {
+            throw DomainError(.throttled, "Too many failed sign-ins; try again later.", retryAfter: retryAfter)
+        }
+        let account = try await env.store.read { tx in try await tx.account(email: email) }
+        let valid = await env.hasher.verify(password, hash: account?.passwordHash ?? decoyHash)
+        guard valid, let account else {
+            try await env.store.write { tx in
+                for key in keys { try await tx.recordLoginFailure(key: key, at: now) }
+            }
+            throw DomainError.invalidCredentials
+        }
+        let token = RandomToken.bearer(prefix: Self.sessionTokenPrefix)
+        let session = Session(id: RandomToken.id(.session), accountID: account.id, tokenHash: RandomToken.hash(token),
+                              createdAt: now, expiresAt: now.addingTimeInterval(env.settings.sessionLifetime))
+        try await env.store.write { tx in
+            try await tx.lockAccount(id: account.id)
+            try await tx.insert(session)
+            try await tx.clearLoginFailures(key: keys[0])
+            try await tx.append(
+                ActivityRecord(action: Action.sessionCreated, actor: Actor(type: .account, id: account.id),
+                               target: Target(type: "session", id: session.id)),
+                accountID: account.id, at: now)
+        }
+        return SignIn(token: token, session: session)
+    }
+
+    public func signOut(_ principal: Principal) async throws {
+        guard case .session(let session) = principal.credential else {
+            throw DomainError(.forbidden, "Only a session can sign out.")
+        }
+        try await env.store.write { tx in
+            try await tx.lockAccount(id: principal.accountID)
+            try await tx.deleteSession(id: session.id)
+            try await tx.append(
+                ActivityRecord(action: Action.sessionDeleted, actor: principal.actor,
+                               target: Target(type: "session", id: session.id)),
+                accountID: principal.accountID, at: env.now())
+        }
+    }
+
+    /// Changes the password and ends every other session of the account.
+    public func changePassword(_ principal: Principal, current: String, new: String) async throws {
+        guard case .session(let session) = principal.credential else {
+            throw DomainError(.forbidden, "Only a signed-in person can change the password.")
+        }
+        try PasswordPolicy.check(new, field: "new_password")
+        guard let account = try await env.store.read({ tx in try await tx.account(id: principal.accountID) }) else {
+            throw DomainError.unauthenticated
+        }
+        guard await env.hasher.verify(current, hash: account.passwordHash) else {
+            throw DomainError(.forbidden, "The current password is incorrect.")
+        }
+        let hash = await env.hasher.hash(new)
+        try await env.store.write { tx in
+            try await tx.lockAccount(id: account.id)
+            try await tx.updatePasswordHash(accountID: account.id, hash: hash)
+            try await tx.deleteSessions(accountID: account.id, except: session.id)
+            try await tx.append(
+                ActivityRecord(action: Action.accountPasswordChanged, actor: principal.actor,
+                               target: Target(type: "account", id: account.id)),
+                accountID: account.id, at: env.now())
+        }
+    }
+
+    public func account(_ principal: Principal) async throws -> Account {
+        guard let account = try await env.store.read({ tx in try await tx.account(id: principal.accountID) }) else {
+            throw DomainError.unauthenticated
+        }
+        return account
+    }
+
+    public static let sessionTokenPrefix = "s4s_"
+
+    /// The email's key first: a success clears it, while the address's failures stand.
+    func throttleKeys(email: String, clientAddress: String?) -> [String] {
+        ["email:" + RandomToken.hash(email)] + (clientAddress.map { ["addr:" + $0] } ?? [])
+    }
+}

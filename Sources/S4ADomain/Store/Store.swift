@@ -1,0 +1,121 @@
+import Foundation
+
+/// The durable store. Every change and its activity event go through one `write` transaction.
+public protocol Store: Sendable {
+    /// Runs `body` in one transaction: all of it commits, or none of it.
+    func write<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T
+    /// Runs `body` against a consistent view, without taking the write lock.
+    func read<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T
+}
+
+/// A page of a list, with the opaque cursor of the next page.
+public struct Page<Item: Sendable>: Sendable {
+    public var items: [Item]
+    public var nextCursor: String?
+    public init(items: [Item], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+}
+
+/// Filters of the activity feed.
+public struct ActivityQuery: Sendable {
+    public var accountID: String
+    /// nil: every event; otherwise only events of these projects.
+    public var projectIDs: Set<String>?
+    public var action: String?
+    /// The opaque cursor of the previous page.
+    public var cursor: String?
+    public var limit: Int
+    public init(accountID: String, projectIDs: Set<String>? = nil, action: String? = nil, cursor: String? = nil, limit: Int = 50) {
+        self.accountID = accountID
+        self.projectIDs = projectIDs
+        self.action = action
+        self.cursor = cursor
+        self.limit = limit
+    }
+}
+
+/// A stored answer to a request that carried an `Idempotency-Key`.
+public struct IdempotencyRecord: Sendable, Equatable {
+    public var id: String
+    public var accountID: String
+    public var fingerprint: String
+    /// nil while the first request is still being handled.
+    public var status: Int?
+    public var contentType: String?
+    /// The answer's body, sealed under a key derived from the Idempotency-Key itself.
+    public var sealedBody: [UInt8]?
+    public var createdAt: Date
+    public init(id: String, accountID: String, fingerprint: String, status: Int?, contentType: String?,
+                sealedBody: [UInt8]?, createdAt: Date) {
+        self.id = id
+        self.accountID = accountID
+        self.fingerprint = fingerprint
+        self.status = status
+        self.contentType = contentType
+        self.sealedBody = sealedBody
+        self.createdAt = createdAt
+    }
+}
+
+/// The store's operations, inside one transaction (or one read).
+public protocol StoreTransaction: Sendable {
+    // Accounts
+    func insert(_ account: Account) async throws
+    func account(id: String) async throws -> Account?
+    func account(email: String) async throws -> Account?
+    func updatePasswordHash(accountID: String, hash: String) async throws
+    /// Serialises writers of one account (its activity chain) until the transaction ends.
+    func lockAccount(id: String) async throws
+
+    // Sessions
+    func insert(_ session: Session) async throws
+    func session(tokenHash: String) async throws -> Session?
+    func deleteSession(id: String) async throws
+    func deleteSessions(accountID: String, except keepID: String?) async throws
+
+    // Login throttling
+    func recordLoginFailure(key: String, at: Date) async throws
+    /// Failures for `key` since `since`, and the oldest of them.
+    func loginFailures(key: String, since: Date) async throws -> (count: Int, oldest: Date?)
+    func clearLoginFailures(key: String) async throws
+
+    // API keys
+    func insert(_ key: APIKey) async throws
+    func apiKey(tokenHash: String) async throws -> APIKey?
+    func apiKey(id: String, accountID: String) async throws -> APIKey?
+    func apiKeys(accountID: String, cursor: String?, limit: Int) async throws -> Page<APIKey>
+    func revokeAPIKey(id: String, at: Date) async throws
+    func touchAPIKey(id: String, at: Date) async throws
+
+    // Projects
+    func insert(_ project: Project) async throws
+    func project(id: String, accountID: String) async throws -> Project?
+    func project(slug: String) async throws -> Project?
+    func projects(accountID: String, only: Set<String>?, cursor: String?, limit: Int) async throws -> Page<Project>
+    func update(_ project: Project) async throws
+    func deleteProject(id: String) async throws
+
+    // Activity
+    /// Appends `record` to the account's chain; call `lockAccount` first in the same transaction.
+    @discardableResult
+    func append(_ record: ActivityRecord, accountID: String, at: Date) async throws -> ActivityEvent
+    func activity(_ query: ActivityQuery) async throws -> Page<ActivityEvent>
+    /// Every event of the account, in chain order.
+    func chain(accountID: String) async throws -> [ActivityEvent]
+    func accountIDsWithActivity() async throws -> [String]
+
+    // Idempotency
+    func idempotencyRecord(id: String) async throws -> IdempotencyRecord?
+    /// Inserts a pending record; false if one with that id exists.
+    func insertPending(_ record: IdempotencyRecord) async throws -> Bool
+    func complete(idempotencyID: String, status: Int, contentType: String?, sealedBody: [UInt8]) async throws
+    func deleteIdempotencyRecord(id: String) async throws
+}
+
+/// A write that broke a uniqueness rule (a taken slug or email, a reused id).
+public struct UniqueViolation: Error, Sendable {
+    public var detail: String
+    public init(_ detail: String) { self.detail = detail }
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// An error a caller can act on. The API turns it into problem+json with a stable `type`.
+public struct DomainError: Error, Equatable, Sendable {
+    public enum Kind: String, Sendable {
+        case invalidRequest = "invalid-request"
+        case unauthenticated
+        case invalidCredentials = "invalid-credentials"
+        case forbidden
+        case insufficientScope = "insufficient-scope"
+        case notFound = "not-found"
+        case conflict
+        case slugTaken = "slug-taken"
+        case idempotencyMismatch = "idempotency-key-reused"
+        case idempotencyInProgress = "idempotency-key-in-progress"
+        case throttled
+        case payloadTooLarge = "payload-too-large"
+    }
+
+    public struct FieldError: Equatable, Sendable {
+        public var field: String
+        public var message: String
+        public init(field: String, message: String) {
+            self.field = field
+            self.message = message
+        }
+    }
+
+    public var kind: Kind
+    public var detail: String
+    public var fields: [FieldError]
+    /// Seconds, for `throttled`.
+    public var retryAfter: Int?
+
+    public init(_ kind: Kind, _ detail: String, fields: [FieldError] = [], retryAfter: Int? = nil) {
+        self.kind = kind
+        self.detail = detail
+        self.fields = fields
+        self.retryAfter = retryAfter
+    }
+
+    public static func invalid(_ field: String, _ message: String) -> DomainError {
+        DomainError(.invalidRequest, "\(field) \(message)", fields: [FieldError(field: field, message: message)])
+    }
+
+    /// One answer for every resource the caller may not see, so absence and denial look alike.
+    public static let notFound = DomainError(.notFound, "No such resource.")
+    public static let unauthenticated = DomainError(.unauthenticated, "Valid credentials are required.")
+    /// One answer for an unknown email and a wrong password.
+    public static let invalidCredentials = DomainError(.invalidCredentials, "The email or password is incorrect.")
+}

@@ -1,0 +1,118 @@
+import SQLKit
+
+/// Versioned schema changes, applied in order at start; each runs once, in its own transaction.
+/// Never edit a shipped migration: add the next one. Types are the subset both engines share.
+enum Migrations {
+    static let all: [(version: Int, statements: [String])] = [
+        (1, [
+            """
+            CREATE TABLE accounts (
+                id TEXT PRIMARY KEY,
+                email TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE sessions (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                token_hash TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX sessions_account ON sessions(account_id)",
+            """
+            CREATE TABLE login_failures (
+                key TEXT NOT NULL,
+                at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX login_failures_key_at ON login_failures(key, at)",
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                parent_key_id TEXT,
+                name TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                prefix TEXT NOT NULL,
+                scopes TEXT NOT NULL,
+                project_ids TEXT,
+                expires_at BIGINT,
+                max_server_budget_micros BIGINT,
+                created_at BIGINT NOT NULL,
+                last_used_at BIGINT,
+                revoked_at BIGINT
+            )
+            """,
+            "CREATE INDEX api_keys_account_created ON api_keys(account_id, created_at)",
+            """
+            CREATE TABLE projects (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                slug TEXT NOT NULL UNIQUE,
+                visibility TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX projects_account_created ON projects(account_id, created_at)",
+            """
+            CREATE TABLE activity_events (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                at BIGINT NOT NULL,
+                actor_type TEXT NOT NULL,
+                actor_id TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target_type TEXT NOT NULL,
+                target_id TEXT NOT NULL,
+                project_id TEXT,
+                metadata TEXT NOT NULL,
+                prev_hash TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                UNIQUE (account_id, seq)
+            )
+            """,
+            "CREATE INDEX activity_project ON activity_events(account_id, project_id, seq)",
+            """
+            CREATE TABLE idempotency_records (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                fingerprint TEXT NOT NULL,
+                status INTEGER,
+                content_type TEXT,
+                sealed_body TEXT,
+                created_at BIGINT NOT NULL
+            )
+            """,
+        ]),
+    ]
+
+    static func run(on engine: any SQLEngine) async throws {
+        try await engine.withWriter { db in
+            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
+        }
+        for migration in all {
+            try await engine.transaction { db in
+                if engine.kind == .postgres {
+                    // Replicas starting together take turns.
+                    try await db.raw("SELECT pg_advisory_xact_lock(4242)").run()
+                }
+                let applied = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)").first()
+                guard applied == nil else { return }
+                for statement in migration.statements { try await db.raw("\(unsafeRaw: statement)").run() }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                try await db.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: migration.version), \(bind: now))").run()
+            }
+        }
+    }
+
+    static var latestVersion: Int { all.last?.version ?? 0 }
+}
+
+import Foundation

@@ -1,0 +1,67 @@
+import SQLKit
+
+/// One SQL database server or file: hands out connections and runs transactions.
+/// The repository code above it is the same for every engine.
+protocol SQLEngine: Sendable {
+    var kind: SQLEngineKind { get }
+    /// A connection for reads outside any transaction.
+    func withReader<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// A connection for one write transaction; writers of this engine never interleave on it.
+    func withWriter<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func isUniqueViolation(_ error: any Error) -> Bool
+    func close() async
+}
+
+enum SQLEngineKind: String, Sendable {
+    case sqlite, postgres
+
+    var beginTransaction: String { self == .sqlite ? "BEGIN IMMEDIATE" : "BEGIN" }
+}
+
+extension SQLEngine {
+    /// BEGIN … COMMIT around `body`, ROLLBACK if it throws.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let begin = kind.beginTransaction
+        return try await withWriter { db in
+            try await db.raw("\(unsafeRaw: begin)").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+}
+
+/// A FIFO async mutex: one SQLite connection runs one transaction at a time.
+actor AsyncLock {
+    private var locked = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func lock() async {
+        if !locked {
+            locked = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func unlock() {
+        if waiters.isEmpty { locked = false } else { waiters.removeFirst().resume() }
+    }
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        await lock()
+        do {
+            let result = try await body()
+            unlock()
+            return result
+        } catch {
+            unlock()
+            throw error
+        }
+    }
+}

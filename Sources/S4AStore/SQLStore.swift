@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import S4ADomain
+import SQLKit
+
+/// The production `Store`: the same repository SQL over SQLite (default) or PostgreSQL.
+public final class SQLStore: Store, @unchecked Sendable {
+    let engine: any SQLEngine
+
+    init(engine: any SQLEngine) { self.engine = engine }
+
+    /// Opens the database named by `url` (`postgres://…`), or the SQLite file at `sqlitePath`,
+    /// and brings its schema up to date.
+    public static func open(url: String?, sqlitePath: String, logger: Logger = Logger(label: "s4a.store")) async throws -> SQLStore {
+        let engine: any SQLEngine
+        if let url, !url.isEmpty {
+            engine = try PostgresEngine(url: url, logger: logger)
+        } else {
+            engine = try await SQLiteEngine.open(path: sqlitePath, logger: logger)
+        }
+        do {
+            try await Migrations.run(on: engine)
+        } catch {
+            await engine.close()
+            throw error
+        }
+        return SQLStore(engine: engine)
+    }
+
+    public var engineName: String { engine.kind.rawValue }
+
+    public func write<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T {
+        let engine = self.engine
+        return try await withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            do {
+                return try await engine.transaction { db in try await box.value(SQLTransaction(db: db, kind: engine.kind)) }
+            } catch where engine.isUniqueViolation(error) {
+                throw UniqueViolation(String(describing: error))
+            }
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T {
+        let engine = self.engine
+        return try await withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            return try await engine.withReader { db in try await box.value(SQLTransaction(db: db, kind: engine.kind)) }
+        }
+    }
+
+    /// Raw SQL for tests and offline tools (the activity verifier); not for request paths.
+    public func withDatabase<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await engine.withWriter(body)
+    }
+
+    public func close() async { await engine.close() }
+}
+
+/// Carries a non-escaping closure across the engine's escaping boundary; it is only called
+/// before `withoutActuallyEscaping` returns.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// Milliseconds since 1970: how both engines store instants.
+extension Date {
+    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import S4ADomain
+import SQLKit
+
+/// The repository: every `StoreTransaction` operation as SQL both engines accept.
+/// Split by resource across `SQLTransaction+*.swift`.
+struct SQLTransaction: StoreTransaction {
+    let db: any SQLDatabase
+    let kind: SQLEngineKind
+
+    func lockAccount(id: String) async throws {
+        // SQLite transactions already exclude each other (BEGIN IMMEDIATE); PostgreSQL needs a row lock.
+        guard kind == .postgres else { return }
+        try await db.raw("SELECT id FROM accounts WHERE id = \(bind: id) FOR UPDATE").run()
+    }
+
+    /// Page of rows ordered by (created_at, id) descending, with a keyset cursor.
+    func page<Item>(_ rows: [any SQLRow], limit: Int, decode: (any SQLRow) throws -> Item,
+                    key: (Item) -> (Date, String)) throws -> Page<Item> {
+        let items = try rows.prefix(limit).map(decode)
+        guard rows.count > limit, let last = items.last else { return Page(items: items, nextCursor: nil) }
+        let (at, id) = key(last)
+        return Page(items: items, nextCursor: Cursor.encode([String(at.millis), id]))
+    }
+}
+
+extension SQLRow {
+    func string(_ column: String) throws -> String { try decode(column: column, as: String.self) }
+    func optionalString(_ column: String) throws -> String? { try decode(column: column, as: String?.self) }
+    func int64(_ column: String) throws -> Int64 { try decode(column: column, as: Int64.self) }
+    func optionalInt64(_ column: String) throws -> Int64? { try decode(column: column, as: Int64?.self) }
+    func date(_ column: String) throws -> Date { Date(millis: try int64(column)) }
+    func optionalDate(_ column: String) throws -> Date? { try optionalInt64(column).map(Date.init(millis:)) }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+
+/// The embedded default: one SQLite file in WAL mode, one writer connection behind a lock
+/// and a few reader connections that see committed data while a write is open.
+final class SQLiteEngine: SQLEngine, @unchecked Sendable {
+    let kind = SQLEngineKind.sqlite
+    private let writer: SQLiteConnection
+    private let readers: [SQLiteConnection]
+    private let writeLock = AsyncLock()
+    private let nextReader = NIOLockedValueBox(0)
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
+        self.writer = writer
+        self.readers = readers
+    }
+
+    static func open(path: String, readers readerCount: Int = 3, logger: Logger) async throws -> SQLiteEngine {
+        func connect() async throws -> SQLiteConnection {
+            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger).get()
+            let db = connection.sql()
+            // WAL lets readers proceed during a write; FULL sync makes every commit durable.
+            try await db.raw("PRAGMA journal_mode = WAL").run()
+            try await db.raw("PRAGMA synchronous = FULL").run()
+            try await db.raw("PRAGMA foreign_keys = ON").run()
+            try await db.raw("PRAGMA busy_timeout = 5000").run()
+            return connection
+        }
+        let writer = try await connect()
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<readerCount { readers.append(try await connect()) }
+        return SQLiteEngine(writer: writer, readers: readers)
+    }
+
+    func withReader<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let index = nextReader.withLockedValue { value -> Int in
+            value = (value + 1) % readers.count
+            return value
+        }
+        return try await body(readers[index].sql())
+    }
+
+    func withWriter<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let db = writer.sql()
+        return try await writeLock.run { try await body(db) }
+    }
+
+    func isUniqueViolation(_ error: any Error) -> Bool {
+        guard let error = error as? SQLiteError else { return false }
+        return error.reason == .constraint || error.reason == .constraintUniqueFailed
+            || error.reason == .constraintPrimaryKeyFailed
+    }
+
+    func close() async {
+        for connection in readers + [writer] { try? await connection.close().get() }
+    }
+}
