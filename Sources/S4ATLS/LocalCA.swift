@@ -64,7 +64,7 @@ public struct LocalCA: Sendable {
         let key = P256.Signing.PrivateKey()
         let names = try hostnames.map { name -> GeneralName in
             if let bytes = IPAddressBytes.parse(name) { return .ipAddress(ASN1OctetString(contentBytes: bytes[...])) }
-            guard !name.isEmpty else { throw CocoaError(.validationStringTooShort) }
+            guard !name.isEmpty else { throw LocalCAError.emptyHostname }
             return .dnsName(name)
         }
         let subject = try DistinguishedName { CommonName(hostnames.first ?? "localhost") }
@@ -126,3 +126,7 @@ enum IPAddressBytes {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+enum LocalCAError: Error {
+    case emptyHostname
+}

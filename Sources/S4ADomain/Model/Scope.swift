@@ -22,6 +22,8 @@ public enum Requirement: Equatable, Sendable {
     case anyPrincipal
     /// A signed-in person only; no API key.
     case session
+    /// The operator: a loopback peer or the operator's token (`/metrics`).
+    case `operator`
     case scope(Scope)
 
     /// Parses the contract's notation: `public`, `any`, `session` or a scope name.
@@ -30,6 +32,7 @@ public enum Requirement: Equatable, Sendable {
         case "public": self = .publicAccess
         case "any": self = .anyPrincipal
         case "session": self = .session
+        case "operator": self = .operator
         default:
             guard let scope = Scope(rawValue: value) else { return nil }
             self = .scope(scope)

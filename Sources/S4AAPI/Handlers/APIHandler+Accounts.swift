@@ -1,0 +1,44 @@
+import Foundation
+import S4AContract
+import S4ADomain
+
+extension APIHandler {
+    func createAccount(_ input: Operations.CreateAccount.Input) async throws -> Operations.CreateAccount.Output {
+        guard case .json(let credentials) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        try await accounts.signUp(email: credentials.email, password: credentials.password)
+        return .created(.init(body: .json(.init(email: Email.normalize(credentials.email),
+                                                next: "Sign in with POST /v1/sessions."))))
+    }
+
+    func getAccount(_ input: Operations.GetAccount.Input) async throws -> Operations.GetAccount.Output {
+        let account = try await accounts.account(try RequestScope.requirePrincipal())
+        return .ok(.init(body: .json(.init(id: account.id, email: account.email, createdAt: account.createdAt))))
+    }
+
+    func changePassword(_ input: Operations.ChangePassword.Input) async throws -> Operations.ChangePassword.Output {
+        guard case .json(let change) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        try await accounts.changePassword(try RequestScope.requirePrincipal(), current: change.currentPassword,
+                                          new: change.newPassword)
+        return .noContent(.init())
+    }
+
+    func createSession(_ input: Operations.CreateSession.Input) async throws -> Operations.CreateSession.Output {
+        guard case .json(let credentials) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        let signIn = try await accounts.signIn(email: credentials.email, password: credentials.password,
+                                               clientAddress: RequestScope.clientAddress)
+        let maxAge = Int(signIn.session.expiresAt.timeIntervalSince(signIn.session.createdAt))
+        return .created(.init(
+            headers: .init(setCookie: Self.sessionCookie(value: signIn.token, maxAge: maxAge)),
+            body: .json(.init(token: signIn.token, expiresAt: signIn.session.expiresAt))))
+    }
+
+    func deleteCurrentSession(_ input: Operations.DeleteCurrentSession.Input) async throws -> Operations.DeleteCurrentSession.Output {
+        try await accounts.signOut(try RequestScope.requirePrincipal())
+        return .noContent(.init(headers: .init(setCookie: Self.sessionCookie(value: "", maxAge: 0))))
+    }
+
+    /// HttpOnly (no script reads it), Secure (TLS only), SameSite=Lax (not sent on cross-site posts).
+    static func sessionCookie(value: String, maxAge: Int) -> String {
+        "\(AuthMiddleware.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; Secure; SameSite=Lax"
+    }
+}

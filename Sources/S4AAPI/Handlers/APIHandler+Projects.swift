@@ -1,0 +1,41 @@
+import Foundation
+import S4AContract
+import S4ADomain
+
+extension APIHandler {
+    func createProject(_ input: Operations.CreateProject.Input) async throws -> Operations.CreateProject.Output {
+        guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        let project = try await projects.create(try RequestScope.requirePrincipal(), name: body.name, slug: body.slug)
+        return .created(.init(body: .json(contract(project))))
+    }
+
+    func listProjects(_ input: Operations.ListProjects.Input) async throws -> Operations.ListProjects.Output {
+        let page = try await projects.list(try RequestScope.requirePrincipal(), cursor: input.query.cursor,
+                                           limit: try Self.limit(input.query.limit))
+        return .ok(.init(body: .json(.init(items: page.items.map(contract), nextCursor: page.nextCursor))))
+    }
+
+    func getProject(_ input: Operations.GetProject.Input) async throws -> Operations.GetProject.Output {
+        let project = try await projects.get(try RequestScope.requirePrincipal(), id: input.path.projectId)
+        return .ok(.init(body: .json(contract(project))))
+    }
+
+    func updateProject(_ input: Operations.UpdateProject.Input) async throws -> Operations.UpdateProject.Output {
+        guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        let changes = ProjectChanges(name: body.name, visibility: body.visibility.flatMap { Visibility(rawValue: $0.rawValue) })
+        let project = try await projects.update(try RequestScope.requirePrincipal(), id: input.path.projectId, changes)
+        return .ok(.init(body: .json(contract(project))))
+    }
+
+    func deleteProject(_ input: Operations.DeleteProject.Input) async throws -> Operations.DeleteProject.Output {
+        try await projects.delete(try RequestScope.requirePrincipal(), id: input.path.projectId)
+        return .noContent(.init())
+    }
+
+    func contract(_ project: Project) -> Components.Schemas.Project {
+        Components.Schemas.Project(
+            id: project.id, name: project.name, slug: project.slug,
+            visibility: project.visibility == .public ? ._public : ._private,
+            url: projects.url(of: project), createdAt: project.createdAt)
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import OpenAPIRuntime
+import S4AContract
+import S4ADomain
+
+/// The outermost middleware: turns every error into `application/problem+json` and puts the
+/// security headers on every answer.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let problem = ProblemResponse(error)
+            if problem.status >= 500 {
+                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            }
+            response = problem.response
+        }
+        response.headers[.strictTransportSecurity] = "max-age=31536000"
+        response.headers[.xContentTypeOptions] = "nosniff"
+        if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
+        return response
+    }
+}
+
+/// An error as RFC 9457 problem details with a stable `type`.
+struct ProblemResponse {
+    var status: Int
+    var kind: String
+    var title: String
+    var detail: String
+    var fields: [DomainError.FieldError] = []
+    var headers: HTTPFields = [:]
+
+    static func typeURI(_ kind: String) -> String { "urn:s4a:problem:\(kind)" }
+
+    init(_ error: any Error) {
+        let error = Self.unwrap(error)
+        switch error {
+        case let error as DomainError:
+            status = Self.status(of: error.kind)
+            kind = error.kind.rawValue
+            detail = error.detail
+            fields = error.fields
+            if let seconds = error.retryAfter { headers[.retryAfter] = String(seconds) }
+            if error.kind == .unauthenticated || error.kind == .invalidCredentials {
+                headers[.wwwAuthenticate] = "Bearer"
+            }
+        case let error as HTTPError:
+            status = Int(error.status.code)
+            switch error.status.code {
+            case 404: kind = "not-found"; detail = "No such resource."
+            case 405: kind = "method-not-allowed"; detail = "This path does not take that method."
+            case 413: kind = "payload-too-large"; detail = "The request body is over the limit."
+            default: kind = status < 500 ? "invalid-request" : "internal"; detail = error.body ?? error.status.reasonPhrase
+            }
+        case let error as DecodingError:
+            status = 400
+            kind = DomainError.Kind.invalidRequest.rawValue
+            detail = Self.describe(error)
+        default:
+            status = 500
+            kind = "internal"
+            detail = "The server failed to handle this request."
+        }
+        title = HTTPResponse.Status(code: status).reasonPhrase
+    }
+
+    /// Errors from request decoding arrive wrapped by the OpenAPI runtime; find the cause.
+    /// A failure before the handler ran (no operation input) is the request's fault.
+    static func unwrap(_ error: any Error) -> any Error {
+        guard let server = error as? ServerError else { return error }
+        let inner = unwrap(server.underlyingError)
+        if inner is DomainError || inner is HTTPError || inner is DecodingError { return inner }
+        if server.operationInput == nil {
+            return DomainError(.invalidRequest, "The request does not match the API contract: \(server.causeDescription).")
+        }
+        return inner
+    }
+
+    static func status(of kind: DomainError.Kind) -> Int {
+        switch kind {
+        case .invalidRequest: 400
+        case .unauthenticated, .invalidCredentials: 401
+        case .forbidden, .insufficientScope: 403
+        case .notFound: 404
+        case .conflict, .slugTaken, .idempotencyInProgress: 409
+        case .payloadTooLarge: 413
+        case .idempotencyMismatch: 422
+        case .throttled: 429
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let keys = context.codingPath.map(\.stringValue).filter { !$0.isEmpty }
+            return keys.isEmpty ? "the body" : keys.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context)): missing field \(key.stringValue)."
+        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "\(path(context)) has the wrong type."
+        case .dataCorrupted(let context): return "\(path(context)): \(context.debugDescription)"
+        @unknown default: return "The body could not be read."
+        }
+    }
+
+    var body: Components.Schemas.Problem {
+        Components.Schemas.Problem(
+            _type: Self.typeURI(kind), title: title, status: status, detail: detail,
+            errors: fields.isEmpty ? nil : fields.map { .init(field: $0.field, message: $0.message) })
+    }
+
+    var response: Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

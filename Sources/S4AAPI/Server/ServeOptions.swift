@@ -1,0 +1,56 @@
+import Foundation
+import S4ADomain
+
+/// Everything `s4a serve` is configured by (flags and `S4A_*` variables).
+public struct ServeOptions: Sendable {
+    public var dataDirectory: String = "./.s4a"
+    public var listenHost: String = "127.0.0.1"
+    public var listenPort: Int = 8443
+    public var apiHost: String = "localhost"
+    public var appsDomain: String = "apps.localhost"
+    /// nil: the SQLite file in the data directory.
+    public var databaseURL: String?
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
+    public var signupOpen = true
+    public var bcryptCost: UInt8 = 12
+    public var metricsToken: String?
+    public var maxBodyBytes = 1 << 20
+
+    public init() {}
+
+    public var sqlitePath: String { URL(fileURLWithPath: dataDirectory).appendingPathComponent("s4a.sqlite").path }
+    public var tlsDirectory: URL { URL(fileURLWithPath: dataDirectory).appendingPathComponent("tls") }
+
+    /// The port as it appears in URLs: omitted for 443.
+    var portSuffix: String { listenPort == 443 ? "" : ":\(listenPort)" }
+    public var apiURL: String { "https://\(apiHost)\(portSuffix)" }
+
+    /// `https://<slug>.<apps-domain>`, with the listener's port unless it is 443.
+    public func projectURL(slug: String) -> String { "https://\(slug).\(appsDomain)\(portSuffix)" }
+
+    /// Parses `host:port` (`[::1]:8443` for IPv6).
+    public mutating func setListen(_ text: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (1...65535).contains(port) else { throw OptionError("--listen must be host:port, e.g. 127.0.0.1:8443") }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw OptionError("--listen needs a host") }
+        listenHost = host
+        listenPort = port
+    }
+
+    var domainSettings: DomainSettings {
+        var settings = DomainSettings()
+        settings.bcryptCost = bcryptCost
+        settings.signupOpen = signupOpen
+        let options = self
+        settings.projectURL = { options.projectURL(slug: $0) }
+        return settings
+    }
+}
+
+public struct OptionError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
