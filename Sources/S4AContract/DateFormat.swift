@@ -18,5 +18,7 @@ public struct RFC3339DateTranscoder: DateTranscoder {
 
 extension Configuration {
     /// The runtime configuration shared by server and client.
-    public static var s4a: Configuration { Configuration(dateTranscoder: RFC3339DateTranscoder()) }
+    public static var s4a: Configuration {
+        Configuration(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
+    }
 }

@@ -10,16 +10,20 @@ public final class SQLStore: Store, @unchecked Sendable {
     init(engine: any SQLEngine) { self.engine = engine }
 
     /// Opens the database named by `url` (`postgres://…`), or the SQLite file at `sqlitePath`,
-    /// and brings its schema up to date.
-    public static func open(url: String?, sqlitePath: String, logger: Logger = Logger(label: "s4a.store")) async throws -> SQLStore {
+    /// and brings its schema up to date unless `migrate` is false (offline tools).
+    public static func open(url: String?, sqlitePath: String, migrate: Bool = true,
+                            logger: Logger = Logger(label: "s4a.store")) async throws -> SQLStore {
         let engine: any SQLEngine
         if let url, !url.isEmpty {
             engine = try PostgresEngine(url: url, logger: logger)
         } else {
+            guard migrate || FileManager.default.fileExists(atPath: sqlitePath) else {
+                throw StoreError.badURL("no database at \(sqlitePath)")
+            }
             engine = try await SQLiteEngine.open(path: sqlitePath, logger: logger)
         }
         do {
-            try await Migrations.run(on: engine)
+            if migrate { try await Migrations.run(on: engine) }
         } catch {
             await engine.close()
             throw error

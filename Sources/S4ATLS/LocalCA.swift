@@ -95,8 +95,7 @@ public struct LocalCA: Sendable {
         try handle.write(contentsOf: Data(text.utf8))
         try handle.synchronize()
         try handle.close()
-        _ = try FileManager.default.replaceItemAt(URL(fileURLWithPath: path), withItemAt: URL(fileURLWithPath: temporary))
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        guard rename(temporary, path) == 0 else { throw LocalCAError.writeFailed(path) }
     }
 }
 
@@ -129,4 +128,5 @@ import Glibc
 
 enum LocalCAError: Error {
     case emptyHostname
+    case writeFailed(String)
 }

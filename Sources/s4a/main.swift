@@ -1,1 +1,2 @@
-print("s4a")
+import S4ACLI
+await S4ACommand.runMain()

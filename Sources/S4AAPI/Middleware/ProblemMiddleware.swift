@@ -67,7 +67,23 @@ struct ProblemResponse {
             kind = "internal"
             detail = "The server failed to handle this request."
         }
-        title = HTTPResponse.Status(code: status).reasonPhrase
+        title = Self.title(of: status)
+    }
+
+    static func title(of status: Int) -> String {
+        switch status {
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 409: "Conflict"
+        case 413: "Content Too Large"
+        case 415: "Unsupported Media Type"
+        case 422: "Unprocessable Content"
+        case 429: "Too Many Requests"
+        default: status < 500 ? "Client Error" : "Internal Server Error"
+        }
     }
 
     /// Errors from request decoding arrive wrapped by the OpenAPI runtime; find the cause.

@@ -26,10 +26,10 @@ public final class ControlPlane: Sendable {
                                                 attributes: [.posixPermissions: 0o700])
         self.options = options
         self.logger = logger
-        store = try await SQLStore.open(url: options.databaseURL, sqlitePath: options.sqlitePath, logger: logger)
-        environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
         document = try ContractDocument.load()
         let object = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: document.json)
+        store = try await SQLStore.open(url: options.databaseURL, sqlitePath: options.sqlitePath, logger: logger)
+        environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
         handler = APIHandler(
             accounts: await AccountService(env: environment), keys: APIKeyService(env: environment),
             projects: ProjectService(env: environment), activity: ActivityService(env: environment),
@@ -39,14 +39,16 @@ public final class ControlPlane: Sendable {
     /// Every route, all generated from the contract, behind the shared middleware.
     public func router() throws -> Router<S4ARequestContext> {
         let router = Router(context: S4ARequestContext.self)
-        router.add(middleware: ProblemMiddleware())
+        // Metrics outermost, so they count the answers as sent (problems included).
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: options.maxBodyBytes))
         let origins: Set<String> = [options.apiURL, "https://\(options.apiHost)"]
         let middlewares: [any ServerMiddleware] = [
             AuthMiddleware(requirements: document.requirements, authenticator: Authenticator(env: environment),
                            trustedOrigins: origins, operatorToken: options.metricsToken),
             IdempotencyMiddleware(store: store, now: environment.now, maxBodyBytes: options.maxBodyBytes),
+            CookieHeaderMiddleware(),
         ]
         try handler.registerHandlers(on: router, serverURL: URL(string: "/")!, configuration: .s4a,
                                      middlewares: middlewares)

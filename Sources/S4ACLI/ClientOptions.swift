@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import S4AClient
+
+/// Options every client command takes.
+struct ClientOptions: ParsableArguments {
+    @Option(name: .long, help: "The API URL (S4A_API_URL; default: the one `s4a login` saved).")
+    var apiURL: String?
+
+    @Option(name: .long, help: "A CA certificate (PEM) to trust, e.g. <data-dir>/tls/ca.pem (S4A_CA_CERT).")
+    var caCert: String?
+
+    @Flag(name: .long, help: "Print JSON for machines instead of tables.")
+    var json = false
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    func resolvedURL(_ config: CLIConfig?) throws -> URL {
+        guard let text = apiURL ?? environment["S4A_API_URL"] ?? config?.apiURL, let url = URL(string: text) else {
+            throw ValidationError("No API URL: pass --api-url, set S4A_API_URL or run `s4a login`.")
+        }
+        return url
+    }
+
+    func resolvedCA(_ config: CLIConfig?) -> String? {
+        caCert ?? environment["S4A_CA_CERT"] ?? config?.caCert
+    }
+
+    /// A connection with the caller's credentials: S4A_API_KEY first, then the saved session.
+    func connect(authenticated: Bool = true, token override: String? = nil) throws -> APIConnection {
+        let config = CLIConfig.load()
+        let token = authenticated ? (override ?? environment["S4A_API_KEY"] ?? config?.token) : nil
+        if authenticated, token == nil {
+            throw ValidationError("Not signed in: set S4A_API_KEY or run `s4a login`.")
+        }
+        return try APIConnection(baseURL: try resolvedURL(config), token: token, caCertificatePath: resolvedCA(config))
+    }
+}
+
+/// Runs `body` with a connection and closes it afterwards, whatever happens.
+func withConnection<T>(_ options: ClientOptions, authenticated: Bool = true, token: String? = nil,
+                       _ body: (APIConnection) async throws -> T) async throws -> T {
+    let connection = try options.connect(authenticated: authenticated, token: token)
+    do {
+        let result = try await body(connection)
+        await connection.shutdown()
+        return result
+    } catch {
+        await connection.shutdown()
+        throw error
+    }
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+
+/// `s4a`: the control plane (`serve`) and the client commands, in one binary.
+public struct S4ACommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "s4a",
+        abstract: "Server4Agent: real servers for AI agents, with hard budgets and private-by-default URLs.",
+        discussion: """
+        Start the platform:        s4a serve
+        Sign in as a person:       s4a login --email you@example.com
+        Give an agent a key:       s4a key create --name agent --scope projects:read --scope projects:write
+        Make a project:            s4a project create "My app"
+        Publish it (humans):       s4a project publish <id>
+        See what happened:         s4a activity
+
+        Client commands read S4A_API_URL, S4A_API_KEY and S4A_CA_CERT, else the config that
+        `s4a login` writes to ~/.config/s4a/config.json. Add --json for machine-readable output.
+        """,
+        subcommands: [
+            ServeCommand.self, LoginCommand.self, LogoutCommand.self, KeyCommand.self, ProjectCommand.self,
+            ActivityCommand.self, BenchCommand.self,
+        ])
+
+    public init() {}
+}

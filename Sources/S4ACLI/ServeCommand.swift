@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import S4AAPI
+
+/// `s4a serve`: the control plane. Every flag also reads an `S4A_*` environment variable.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the control plane: REST API, dashboard and public URLs, over TLS.")
+
+    @Option(help: "Where the database, TLS material and disks live (S4A_DATA_DIR).") var dataDir: String?
+    @Option(help: "host:port to listen on (S4A_LISTEN).") var listen: String?
+    @Option(help: "The API's host name (S4A_API_HOST).") var apiHost: String?
+    @Option(help: "Projects are served at <slug>.<apps-domain> (S4A_APPS_DOMAIN).") var appsDomain: String?
+    @Option(help: "postgres://… for a shared PostgreSQL store; default SQLite in the data dir (S4A_DATABASE_URL).")
+    var databaseURL: String?
+    @Option(help: "Operator certificate chain, PEM (S4A_TLS_CERT); default: the local CA issues one.") var tlsCert: String?
+    @Option(help: "Operator private key, PEM (S4A_TLS_KEY).") var tlsKey: String?
+    @Option(help: "open or closed (S4A_SIGNUP).") var signup: String?
+    @Option(help: "bcrypt cost, 10…16 (S4A_BCRYPT_COST; default 12).") var bcryptCost: Int?
+    @Option(help: "Token that lets off-host scrapers read /metrics (S4A_METRICS_TOKEN).") var metricsToken: String?
+
+    func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServeOptions {
+        var options = ServeOptions()
+        func pick(_ flag: String?, _ variable: String) -> String? {
+            flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        if let value = pick(dataDir, "S4A_DATA_DIR") { options.dataDirectory = value }
+        if let value = pick(listen, "S4A_LISTEN") { try options.setListen(value) }
+        if let value = pick(apiHost, "S4A_API_HOST") { options.apiHost = value }
+        if let value = pick(appsDomain, "S4A_APPS_DOMAIN") { options.appsDomain = value }
+        options.databaseURL = pick(databaseURL, "S4A_DATABASE_URL")
+        options.tlsCertificatePath = pick(tlsCert, "S4A_TLS_CERT")
+        options.tlsKeyPath = pick(tlsKey, "S4A_TLS_KEY")
+        guard (options.tlsCertificatePath == nil) == (options.tlsKeyPath == nil) else {
+            throw ValidationError("--tls-cert and --tls-key go together.")
+        }
+        switch pick(signup, "S4A_SIGNUP") ?? "open" {
+        case "open": options.signupOpen = true
+        case "closed": options.signupOpen = false
+        default: throw ValidationError("--signup must be open or closed.")
+        }
+        if let value = pick(bcryptCost.map(String.init), "S4A_BCRYPT_COST") {
+            // Below 10 is for tests only; the flag documents 10…16 but tests pass S4A_BCRYPT_COST=4.
+            guard let cost = UInt8(value), (4...16).contains(cost) else { throw ValidationError("--bcrypt-cost must be 4…16.") }
+            options.bcryptCost = cost
+        }
+        options.metricsToken = pick(metricsToken, "S4A_METRICS_TOKEN")
+        return options
+    }
+
+    func run() async throws {
+        let options = try options()
+        var logger = Logger(label: "s4a")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
+        let plane = try await ControlPlane(options: options, logger: logger)
+        do {
+            let app = try plane.application { port in
+                let suffix = port == 443 ? "" : ":\(port)"
+                var lines = ["Server4Agent is serving https://\(options.apiHost)\(suffix) (listening on \(options.listenHost):\(port))",
+                             "Projects answer at https://<slug>.\(options.appsDomain)\(suffix)",
+                             "Store: \(plane.store.engineName)"]
+                if let ca = plane.caCertificatePath { lines.append("Trust this CA: \(ca)   (curl --cacert \(ca))") }
+                print(lines.joined(separator: "\n"))
+                fflush(stdout)
+            }
+            // Drains in-flight requests on SIGTERM or SIGINT, then closes the store.
+            try await app.runService()
+        } catch {
+            await plane.shutdown()
+            throw error
+        }
+        await plane.shutdown()
+    }
+}

@@ -1,0 +1,70 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOSSL
+import OpenAPIAsyncHTTPClient
+import OpenAPIRuntime
+import S4AContract
+
+/// A typed connection to a control plane: the generated client over AsyncHTTPClient,
+/// trusting the platform's CA when given one and sending the bearer token on every call.
+public final class APIConnection: Sendable {
+    public let client: Client
+    public let baseURL: URL
+    let http: HTTPClient
+
+    /// - Parameters:
+    ///   - caCertificatePath: a PEM file to trust (the platform's local CA); nil: the system's roots.
+    ///   - token: an API key or session token; nil for unauthenticated calls.
+    public init(baseURL: URL, token: String?, caCertificatePath: String?, timeout: TimeAmount = .minutes(5)) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let caCertificatePath {
+            tls.trustRoots = .file(caCertificatePath)
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.httpVersion = .http1Only
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.baseURL = baseURL
+        client = Client(
+            serverURL: baseURL, configuration: .s4a,
+            transport: AsyncHTTPClientTransport(configuration: .init(client: http, timeout: timeout)),
+            middlewares: token.map { [BearerMiddleware(token: $0)] } ?? [])
+    }
+
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+}
+
+/// Adds `Authorization: Bearer …` to every request.
+struct BearerMiddleware: ClientMiddleware {
+    let token: String
+
+    func intercept(_ request: HTTPRequest, body: HTTPBody?, baseURL: URL, operationID: String,
+                   next: @Sendable (HTTPRequest, HTTPBody?, URL) async throws -> (HTTPResponse, HTTPBody?))
+        async throws -> (HTTPResponse, HTTPBody?) {
+        var request = request
+        request.headerFields[.authorization] = "Bearer \(token)"
+        return try await next(request, body, baseURL)
+    }
+}
+
+/// An error answer of the API, as the client sees it.
+public struct APIProblem: Error, CustomStringConvertible, Sendable {
+    public var status: Int
+    public var problem: Components.Schemas.Problem?
+
+    public init(status: Int, _ response: Components.Responses.Problem) {
+        self.status = status
+        if case .applicationProblemJson(let problem) = response.body { self.problem = problem }
+    }
+
+    public var description: String {
+        guard let problem else { return "the server answered \(status)" }
+        var text = "\(problem.title) (\(status)): \(problem.detail ?? problem._type)"
+        for field in problem.errors ?? [] { text += "\n  \(field.field): \(field.message)" }
+        return text
+    }
+}
