@@ -25,7 +25,7 @@ struct IdempotencyMiddleware: ServerMiddleware {
         guard (1...255).contains(key.utf8.count) else { throw DomainError.invalid("Idempotency-Key", "must be 1 to 255 characters") }
         var bytes: [UInt8] = []
         if let body { bytes = try await [UInt8](collecting: body, upTo: maxBodyBytes) }
-        let fingerprint = SHA256.hash(data: Data(operationID.utf8) + [0] + bytes).hex
+        let fingerprint = SHA256.hash(data: Data(operationID.utf8) + [0] + Self.canonical(bytes)).hex
         let id = SHA256.hash(data: Data("\(principal.accountID)\n\(principal.actor.id)\n\(key)".utf8)).hex
         let sealKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: Data(key.utf8)),
                                              salt: Data(id.utf8), info: Data("s4a idempotency".utf8), outputByteCount: 32)
@@ -64,6 +64,15 @@ struct IdempotencyMiddleware: ServerMiddleware {
             try? await store.write { tx in try await tx.deleteIdempotencyRecord(id: id) }
             throw error
         }
+    }
+
+    /// JSON bodies compare by content, not key order or spacing; anything else byte for byte.
+    static func canonical(_ bytes: [UInt8]) -> [UInt8] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]),
+              let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed]) else {
+            return bytes
+        }
+        return [UInt8](data)
     }
 
     func replay(_ record: IdempotencyRecord, fingerprint: String, key: SymmetricKey) throws -> (HTTPResponse, HTTPBody?) {

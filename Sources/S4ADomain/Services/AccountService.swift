@@ -52,8 +52,9 @@ public struct AccountService: Sendable {
             for key in keys {
                 let (count, oldest) = try await tx.loginFailures(key: key, since: since)
                 if count >= limit, let oldest {
+                    // Stored times are whole milliseconds; clamp so rounding never exceeds the window.
                     let seconds = Int(oldest.addingTimeInterval(window).timeIntervalSince(now).rounded(.up))
-                    wait = max(wait ?? 1, max(seconds, 1))
+                    wait = max(wait ?? 1, min(max(seconds, 1), Int(window)))
                 }
             }
             return wait
