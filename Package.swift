@@ -128,6 +128,7 @@ let package = Package(
             dependencies: [
                 "S4AAPI", "S4ACLI", "S4AClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: v5
         ),

@@ -94,15 +94,13 @@ enum Migrations {
     ]
 
     static func run(on engine: any SQLEngine) async throws {
-        try await engine.withWriter { db in
-            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
-        }
         for migration in all {
             try await engine.transaction { db in
                 if engine.kind == .postgres {
                     // Replicas starting together take turns.
                     try await db.raw("SELECT pg_advisory_xact_lock(4242)").run()
                 }
+                try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
                 let applied = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)").first()
                 guard applied == nil else { return }
                 for statement in migration.statements { try await db.raw("\(unsafeRaw: statement)").run() }

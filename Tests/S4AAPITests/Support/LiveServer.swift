@@ -1,0 +1,52 @@
+import Foundation
+import Hummingbird
+import Logging
+import S4AAPI
+import S4AClient
+import ServiceLifecycle
+
+/// The real HTTPS server of a test plane on an ephemeral loopback port, run as a service and
+/// shut down gracefully at the end.
+struct LiveServer {
+    let port: Int
+    let caCertificatePath: String
+
+    static func run<T>(_ test: TestPlane, _ body: (LiveServer) async throws -> T) async throws -> T {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = try test.plane.application { port in continuation.yield(port) }
+        var logger = Logger(label: "live-test")
+        logger.logLevel = .warning
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            let server = LiveServer(port: port, caCertificatePath: test.plane.caCertificatePath!)
+            do {
+                let result = try await body(server)
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    /// A client connection for `body`, closed before returning so the server can drain at once.
+    func withConnection<T>(token: String? = nil, trustingCA: Bool = true,
+                           _ body: (APIConnection) async throws -> T) async throws -> T {
+        let connection = try APIConnection(baseURL: URL(string: "https://localhost:\(port)")!, token: token,
+                                           caCertificatePath: trustingCA ? caCertificatePath : nil)
+        do {
+            let result = try await body(connection)
+            await connection.shutdown()
+            return result
+        } catch {
+            await connection.shutdown()
+            throw error
+        }
+    }
+}
