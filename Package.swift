@@ -117,6 +117,8 @@ let package = Package(
                 "S4ADomain", "S4AStore", "S4AAPI", "S4AClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: v5
         ),
