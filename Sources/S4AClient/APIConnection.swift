@@ -25,6 +25,9 @@ public final class APIConnection: Sendable {
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.httpVersion = .http1Only
+        // A refused certificate or connection is reported at once instead of retried until
+        // the connect timeout: the CLI should say what is wrong without a 10 s wait.
+        configuration.connectionPool.retryConnectionEstablishment = false
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.baseURL = baseURL
         client = Client(

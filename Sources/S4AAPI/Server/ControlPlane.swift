@@ -76,7 +76,8 @@ public final class ControlPlane: Sendable {
         let tls = try ServerTLS.configuration(certificatePath: certificate, keyPath: key)
         return Application(
             router: try router(),
-            server: try .tls(.http1(), tlsConfiguration: tls),
+            // Idle keep-alive connections (and stalled handshakes) close after a minute.
+            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: tls),
             configuration: .init(address: .hostname(options.listenHost, port: options.listenPort), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
