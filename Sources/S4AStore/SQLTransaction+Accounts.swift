@@ -53,7 +53,8 @@ extension SQLTransaction {
 
     // MARK: Login throttling
 
-    func recordLoginFailure(key: String, at: Date) async throws {
+    func recordLoginFailure(key: String, at: Date, forgetBefore: Date) async throws {
+        try await db.raw("DELETE FROM login_failures WHERE key = \(bind: key) AND at < \(bind: forgetBefore.millis)").run()
         try await db.raw("INSERT INTO login_failures (key, at) VALUES (\(bind: key), \(bind: at.millis))").run()
     }
 

@@ -67,11 +67,14 @@ import Testing
 
             let key = unique("email")
             try await store.write { tx in
-                for offset in [0.0, 10, 20] { try await tx.recordLoginFailure(key: key, at: now + offset) }
+                for offset in [0.0, 10, 20] { try await tx.recordLoginFailure(key: key, at: now + offset, forgetBefore: now - 60) }
             }
             let (count, oldest) = try await store.read { tx in try await tx.loginFailures(key: key, since: now + 5) }
             #expect(count == 2)
             #expect(oldest == now + 10)
+            // Recording forgets what is older than the window.
+            try await store.write { tx in try await tx.recordLoginFailure(key: key, at: now + 30, forgetBefore: now + 15) }
+            #expect(try await store.read { tx in try await tx.loginFailures(key: key, since: now - 60) }.count == 2)
             try await store.write { tx in try await tx.clearLoginFailures(key: key) }
             #expect(try await store.read { tx in try await tx.loginFailures(key: key, since: now) }.count == 0)
         }

@@ -16,7 +16,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let problem = ProblemResponse(error)
             if problem.status >= 500 {
-                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+                // `\(error)`, not a reflection: driver errors would print queries and their values.
+                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             }
             response = problem.response
         }

@@ -66,7 +66,7 @@ public struct AccountService: Sendable {
         let valid = await env.hasher.verify(password, hash: account?.passwordHash ?? decoyHash)
         guard valid, let account else {
             try await env.store.write { tx in
-                for key in keys { try await tx.recordLoginFailure(key: key, at: now) }
+                for key in keys { try await tx.recordLoginFailure(key: key, at: now, forgetBefore: since) }
             }
             throw DomainError.invalidCredentials
         }

@@ -76,7 +76,8 @@ public protocol StoreTransaction: Sendable {
     func deleteSessions(accountID: String, except keepID: String?) async throws
 
     // Login throttling
-    func recordLoginFailure(key: String, at: Date) async throws
+    /// Records a failure and forgets that key's failures older than `forgetBefore`.
+    func recordLoginFailure(key: String, at: Date, forgetBefore: Date) async throws
     /// Failures for `key` since `since`, and the oldest of them.
     func loginFailures(key: String, since: Date) async throws -> (count: Int, oldest: Date?)
     func clearLoginFailures(key: String) async throws
