@@ -40,13 +40,5 @@ struct ClientOptions: ParsableArguments {
 /// Runs `body` with a connection and closes it afterwards, whatever happens.
 func withConnection<T>(_ options: ClientOptions, authenticated: Bool = true, token: String? = nil,
                        _ body: (APIConnection) async throws -> T) async throws -> T {
-    let connection = try options.connect(authenticated: authenticated, token: token)
-    do {
-        let result = try await body(connection)
-        await connection.shutdown()
-        return result
-    } catch {
-        await connection.shutdown()
-        throw error
-    }
+    try await options.connect(authenticated: authenticated, token: token).use(body)
 }

@@ -39,6 +39,18 @@ public final class APIConnection: Sendable {
     public func shutdown() async {
         try? await http.shutdown()
     }
+
+    /// Runs `body` with this connection and shuts it down afterwards, whatever happens.
+    public func use<T>(_ body: (APIConnection) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            await shutdown()
+            return result
+        } catch {
+            await shutdown()
+            throw error
+        }
+    }
 }
 
 /// Adds `Authorization: Bearer …` to every request.

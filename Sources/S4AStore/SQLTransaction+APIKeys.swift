@@ -25,13 +25,8 @@ extension SQLTransaction {
     }
 
     func apiKeys(accountID: String, cursor: String?, limit: Int) async throws -> Page<APIKey> {
-        var query = SQLQueryString("SELECT * FROM api_keys WHERE account_id = \(bind: accountID)")
-        if let cursor {
-            let (at, id) = try Cursor.createdAt(cursor)
-            query = query + " AND (created_at < \(bind: at) OR (created_at = \(bind: at) AND id < \(bind: id)))"
-        }
-        query = query + " ORDER BY created_at DESC, id DESC LIMIT \(literal: limit + 1)"
-        let rows = try await db.raw(query).all()
+        let query = SQLQueryString("SELECT * FROM api_keys WHERE account_id = \(bind: accountID)")
+        let rows = try await db.raw(try newestFirst(query, after: cursor, limit: limit)).all()
         return try page(rows, limit: limit, decode: Self.apiKey, key: { ($0.createdAt, $0.id) })
     }
 

@@ -24,12 +24,7 @@ extension SQLTransaction {
         if let only, only.isEmpty { return Page(items: [], nextCursor: nil) }
         var query = SQLQueryString("SELECT * FROM projects WHERE account_id = \(bind: accountID)")
         if let only { query = query + " AND id IN (\(binds: only.sorted()))" }
-        if let cursor {
-            let (at, id) = try Cursor.createdAt(cursor)
-            query = query + " AND (created_at < \(bind: at) OR (created_at = \(bind: at) AND id < \(bind: id)))"
-        }
-        query = query + " ORDER BY created_at DESC, id DESC LIMIT \(literal: limit + 1)"
-        let rows = try await db.raw(query).all()
+        let rows = try await db.raw(try newestFirst(query, after: cursor, limit: limit)).all()
         return try page(rows, limit: limit, decode: Self.project, key: { ($0.createdAt, $0.id) })
     }
 

@@ -38,15 +38,7 @@ struct LiveServer {
     /// A client connection for `body`, closed before returning so the server can drain at once.
     func withConnection<T>(token: String? = nil, trustingCA: Bool = true,
                            _ body: (APIConnection) async throws -> T) async throws -> T {
-        let connection = try APIConnection(baseURL: URL(string: "https://localhost:\(port)")!, token: token,
-                                           caCertificatePath: trustingCA ? caCertificatePath : nil)
-        do {
-            let result = try await body(connection)
-            await connection.shutdown()
-            return result
-        } catch {
-            await connection.shutdown()
-            throw error
-        }
+        try await APIConnection(baseURL: URL(string: "https://localhost:\(port)")!, token: token,
+                                caCertificatePath: trustingCA ? caCertificatePath : nil).use(body)
     }
 }
