@@ -33,7 +33,7 @@ struct KeyCommand: AsyncParsableCommand {
             }
             let body = Components.Schemas.APIKeyCreate(
                 name: name, scopes: scopes, projectIds: projects.isEmpty ? nil : projects, expiresAt: expiry,
-                maxServerBudgetUsd: maxServerBudgetUsd)
+                maxServerBudgetUsd: maxServerBudgetUsd.map { .Money($0) })
             let created = try await withConnection(client) { connection in
                 switch try await connection.client.createAPIKey(body: .json(body)) {
                 case .created(let created): return try created.body.json

@@ -124,6 +124,18 @@ import Testing
         }
     }
 
+    @Test func budgetCeilingsAcceptDecimalStringsAndNumbers() async throws {
+        try await TestPlane.make().withClient { client in
+            let session = try await client.signUp()
+            for (input, stored) in [("25" as Any, "25.00"), (12.5 as Any, "12.50"), ("0.000001" as Any, "0.000001"), (3 as Any, "3.00")] {
+                let answer = try await client.call(.post, "/v1/api-keys", token: session,
+                                                   body: ["name": "k", "scopes": ["projects:read"], "max_server_budget_usd": input])
+                #expect(answer.status == 201, "\(input): \(answer.body)")
+                #expect((answer["key"] as? [String: Any])?["max_server_budget_usd"] as? String == stored)
+            }
+        }
+    }
+
     @Test func aKeyRevokesOnlyItselfAndItsChildren() async throws {
         try await TestPlane.make().withClient { client in
             let session = try await client.signUp()
@@ -147,7 +159,9 @@ import Testing
                 ["name": "k", "scopes": []],
                 ["name": "", "scopes": ["projects:read"]],
                 ["name": "k", "scopes": ["projects:read"], "max_server_budget_usd": "1e3"],
-                ["name": "k", "scopes": ["projects:read"], "max_server_budget_usd": 5],
+                ["name": "k", "scopes": ["projects:read"], "max_server_budget_usd": 5.1234567],
+                ["name": "k", "scopes": ["projects:read"], "max_server_budget_usd": -5],
+                ["name": "k", "scopes": ["projects:read"], "max_server_budget_usd": true],
                 ["name": "k", "scopes": ["projects:read"], "project_ids": ["prj_nope"]],
                 ["name": "k", "scopes": ["projects:read"], "surprise": true],
                 "{\"name\": \"k\", \"scopes\": [",

@@ -5,12 +5,7 @@ import S4ADomain
 extension APIHandler {
     func createAPIKey(_ input: Operations.CreateAPIKey.Input) async throws -> Operations.CreateAPIKey.Output {
         guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
-        let budget = try body.maxServerBudgetUsd.map { text in
-            guard let value = MicroDollars(decimal: text) else {
-                throw DomainError.invalid("max_server_budget_usd", "must be a decimal string of dollars, e.g. \"25.00\"")
-            }
-            return value
-        }
+        let budget = try body.maxServerBudgetUsd.map { try Self.money($0, field: "max_server_budget_usd") }
         let scopes = try Set(body.scopes.map { scope in
             guard let domain = Scope(rawValue: scope.rawValue) else { throw DomainError.invalid("scopes", "unknown scope") }
             return domain

@@ -18,6 +18,25 @@ struct APIHandler: APIProtocol {
 
     static let defaultLimit = 50
 
+    /// Dollars in, micro-dollars out. A string is parsed exactly; a JSON number is accepted
+    /// when it has at most six decimals (it arrives as a binary float, so it is checked, never
+    /// rounded into money).
+    static func money(_ input: Components.Schemas.MoneyInput, field: String) throws -> MicroDollars {
+        let text: String
+        switch input {
+        case .Money(let decimal): text = decimal
+        case .case2(let number):
+            text = String(format: "%.6f", number)
+            guard number.isFinite, abs((Double(text) ?? .nan) - number) < 1e-9 else {
+                throw DomainError.invalid(field, "must have at most six decimals")
+            }
+        }
+        guard let value = MicroDollars(decimal: text) else {
+            throw DomainError.invalid(field, "must be dollars with at most six decimals, e.g. \"25.00\" or 25")
+        }
+        return value
+    }
+
     /// `limit` must be 1…200 (the contract's bounds; the generator does not check them).
     static func limit(_ value: Int?) throws -> Int {
         let limit = value ?? defaultLimit
