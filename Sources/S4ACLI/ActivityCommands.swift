@@ -31,6 +31,18 @@ struct ActivityCommand: AsyncParsableCommand {
         }
     }
 
+    struct VerifyReport: Encodable {
+        var ok: Bool
+        var accounts: Int
+        var events: Int
+        var brokenEventID: String?
+        var broken: String?
+
+        enum CodingKeys: String, CodingKey {
+            case ok, accounts, events, brokenEventID = "broken_event_id", broken
+        }
+    }
+
     /// Reads the store directly (no server needed) and recomputes every account's chain.
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -62,8 +74,8 @@ struct ActivityCommand: AsyncParsableCommand {
             }
             await store.close()
             if json {
-                try Output.json(["ok": result.broken == nil ? "true" : "false", "accounts": String(result.accounts),
-                                 "events": String(result.events), "broken": result.broken?.description ?? ""])
+                try Output.json(VerifyReport(ok: result.broken == nil, accounts: result.accounts, events: result.events,
+                                             brokenEventID: result.broken?.eventID, broken: result.broken?.description))
             }
             if let broken = result.broken {
                 if !json { print("BROKEN: \(broken)") }

@@ -17,7 +17,7 @@ struct ClientOptions: ParsableArguments {
 
     func resolvedURL(_ config: CLIConfig?) throws -> URL {
         guard let text = apiURL ?? environment["S4A_API_URL"] ?? config?.apiURL, let url = URL(string: text) else {
-            throw ValidationError("No API URL: pass --api-url, set S4A_API_URL or run `s4a login`.")
+            throw CommandFailure(message: "No API URL: pass --api-url, set S4A_API_URL or run `s4a login`.")
         }
         return url
     }
@@ -31,7 +31,7 @@ struct ClientOptions: ParsableArguments {
         let config = CLIConfig.load()
         let token = authenticated ? (override ?? environment["S4A_API_KEY"] ?? config?.token) : nil
         if authenticated, token == nil {
-            throw ValidationError("Not signed in: set S4A_API_KEY or run `s4a login`.")
+            throw CommandFailure(message: "Not signed in: set S4A_API_KEY or run `s4a login`.")
         }
         return try APIConnection(baseURL: try resolvedURL(config), token: token, caCertificatePath: resolvedCA(config))
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OpenAPIRuntime
 import S4AClient
 
 extension S4ACommand {
@@ -15,6 +16,10 @@ extension S4ACommand {
             Foundation.exit(0)
         } catch let problem as APIProblem {
             Output.error(problem.description)
+            Foundation.exit(1)
+        } catch let error as ClientError {
+            // Never the whole ClientError: it prints the operation's input, passwords included.
+            Output.error("cannot reach the API (\(error.operationID)): \(Self.describe(error.underlyingError))")
             Foundation.exit(1)
         } catch let error as CommandFailure {
             Output.error(error.message)
@@ -34,6 +39,19 @@ extension S4ACommand {
             Output.error(String(describing: error))
             Foundation.exit(1)
         }
+    }
+}
+
+extension S4ACommand {
+    /// A short cause for transport failures: certificate, refused connection, timeout.
+    static func describe(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("certificateVerify") || text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("handshakeFailed") {
+            return "the server's certificate is not trusted; pass --ca-cert <data-dir>/tls/ca.pem or set S4A_CA_CERT"
+        }
+        if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+        if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "timed out" }
+        return String(text.prefix(200))
     }
 }
 
