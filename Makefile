@@ -40,6 +40,10 @@ missing=""; \
 command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing="$$missing ca-certificates"; \
+command -v runc >/dev/null 2>&1 || missing="$$missing runc"; \
+[ -x /usr/bin/tini-static ] || missing="$$missing tini"; \
+command -v mkfs.ext4 >/dev/null 2>&1 || missing="$$missing e2fsprogs"; \
+command -v losetup >/dev/null 2>&1 || missing="$$missing mount"; \
 if [ "$(1)" = all ]; then \
   { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && id -u postgres >/dev/null 2>&1; } \
     || missing="$$missing postgresql"; \

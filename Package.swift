@@ -60,6 +60,12 @@ let package = Package(
             ],
             swiftSettings: v5
         ),
+        // Isolation: servers as runc containers on per-server disks.
+        .target(
+            name: "S4ARuntime",
+            dependencies: ["S4ADomain", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: v5
+        ),
         // Local CA and TLS server configuration.
         .target(
             name: "S4ATLS",
@@ -85,7 +91,7 @@ let package = Package(
         .target(
             name: "S4AAPI",
             dependencies: [
-                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS",
+                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS", "S4ARuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -126,6 +132,7 @@ let package = Package(
         .executableTarget(name: "s4a", dependencies: ["S4ACLI"], swiftSettings: v5),
         .testTarget(name: "S4ADomainTests", dependencies: ["S4ADomain"], swiftSettings: v5),
         .testTarget(name: "S4AStoreTests", dependencies: ["S4AStore", "S4ADomain"], swiftSettings: v5),
+        .testTarget(name: "S4ARuntimeTests", dependencies: ["S4ARuntime", "S4ADomain"], swiftSettings: v5),
         .testTarget(
             name: "S4AAPITests",
             dependencies: [

@@ -1,0 +1,130 @@
+import Foundation
+
+/// A server's life: created running; stopped and started by people and agents; `exhausted`
+/// when its budget runs out; `failed` when its container vanished; `deleted` at the end.
+public enum ServerState: String, Sendable, Codable, CaseIterable {
+    case creating, running, stopped, exhausted, failed, deleted
+
+    /// The states a server may move to from this one.
+    public var successors: Set<ServerState> {
+        switch self {
+        case .creating: [.running, .failed, .deleted]
+        case .running: [.stopped, .exhausted, .failed, .deleted]
+        case .stopped, .exhausted, .failed: [.running, .deleted]
+        case .deleted: []
+        }
+    }
+
+    public func canMove(to next: ServerState) -> Bool { successors.contains(next) }
+}
+
+public enum NetworkMode: String, Sendable, Codable, CaseIterable {
+    /// Only its own loopback: no route anywhere.
+    case none
+    /// Outbound access through a user-mode network stack; the host stays unreachable.
+    case egress
+}
+
+/// An isolated environment inside a project.
+public struct Server: Sendable, Equatable {
+    public var id: String
+    public var projectID: String
+    public var accountID: String
+    public var name: String
+    public var template: String
+    public var cpuMillis: Int
+    public var memoryMB: Int
+    public var diskMB: Int
+    public var pidsLimit: Int
+    public var budget: MicroDollars
+    public var network: NetworkMode
+    public var state: ServerState
+    /// Which block of 65 536 host uids this server's user namespace maps to.
+    public var uidSlot: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+    /// Why the server last failed, for people.
+    public var lastError: String?
+
+    public init(id: String, projectID: String, accountID: String, name: String, template: String, cpuMillis: Int,
+                memoryMB: Int, diskMB: Int, pidsLimit: Int, budget: MicroDollars, network: NetworkMode, state: ServerState,
+                uidSlot: Int, createdAt: Date, updatedAt: Date, lastError: String? = nil) {
+        self.id = id
+        self.projectID = projectID
+        self.accountID = accountID
+        self.name = name
+        self.template = template
+        self.cpuMillis = cpuMillis
+        self.memoryMB = memoryMB
+        self.diskMB = diskMB
+        self.pidsLimit = pidsLimit
+        self.budget = budget
+        self.network = network
+        self.state = state
+        self.uidSlot = uidSlot
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.lastError = lastError
+    }
+
+    /// The first host uid (and gid) of the server's range; container root maps here.
+    public var hostUIDBase: Int { ServerLimits.uidRangeStart + uidSlot * ServerLimits.uidRangeSize }
+}
+
+/// Bounds on what a server may ask for; defaults when it asks for nothing.
+public enum ServerLimits {
+    public static let cpuMillis = 100...4000
+    public static let memoryMB = 64...8192
+    public static let diskMB = 64...16384
+    public static let defaultCPUMillis = 1000
+    public static let defaultMemoryMB = 512
+    public static let defaultDiskMB = 1024
+    public static let defaultPids = 512
+    /// Host uids below this are the host's own; each server gets the next free block.
+    public static let uidRangeStart = 1_000_000
+    public static let uidRangeSize = 65_536
+    public static let maxSlots = 60_000
+}
+
+/// One command run in a server, with what it printed and how it ended.
+public struct Run: Sendable, Equatable {
+    public enum State: String, Sendable, Codable {
+        case running, exited
+        case timedOut = "timed_out"
+        /// The control plane stopped while it ran; its outcome is unknown.
+        case lost
+    }
+
+    public var id: String
+    public var serverID: String
+    public var accountID: String
+    public var kind: String
+    public var command: String
+    public var state: State
+    public var exitCode: Int?
+    public var stdout: String
+    public var stderr: String
+    public var truncated: Bool
+    public var startedAt: Date
+    public var finishedAt: Date?
+
+    public init(id: String, serverID: String, accountID: String, kind: String, command: String, state: State,
+                exitCode: Int?, stdout: String, stderr: String, truncated: Bool, startedAt: Date, finishedAt: Date?) {
+        self.id = id
+        self.serverID = serverID
+        self.accountID = accountID
+        self.kind = kind
+        self.command = command
+        self.state = state
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.truncated = truncated
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    public var durationMilliseconds: Int? {
+        finishedAt.map { Int(($0.timeIntervalSince(startedAt) * 1000).rounded()) }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// What the runtime needs to run one server: shaped after the server, not after runc.
+public struct ContainerSpec: Sendable, Equatable {
+    public var id: String
+    public var template: String
+    public var cpuMillis: Int
+    public var memoryMB: Int
+    public var diskMB: Int
+    public var pidsLimit: Int
+    public var network: NetworkMode
+    public var hostUIDBase: Int
+    public var uidCount: Int
+
+    public init(server: Server) {
+        id = server.id
+        template = server.template
+        cpuMillis = server.cpuMillis
+        memoryMB = server.memoryMB
+        diskMB = server.diskMB
+        pidsLimit = server.pidsLimit
+        network = server.network
+        hostUIDBase = server.hostUIDBase
+        uidCount = ServerLimits.uidRangeSize
+    }
+}
+
+public enum ContainerStatus: String, Sendable {
+    case running, stopped
+    /// The container exists but is paused (cgroup freezer).
+    case paused
+}
+
+/// One process to run inside a server.
+public struct ExecRequest: Sendable {
+    public var argv: [String]
+    public var cwd: String
+    public var env: [String: String]
+    public var stdin: [UInt8]
+    public var timeout: Duration
+    /// Bytes kept per stream; the rest is drained and dropped.
+    public var outputLimit: Int
+
+    public init(argv: [String], cwd: String = "/root", env: [String: String] = [:], stdin: [UInt8] = [],
+                timeout: Duration = .seconds(60), outputLimit: Int = 1 << 20) {
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.stdin = stdin
+        self.timeout = timeout
+        self.outputLimit = outputLimit
+    }
+}
+
+public struct ExecResult: Sendable, Equatable {
+    public var exitCode: Int32
+    public var stdout: [UInt8]
+    public var stderr: [UInt8]
+    public var truncated: Bool
+    public var timedOut: Bool
+    public init(exitCode: Int32, stdout: [UInt8], stderr: [UInt8], truncated: Bool, timedOut: Bool) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.truncated = truncated
+        self.timedOut = timedOut
+    }
+}
+
+public struct ContainerStats: Sendable, Equatable {
+    public var cpuNanoseconds: UInt64
+    public var memoryBytes: UInt64
+    public var pids: UInt64
+    public init(cpuNanoseconds: UInt64, memoryBytes: UInt64, pids: UInt64) {
+        self.cpuNanoseconds = cpuNanoseconds
+        self.memoryBytes = memoryBytes
+        self.pids = pids
+    }
+}
+
+/// The isolation boundary, shaped like containerd's task API. One production implementation
+/// runs `runc`; the control plane knows nothing of bundles, mounts or loop devices.
+public protocol ContainerRuntime: Sendable {
+    /// Makes the server's persistent disk (once, at creation).
+    func prepare(_ spec: ContainerSpec) async throws
+    /// Mounts the disk and starts the container; its processes then outlive the control plane.
+    func start(_ spec: ContainerSpec) async throws
+    /// Runs one process to completion (or timeout, which kills its whole tree).
+    func exec(_ id: String, _ request: ExecRequest) async throws -> ExecResult
+    func kill(_ id: String, signal: Int32) async throws
+    /// nil when no such container runs or exists.
+    func status(_ id: String) async throws -> ContainerStatus?
+    func stats(_ id: String) async throws -> ContainerStats
+    /// Stops the container and unmounts its disk; the disk stays for the next start.
+    func stop(_ id: String) async throws
+    /// Stops if needed and removes everything of the server, its disk included.
+    func destroy(_ id: String) async throws
+    /// Ids of the containers this runtime has, running or not.
+    func list() async throws -> [String]
+    /// The template names this runtime can start.
+    func templates() async throws -> [String]
+    /// Removes what belongs to no server in `keep`: containers, mounts, loop devices, cgroups.
+    func removeOrphans(keeping keep: Set<String>) async throws -> [String]
+}

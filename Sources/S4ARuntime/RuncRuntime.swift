@@ -1,0 +1,299 @@
+import Foundation
+import Logging
+import S4ADomain
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The production `ContainerRuntime`: Debian's `runc` over a per-server ext4 disk image (loop
+/// device) holding the writable layer of an overlay on a read-only template. Containers run
+/// detached with tini as pid 1, so they keep running when the control plane stops.
+public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
+    let layout: RuntimeLayout
+    let logger: Logger
+    let runc: String
+
+    public init(directory: URL, logger: Logger = Logger(label: "s4a.runtime")) throws {
+        layout = RuntimeLayout(root: directory)
+        self.logger = logger
+        // A child that stops reading must fail our write, not kill the control plane.
+        signal(SIGPIPE, SIG_IGN)
+        guard let runc = ["/usr/sbin/runc", "/usr/bin/runc"].first(where: FileManager.default.isExecutableFile) else {
+            throw RuntimeError.missing("runc is not installed (apt-get install runc)")
+        }
+        self.runc = runc
+        guard FileManager.default.isExecutableFile(atPath: Self.tini) else {
+            throw RuntimeError.missing("tini is not installed (apt-get install tini)")
+        }
+        // runc mounts the root filesystem from inside the server's user namespace, whose root
+        // is an unprivileged host uid: the path must be traversable (0711), never listable.
+        for directory in [layout.root.path, layout.templatesDirectory.path, layout.serversDirectory.path] {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.setAttributes([.posixPermissions: 0o711], ofItemAtPath: directory)
+        }
+        try FileManager.default.createDirectory(atPath: layout.runcRoot, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try BaseTemplate.ensure(at: layout.templateRootfs(BaseTemplate.name))
+    }
+
+    /// Statically linked, so it runs from the host's /usr inside any template.
+    static let tini = "/usr/bin/tini-static"
+
+    public func templates() async throws -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.templatesDirectory.path)) ?? []
+        return names.filter { FileManager.default.fileExists(atPath: layout.templateRootfs($0) + "/.s4a-template") }.sorted()
+    }
+
+    // MARK: Disk
+
+    public func prepare(_ spec: ContainerSpec) async throws {
+        try Self.checkID(spec.id)
+        let directory = layout.serverDirectory(spec.id).path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o711])
+        let image = layout.diskImage(spec.id)
+        // Sparse: the host pays only for what the server writes, up to disk_mb.
+        guard FileManager.default.createFile(atPath: image, contents: nil, attributes: [.posixPermissions: 0o600]),
+              truncate(image, off_t(spec.diskMB) << 20) == 0 else {
+            throw RuntimeError.failed("cannot create the disk image")
+        }
+        let owner = "\(spec.hostUIDBase):\(spec.hostUIDBase)"
+        // No reserved blocks: the server gets all of disk_mb.
+        try await ChildProcess.check(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=\(owner)", image])
+        try await mountDisk(spec.id)
+        do {
+            let disk = layout.diskMount(spec.id)
+            // The writable layer starts with the directories the server owns, owned by its root.
+            try await ChildProcess.check(["mkdir", "-p", "\(disk)/upper", "\(disk)/work"])
+            let template = layout.templateRootfs(spec.template)
+            for directory in BaseTemplate.ownedDirectories {
+                try await ChildProcess.check(["mkdir", "-p", "\(disk)/upper/\(directory)"])
+            }
+            try await ChildProcess.check(["cp", "-a", "--no-preserve=ownership", "\(template)/etc/.", "\(disk)/upper/etc/"])
+            try await ChildProcess.check(["chown", "-R", "-h", owner, "\(disk)/upper", "\(disk)/work"])
+            try await ChildProcess.check(["chmod", "0755", "\(disk)/upper"])
+            try await ChildProcess.check(["chmod", "0700", "\(disk)/upper/root"])
+        } catch {
+            try? await unmount(layout.diskMount(spec.id))
+            throw error
+        }
+        try await unmount(layout.diskMount(spec.id))
+    }
+
+    func mountDisk(_ id: String) async throws {
+        let mountpoint = layout.diskMount(id)
+        try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        guard !Mounts.isMounted(mountpoint) else { return }
+        try await ChildProcess.check(["mount", "-o", "loop,nosuid,nodev", layout.diskImage(id), mountpoint])
+    }
+
+    func unmount(_ path: String) async throws {
+        guard Mounts.isMounted(path) else { return }
+        if try await ChildProcess.run(["umount", path]).exitCode != 0 {
+            // Busy (a process still holds it): detach now, the kernel finishes when it is free.
+            try await ChildProcess.check(["umount", "-l", path])
+        }
+    }
+
+    // MARK: Lifecycle
+
+    public func start(_ spec: ContainerSpec) async throws {
+        try Self.checkID(spec.id)
+        if try await status(spec.id) == .running { return }
+        try await removeContainer(spec.id)
+        try await mountDisk(spec.id)
+        let rootfs = layout.rootfs(spec.id), disk = layout.diskMount(spec.id)
+        try FileManager.default.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
+        if !Mounts.isMounted(rootfs) {
+            let lower = layout.templateRootfs(spec.template)
+            guard FileManager.default.fileExists(atPath: lower) else { throw RuntimeError.failed("unknown template \(spec.template)") }
+            try await ChildProcess.check(["mount", "-t", "overlay", "overlay", "-o",
+                                          "lowerdir=\(lower),upperdir=\(disk)/upper,workdir=\(disk)/work", rootfs])
+        }
+        let bundle = layout.bundle(spec.id)
+        try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try encoder.encode(ServerBundle.spec(for: spec, rootfs: rootfs)).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+        // Detached: runc returns once tini runs. tini keeps runc's stdio, so that is a log file,
+        // never a pipe of ours (which would stay open as long as the server runs).
+        let log = layout.initLog(spec.id)
+        try? FileManager.default.removeItem(atPath: log)
+        let output = try await ChildProcess.run([runc, "--root", layout.runcRoot, "run", "--detach", "--bundle", bundle,
+                                                 "--pid-file", bundle + "/init.pid", spec.id], logFile: log)
+        guard output.exitCode == 0 else {
+            try? await stop(spec.id)
+            let reason = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw RuntimeError.failed("runc run: \(reason.suffix(500).trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+    }
+
+    public func stop(_ id: String) async throws {
+        try Self.checkID(id)
+        try await removeContainer(id)
+        try await unmount(layout.rootfs(id))
+        try await unmount(layout.diskMount(id))
+    }
+
+    public func destroy(_ id: String) async throws {
+        try Self.checkID(id)
+        try await stop(id)
+        let directory = layout.serverDirectory(id)
+        if FileManager.default.fileExists(atPath: directory.path) { try FileManager.default.removeItem(at: directory) }
+    }
+
+    /// Kills every process and deletes the container (and so its cgroups).
+    func removeContainer(_ id: String) async throws {
+        guard try await status(id) != nil else { return }
+        _ = try await ChildProcess.run([runc, "--root", layout.runcRoot, "kill", "--all", id, "KILL"])
+        try await ChildProcess.check([runc, "--root", layout.runcRoot, "delete", "--force", id])
+    }
+
+    public func kill(_ id: String, signal: Int32) async throws {
+        try Self.checkID(id)
+        try await ChildProcess.check([runc, "--root", layout.runcRoot, "kill", "--all", id, String(signal)])
+    }
+
+    public func status(_ id: String) async throws -> ContainerStatus? {
+        try Self.checkID(id)
+        let output = try await ChildProcess.run([runc, "--root", layout.runcRoot, "state", id])
+        guard output.exitCode == 0,
+              let object = try? JSONSerialization.jsonObject(with: Data(output.stdout)) as? [String: Any],
+              let status = object["status"] as? String else { return nil }
+        switch status {
+        case "running": return .running
+        case "paused": return .paused
+        default: return .stopped
+        }
+    }
+
+    public func list() async throws -> [String] {
+        let output = try await ChildProcess.check([runc, "--root", layout.runcRoot, "list", "--format", "json"])
+        guard let items = try? JSONSerialization.jsonObject(with: Data(output.stdout)) as? [[String: Any]] else { return [] }
+        return items.compactMap { $0["id"] as? String }
+    }
+
+    public func stats(_ id: String) async throws -> ContainerStats {
+        try Self.checkID(id)
+        let output = try await ChildProcess.check([runc, "--root", layout.runcRoot, "events", "--stats", id])
+        guard let object = try JSONSerialization.jsonObject(with: Data(output.stdout)) as? [String: Any],
+              let data = object["data"] as? [String: Any] else { throw RuntimeError.failed("unreadable stats") }
+        func number(_ path: [String]) -> UInt64 {
+            var value: Any? = data
+            for key in path { value = (value as? [String: Any])?[key] }
+            return (value as? NSNumber)?.uint64Value ?? 0
+        }
+        return ContainerStats(cpuNanoseconds: number(["cpu", "usage", "total"]),
+                              memoryBytes: number(["memory", "usage", "usage"]), pids: number(["pids", "current"]))
+    }
+
+    // MARK: Exec
+
+    public func exec(_ id: String, _ request: ExecRequest) async throws -> ExecResult {
+        try Self.checkID(id)
+        guard try await status(id) == .running else { throw RuntimeError.notRunning }
+        let process = ServerBundle.process(args: request.argv, env: request.env, cwd: request.cwd, hostname: id)
+        let encoder = JSONEncoder()
+        // The process spec (environment included) reaches runc through a pipe, never a file.
+        let spec = try [UInt8](encoder.encode(process))
+        let pidFile = layout.bundle(id) + "/exec-\(UUID().uuidString).pid"
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let output = try await ChildProcess.run(
+            [runc, "--root", layout.runcRoot, "exec", "--process", "/proc/self/fd/3", "--pid-file", pidFile, id],
+            stdin: request.stdin, fd3: spec, outputLimit: request.outputLimit, timeout: request.timeout,
+            onTimeout: { _ in
+                // The whole tree of the command, as the host sees it, then the command itself.
+                guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+                      let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
+                for child in ProcessTable.descendants(of: pid).reversed() { Glibc.kill(child, SIGKILL) }
+                Glibc.kill(pid, SIGKILL)
+            })
+        return ExecResult(exitCode: output.exitCode, stdout: output.stdout, stderr: output.stderr,
+                          truncated: output.truncated, timedOut: output.timedOut)
+    }
+
+    // MARK: Orphans
+
+    public func removeOrphans(keeping keep: Set<String>) async throws -> [String] {
+        var removed: [String] = []
+        for id in try await list() where !keep.contains(id) && RuntimeLayout.isValidID(id) {
+            try await removeContainer(id)
+            removed.append("container \(id)")
+        }
+        // Mounts of servers that are not running any more (or not at all).
+        let running = Set(try await list())
+        for mountpoint in Mounts.all(under: layout.serversDirectory.path).sorted(by: { $0.count > $1.count }) {
+            let id = URL(fileURLWithPath: mountpoint).deletingLastPathComponent().lastPathComponent
+            guard !running.contains(id) || !keep.contains(id) else { continue }
+            try await unmount(mountpoint)
+            removed.append("mount \(mountpoint)")
+        }
+        // Disks of servers that no longer exist.
+        let directories = (try? FileManager.default.contentsOfDirectory(atPath: layout.serversDirectory.path)) ?? []
+        for id in directories where !keep.contains(id) && RuntimeLayout.isValidID(id) {
+            try await destroy(id)
+            removed.append("disk \(id)")
+        }
+        // Loop devices still attached to images under this runtime but mounted nowhere.
+        for (device, file) in await LoopDevices.attached() where file.hasPrefix(layout.serversDirectory.path) {
+            if !Mounts.sources().contains(device) {
+                _ = try await ChildProcess.run(["losetup", "-d", device])
+                removed.append("loop \(device)")
+            }
+        }
+        return removed
+    }
+
+    static func checkID(_ id: String) throws {
+        guard RuntimeLayout.isValidID(id) else { throw RuntimeError.failed("invalid container id") }
+    }
+}
+
+public enum RuntimeError: Error, CustomStringConvertible, Equatable {
+    case missing(String)
+    case failed(String)
+    case notRunning
+
+    public var description: String {
+        switch self {
+        case .missing(let detail), .failed(let detail): detail
+        case .notRunning: "the server is not running"
+        }
+    }
+}
+
+/// The host's mount table.
+enum Mounts {
+    static func entries() -> [(source: String, mountpoint: String)] {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { return nil }
+            return (String(fields[dash + 2]), unescape(String(fields[4])))
+        }
+    }
+
+    static func isMounted(_ path: String) -> Bool { entries().contains { $0.mountpoint == path } }
+    static func all(under directory: String) -> [String] { entries().map(\.mountpoint).filter { $0.hasPrefix(directory + "/") } }
+    static func sources() -> Set<String> { Set(entries().map(\.source)) }
+
+    /// mountinfo escapes space, tab, newline and backslash as octal.
+    static func unescape(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\040", with: " ").replacingOccurrences(of: "\\011", with: "\t")
+            .replacingOccurrences(of: "\\012", with: "\n").replacingOccurrences(of: "\\134", with: "\\")
+    }
+}
+
+enum LoopDevices {
+    /// (device, backing file) of every attached loop device.
+    static func attached() async -> [(String, String)] {
+        guard let output = try? await ChildProcess.run(["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"]),
+              output.exitCode == 0 else { return [] }
+        return output.stdoutText.split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            guard parts.count == 2 else { return nil }
+            return (String(parts[0]), String(parts[1]).trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " (deleted)", with: ""))
+        }
+    }
+}

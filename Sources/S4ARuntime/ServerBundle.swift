@@ -1,0 +1,53 @@
+import S4ADomain
+
+/// The OCI configuration of one server, generated from its spec.
+enum ServerBundle {
+    static func spec(for spec: ContainerSpec, rootfs: String) -> OCISpec {
+        let mapping = [OCISpec.IDMapping(containerID: 0, hostID: spec.hostUIDBase, size: spec.uidCount)]
+        let memory = Int64(spec.memoryMB) << 20
+        return OCISpec(
+            process: process(args: [RuncRuntime.tini, "-s", "-g", "--", "sleep", "infinity"], env: [:], cwd: "/", hostname: spec.id),
+            root: .init(path: rootfs, readonly: false),
+            hostname: spec.id,
+            mounts: [
+                .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+                .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+                .init(destination: "/dev/pts", type: "devpts", source: "devpts",
+                      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+                .init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+                .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+                .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+                .init(destination: "/tmp", type: "tmpfs", source: "tmpfs",
+                      options: ["nosuid", "nodev", "mode=1777", "size=\(max(16, spec.memoryMB / 4))m"]),
+                .init(destination: "/run", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", "size=16m"]),
+                // The host's programs, read-only; owned by unmapped uids, they appear as nobody's.
+                .init(destination: "/usr", type: "bind", source: "/usr", options: ["rbind", "ro", "nosuid", "nodev"]),
+            ],
+            linux: .init(
+                uidMappings: mapping, gidMappings: mapping,
+                namespaces: ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"].map(OCISpec.Namespace.init),
+                cgroupsPath: "/s4a/\(spec.id)",
+                resources: .init(
+                    memory: .init(limit: memory, swap: memory),
+                    cpu: .init(quota: Int64(spec.cpuMillis) * 100, period: 100_000),
+                    pids: .init(limit: Int64(spec.pidsLimit)),
+                    devices: [.init(allow: false, access: "rwm")]),
+                maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                              "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+                              "/sys/devices/virtual/powercap"],
+                readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+                seccomp: SeccompProfile.spec))
+    }
+
+    /// A process of the server: root inside (an unprivileged uid outside), reduced capabilities,
+    /// no new privileges, the caller's environment over a minimal default.
+    static func process(args: [String], env: [String: String], cwd: String, hostname: String) -> OCISpec.Process {
+        var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+                           "LANG": "C.UTF-8", "HOSTNAME": hostname, "TERM": "xterm"]
+        environment.merge(env) { $1 }
+        return OCISpec.Process(
+            args: args, env: environment.keys.sorted().map { "\($0)=\(environment[$0]!)" }, cwd: cwd,
+            capabilities: .server,
+            rlimits: [.init(type: "RLIMIT_NOFILE", hard: 4096, soft: 4096)])
+    }
+}
