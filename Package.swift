@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "S4ACLI",
             dependencies: [
-                "S4ADomain", "S4AStore", "S4AAPI", "S4AClient",
+                "S4ADomain", "S4AStore", "S4AAPI", "S4AClient", "S4ARuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -144,6 +144,12 @@ def start_server(data_dir: Path, *, via_env: bool = True, extra_env: dict[str, s
 def stop_server(server: Server) -> None:
     code = server.stop()
     assert code == 0, f"s4a serve exited with {code} after SIGTERM\n{server.log()}"
+    # Servers outlive the control plane by design; a test leaves none behind.
+    clean = subprocess.run([str(s4a_bin()), "runtime", "destroy-all", "--data-dir", str(server.data_dir), "--yes"],
+                           capture_output=True, text=True, timeout=120)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    loops = subprocess.run(["losetup", "--list", "--noheadings", "--output", "BACK-FILE"], capture_output=True, text=True)
+    assert str(server.data_dir) not in loops.stdout, loops.stdout
 
 
 @pytest.fixture(scope="session")

@@ -97,9 +97,25 @@ class Fixtures:
                                     json={"name": "probe", "scopes": ["projects:read"]})
             assert r.status_code == 201, r.text
             return r.json()["key"]["id"]
+        if param == "server_id":
+            return self.server_id()
         pytest.fail(f"no sample value for path parameter {{{param}}}: teach tests/test_openapi.py")
 
+    def server_id(self) -> str:
+        """A fresh real server (a runc container) per probe, since probes stop and delete."""
+        project = self.value("project_id")
+        r = self.server.request("POST", "/v1/servers", self.token,
+                                json={"project_id": project, "name": "probe", "budget_usd": "1",
+                                      "memory_mb": 64, "disk_mb": 64})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
     def fill(self, path: str, caller_key_id: str | None = None) -> str:
+        if "{run_id}" in path:  # a run of that very server
+            server = self.server_id()
+            r = self.server.request("POST", f"/v1/servers/{server}/exec", self.token, json={"command": "true"})
+            assert r.status_code == 200, r.text
+            return path.replace("{server_id}", server).replace("{run_id}", r.json()["run_id"])
         return re.sub(r"\{(\w+)\}", lambda m: self.value(m.group(1), caller_key_id), path)
 
 

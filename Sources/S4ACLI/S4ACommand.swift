@@ -18,7 +18,7 @@ public struct S4ACommand: AsyncParsableCommand {
         """,
         subcommands: [
             ServeCommand.self, LoginCommand.self, LogoutCommand.self, KeyCommand.self, ProjectCommand.self,
-            ActivityCommand.self, BenchCommand.self,
+            ActivityCommand.self, RuntimeCommand.self, BenchCommand.self,
         ])
 
     public init() {}

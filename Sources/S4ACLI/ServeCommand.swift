@@ -56,6 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .info
         let plane = try await ControlPlane(options: options, logger: logger)
         do {
+            try await plane.reconcile()
             let app = try plane.application { port in
                 let suffix = port == 443 ? "" : ":\(port)"
                 var lines = ["Server4Agent is serving https://\(options.apiHost)\(suffix) (listening on \(options.listenHost):\(port))",

@@ -33,6 +33,10 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         }
         try FileManager.default.createDirectory(atPath: layout.runcRoot, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(atPath: layout.mountRoot, withIntermediateDirectories: true)
+        for directory in ["/run/s4a", layout.mountRoot] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o711], ofItemAtPath: directory)
+        }
         try BaseTemplate.ensure(at: layout.templateRootfs(BaseTemplate.name))
     }
 
@@ -74,17 +78,35 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
             try await ChildProcess.check(["chmod", "0755", "\(disk)/upper"])
             try await ChildProcess.check(["chmod", "0700", "\(disk)/upper/root"])
         } catch {
-            try? await unmount(layout.diskMount(spec.id))
+            try? await unmountDisk(spec.id)
             throw error
         }
-        try await unmount(layout.diskMount(spec.id))
+        try await unmountDisk(spec.id)
     }
 
+    /// Attaches the image to a loop device of its own (reusing one still attached to it) and
+    /// mounts that. Explicit devices, not `mount -o loop`, so detaching never races a remount.
     func mountDisk(_ id: String) async throws {
         let mountpoint = layout.diskMount(id)
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
         guard !Mounts.isMounted(mountpoint) else { return }
-        try await ChildProcess.check(["mount", "-o", "loop,nosuid,nodev", layout.diskImage(id), mountpoint])
+        let image = layout.diskImage(id)
+        let device: String
+        if let attached = await LoopDevices.attached().first(where: { $0.1 == image })?.0 {
+            device = attached
+        } else {
+            device = try await ChildProcess.check(["losetup", "--find", "--show", image]).stdoutText
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        try await ChildProcess.check(["mount", "-o", "nosuid,nodev", device, mountpoint])
+    }
+
+    func unmountDisk(_ id: String) async throws {
+        try await unmount(layout.diskMount(id))
+        let image = layout.diskImage(id)
+        for (device, file) in await LoopDevices.attached() where file == image {
+            _ = try await ChildProcess.run(["losetup", "-d", device])
+        }
     }
 
     func unmount(_ path: String) async throws {
@@ -133,7 +155,8 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         try Self.checkID(id)
         try await removeContainer(id)
         try await unmount(layout.rootfs(id))
-        try await unmount(layout.diskMount(id))
+        try await unmountDisk(id)
+        try? FileManager.default.removeItem(atPath: layout.rootfs(id))
     }
 
     public func destroy(_ id: String) async throws {
@@ -223,9 +246,8 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         }
         // Mounts of servers that are not running any more (or not at all).
         let running = Set(try await list())
-        for mountpoint in Mounts.all(under: layout.serversDirectory.path).sorted(by: { $0.count > $1.count }) {
-            let id = URL(fileURLWithPath: mountpoint).deletingLastPathComponent().lastPathComponent
-            guard !running.contains(id) || !keep.contains(id) else { continue }
+        for mountpoint in layout.mounts {
+            guard let id = layout.serverID(ofMount: mountpoint), !running.contains(id) || !keep.contains(id) else { continue }
             try await unmount(mountpoint)
             removed.append("mount \(mountpoint)")
         }
@@ -242,6 +264,11 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
                 removed.append("loop \(device)")
             }
         }
+        // Mount points left empty by servers that are gone.
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: layout.mountRoot)) ?? [] where !keep.contains(id) {
+            try? FileManager.default.removeItem(atPath: layout.mountRoot + "/" + id)
+        }
+        if keep.isEmpty { try? FileManager.default.removeItem(atPath: layout.mountRoot) }
         return removed
     }
 
@@ -266,7 +293,11 @@ public enum RuntimeError: Error, CustomStringConvertible, Equatable {
 /// The host's mount table.
 enum Mounts {
     static func entries() -> [(source: String, mountpoint: String)] {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        // procfs files report size 0: read to the end rather than trusting a size.
+        guard let handle = FileHandle(forReadingAtPath: "/proc/self/mountinfo"),
+              let data = try? handle.readToEnd() else { return [] }
+        try? handle.close()
+        let text = String(decoding: data, as: UTF8.self)
         return text.split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
             guard fields.count > 9, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { return nil }

@@ -13,7 +13,35 @@ struct RuntimeLayout: Sendable {
     func serverDirectory(_ id: String) -> URL { serversDirectory.appendingPathComponent(id) }
     func diskImage(_ id: String) -> String { serverDirectory(id).appendingPathComponent("disk.img").path }
     func diskMount(_ id: String) -> String { serverDirectory(id).appendingPathComponent("disk").path }
-    func rootfs(_ id: String) -> String { serverDirectory(id).appendingPathComponent("rootfs").path }
+    /// Where each server's root is mounted: under /run, whose every ancestor the server's
+    /// unprivileged root can traverse (runc mounts it from inside the user namespace), and apart
+    /// per runtime directory so several control planes on one host never meet.
+    var mountRoot: String { "/run/s4a/" + String(Self.fingerprint(root.standardizedFileURL.path)) }
+    func rootfs(_ id: String) -> String { mountRoot + "/" + id }
+
+    /// The server a mount of this runtime belongs to.
+    func serverID(ofMount mountpoint: String) -> String? {
+        if mountpoint.hasPrefix(mountRoot + "/") { return URL(fileURLWithPath: mountpoint).lastPathComponent }
+        if mountpoint.hasPrefix(serversDirectory.path + "/") {
+            return URL(fileURLWithPath: mountpoint).deletingLastPathComponent().lastPathComponent
+        }
+        return nil
+    }
+
+    /// Every mount this runtime made that is still there, deepest first.
+    var mounts: [String] {
+        (Mounts.all(under: mountRoot) + Mounts.all(under: serversDirectory.path)).sorted { $0.count > $1.count }
+    }
+
+    /// FNV-1a, hex: a short stable name for a path.
+    static func fingerprint(_ text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
     func bundle(_ id: String) -> String { serverDirectory(id).appendingPathComponent("bundle").path }
     func initLog(_ id: String) -> String { serverDirectory(id).appendingPathComponent("init.log").path }
 

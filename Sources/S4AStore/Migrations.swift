@@ -91,6 +91,48 @@ enum Migrations {
             )
             """,
         ]),
+        (2, [
+            """
+            CREATE TABLE servers (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                name TEXT NOT NULL,
+                template TEXT NOT NULL,
+                cpu_millis INTEGER NOT NULL,
+                memory_mb INTEGER NOT NULL,
+                disk_mb INTEGER NOT NULL,
+                pids_limit INTEGER NOT NULL,
+                budget_micros BIGINT NOT NULL,
+                network TEXT NOT NULL,
+                state TEXT NOT NULL,
+                uid_slot INTEGER UNIQUE,
+                last_error TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX servers_account_created ON servers(account_id, created_at)",
+            "CREATE INDEX servers_state ON servers(state)",
+            """
+            CREATE TABLE runs (
+                id TEXT PRIMARY KEY,
+                server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                command TEXT NOT NULL,
+                state TEXT NOT NULL,
+                exit_code INTEGER,
+                stdout TEXT NOT NULL,
+                stderr TEXT NOT NULL,
+                truncated INTEGER NOT NULL,
+                started_at BIGINT NOT NULL,
+                finished_at BIGINT
+            )
+            """,
+            "CREATE INDEX runs_server_started ON runs(server_id, started_at)",
+            "CREATE INDEX runs_state ON runs(state)",
+        ]),
     ]
 
     static func run(on engine: any SQLEngine) async throws {

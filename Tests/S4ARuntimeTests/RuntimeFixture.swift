@@ -45,7 +45,21 @@ final class RuntimeFixture: @unchecked Sendable {
                                                timeout: timeout, outputLimit: limit))
     }
 
-    func close() {
+    /// A fixture for `body`; afterwards nothing of it remains (containers, mounts, loops, files).
+    static func run<T>(_ body: (RuntimeFixture) async throws -> T) async throws -> T {
+        let fixture = try RuntimeFixture()
+        do {
+            let result = try await body(fixture)
+            await fixture.close()
+            return result
+        } catch {
+            await fixture.close()
+            throw error
+        }
+    }
+
+    func close() async {
+        _ = try? await runtime.removeOrphans(keeping: [])
         try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -14,7 +14,7 @@ extension APIHandler {
         let record = event.record
         return Components.Schemas.ActivityEvent(
             id: event.id, at: event.at,
-            actor: .init(_type: record.actor.type == .account ? .account : .apiKey, id: record.actor.id),
+            actor: .init(_type: .init(rawValue: record.actor.type.rawValue) ?? .system, id: record.actor.id),
             action: record.action, target: .init(_type: record.target.type, id: record.target.id),
             projectId: record.projectID, metadata: .init(additionalProperties: record.metadata), hash: event.hash)
     }

@@ -28,7 +28,12 @@ extension APIHandler {
     }
 
     func deleteProject(_ input: Operations.DeleteProject.Input) async throws -> Operations.DeleteProject.Output {
-        try await projects.delete(try RequestScope.requirePrincipal(), id: input.path.projectId)
+        let principal = try RequestScope.requirePrincipal()
+        let servers = self.servers
+        // Its servers (and their disks) go first.
+        try await projects.delete(principal, id: input.path.projectId) { project in
+            try await servers.deleteAll(principal, projectID: project.id)
+        }
         return .noContent(.init())
     }
 

@@ -11,6 +11,7 @@ struct APIHandler: APIProtocol {
     let keys: APIKeyService
     let projects: ProjectService
     let activity: ActivityService
+    let servers: ServerService
     let settings: DomainSettings
     let document: ContractDocument
     let documentObject: OpenAPIObjectContainer

@@ -83,6 +83,7 @@ struct ProblemResponse {
         case 415: "Unsupported Media Type"
         case 422: "Unprocessable Content"
         case 429: "Too Many Requests"
+        case 503: "Service Unavailable"
         default: status < 500 ? "Client Error" : "Internal Server Error"
         }
     }
@@ -105,7 +106,9 @@ struct ProblemResponse {
         case .unauthenticated, .invalidCredentials: 401
         case .forbidden, .insufficientScope: 403
         case .notFound: 404
-        case .conflict, .slugTaken, .idempotencyInProgress: 409
+        case .conflict, .slugTaken, .idempotencyInProgress, .serverNotRunning: 409
+        case .unprocessable: 422
+        case .runtimeFailed: 503
         case .payloadTooLarge: 413
         case .idempotencyMismatch: 422
         case .throttled: 429

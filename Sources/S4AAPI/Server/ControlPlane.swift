@@ -7,6 +7,7 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 import S4AContract
 import S4ADomain
+import S4ARuntime
 import S4AStore
 import S4ATLS
 import ServiceLifecycle
@@ -16,23 +17,34 @@ public final class ControlPlane: Sendable {
     public let options: ServeOptions
     public let store: SQLStore
     public let environment: DomainEnvironment
+    public let runtime: any ContainerRuntime
     let handler: APIHandler
     let document: ContractDocument
     let logger: Logger
 
-    public init(options: ServeOptions, logger: Logger = Logger(label: "s4a"),
+    /// `runtime`: the isolation runtime; by default runc under `<data-dir>/runtime`.
+    public init(options: ServeOptions, logger: Logger = Logger(label: "s4a"), runtime: (any ContainerRuntime)? = nil,
                 now: @escaping @Sendable () -> Date = { Date() }) async throws {
-        try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        // Traversable, not listable: runc mounts each server's root below it from inside the
+        // server's user namespace. Everything secret in it is 0600 or in a 0700 directory.
+        try FileManager.default.createDirectory(atPath: options.dataDirectory, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o711], ofItemAtPath: options.dataDirectory)
+        if options.databaseURL == nil, !FileManager.default.fileExists(atPath: options.sqlitePath) {
+            // SQLite gives its -wal and -shm files the database file's mode.
+            FileManager.default.createFile(atPath: options.sqlitePath, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
         self.options = options
         self.logger = logger
         document = try ContractDocument.load()
         let object = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: document.json)
+        self.runtime = try runtime ?? RuncRuntime(directory: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("runtime"),
+                                                  logger: logger)
         store = try await SQLStore.open(url: options.databaseURL, sqlitePath: options.sqlitePath, logger: logger)
         environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
         handler = APIHandler(
             accounts: await AccountService(env: environment), keys: APIKeyService(env: environment),
             projects: ProjectService(env: environment), activity: ActivityService(env: environment),
+            servers: ServerService(env: environment, runtime: self.runtime),
             settings: environment.settings, document: document, documentObject: object, metrics: .shared)
     }
 
@@ -81,6 +93,13 @@ public final class ControlPlane: Sendable {
             configuration: .init(address: .hostname(options.listenHost, port: options.listenPort), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+
+    /// Adopts running servers and clears what belongs to none; call before serving.
+    public func reconcile() async throws {
+        let (adopted, failed, removed) = try await handler.servers.reconcile()
+        logger.info("reconciled servers", metadata: ["adopted": "\(adopted)", "failed": "\(failed)",
+                                                     "removed": "\(removed.joined(separator: ", "))"])
     }
 
     public func shutdown() async { await store.close() }

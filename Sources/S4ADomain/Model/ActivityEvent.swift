@@ -1,7 +1,10 @@
 import Foundation
 
 public struct Actor: Sendable, Equatable, Codable {
-    public enum Kind: String, Sendable, Codable { case account, apiKey = "api_key" }
+    /// `system`: the platform itself (the reconciler, the budget enforcer).
+    public enum Kind: String, Sendable, Codable { case account, apiKey = "api_key", system }
+
+    public static let system = Actor(type: .system, id: "s4a")
     public var type: Kind
     public var id: String
     public init(type: Kind, id: String) {
@@ -72,4 +75,9 @@ public enum Action {
     public static let projectUpdated = "project.updated"
     public static let projectVisibilityChanged = "project.visibility_changed"
     public static let projectDeleted = "project.deleted"
+    public static let serverCreated = "server.created"
+    public static let serverStarted = "server.started"
+    public static let serverStopped = "server.stopped"
+    public static let serverDeleted = "server.deleted"
+    public static let serverFailed = "server.failed"
 }

@@ -99,8 +99,11 @@ public struct ProjectService: Sendable {
         }
     }
 
-    public func delete(_ principal: Principal, id: String) async throws {
+    /// `before` runs once the project is known to be the caller's (its servers are destroyed there).
+    public func delete(_ principal: Principal, id: String,
+                       before: @Sendable (Project) async throws -> Void = { _ in }) async throws {
         try principal.check(.scope(.projectsWrite))
+        try await before(try await env.store.read { tx in try await reachable(tx, principal, id) })
         let now = env.now()
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)

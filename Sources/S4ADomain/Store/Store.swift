@@ -107,6 +107,25 @@ public protocol StoreTransaction: Sendable {
     func chain(accountID: String) async throws -> [ActivityEvent]
     func accountIDsWithActivity() async throws -> [String]
 
+    // Servers
+    func insert(_ server: Server) async throws
+    func server(id: String, accountID: String) async throws -> Server?
+    /// Every server not deleted, of every account: the reconciler's view.
+    func liveServers() async throws -> [Server]
+    func servers(accountID: String, projectIDs: Set<String>?, cursor: String?, limit: Int) async throws -> Page<Server>
+    func update(_ server: Server) async throws
+    /// The lowest uid block no live server holds.
+    func freeUIDSlot() async throws -> Int
+
+    // Runs
+    func insert(_ run: Run) async throws
+    func update(_ run: Run) async throws
+    func run(id: String, serverID: String) async throws -> Run?
+    /// Runs without their output, newest first.
+    func runs(serverID: String, cursor: String?, limit: Int) async throws -> Page<Run>
+    /// Marks runs still `running` as `lost` (the control plane stopped while they ran).
+    func loseRunningRuns(at: Date) async throws -> Int
+
     // Idempotency
     func idempotencyRecord(id: String) async throws -> IdempotencyRecord?
     /// Inserts a pending record; false if one with that id exists.

@@ -15,6 +15,12 @@ public struct DomainError: Error, Equatable, Sendable {
         case idempotencyInProgress = "idempotency-key-in-progress"
         case throttled
         case payloadTooLarge = "payload-too-large"
+        /// Well-formed but not acceptable: out-of-range sizes, unknown templates.
+        case unprocessable
+        /// The server is not in a state that allows this (e.g. exec while stopped).
+        case serverNotRunning = "server-not-running"
+        /// The isolation runtime failed; the server is marked failed.
+        case runtimeFailed = "runtime-failed"
     }
 
     public struct FieldError: Equatable, Sendable {
@@ -37,6 +43,10 @@ public struct DomainError: Error, Equatable, Sendable {
         self.detail = detail
         self.fields = fields
         self.retryAfter = retryAfter
+    }
+
+    public static func unprocessable(_ field: String, _ message: String) -> DomainError {
+        DomainError(.unprocessable, "\(field) \(message)", fields: [FieldError(field: field, message: message)])
     }
 
     public static func invalid(_ field: String, _ message: String) -> DomainError {

@@ -34,6 +34,8 @@ public enum IDPrefix: String, Sendable {
     case apiKey = "key"
     case project = "prj"
     case event = "evt"
+    case server = "srv"
+    case run = "run"
 }
 
 extension Sequence where Element == UInt8 {

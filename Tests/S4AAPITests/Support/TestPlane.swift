@@ -31,12 +31,13 @@ final class TestPlane: @unchecked Sendable {
         return TestPlane(directory: directory, plane: plane, clock: clock)
     }
 
-    /// Runs `body` against the router in-process, then closes the store and removes the files.
-    func withClient<T>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+    /// Runs `body` against the router in-process, then closes the store and (unless told not
+    /// to, as a restart test does) destroys the servers and removes the files.
+    func withClient<T>(removing: Bool = true, _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
         let app = Application(router: try plane.router())
         do {
             let result = try await app.test(.router, body)
-            await close()
+            if removing { await close() } else { await plane.shutdown() }
             return result
         } catch {
             await close()
@@ -45,6 +46,7 @@ final class TestPlane: @unchecked Sendable {
     }
 
     func close() async {
+        _ = try? await plane.runtime.removeOrphans(keeping: [])
         await plane.shutdown()
         try? FileManager.default.removeItem(at: directory)
     }

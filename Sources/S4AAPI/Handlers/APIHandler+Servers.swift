@@ -1,0 +1,102 @@
+import Foundation
+import S4AContract
+import S4ADomain
+
+extension APIHandler {
+    func createServer(_ input: Operations.CreateServer.Input) async throws -> Operations.CreateServer.Output {
+        guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        let request = NewServer(
+            projectID: body.projectId, name: body.name, template: body.template, cpuMillis: body.cpuMillis,
+            memoryMB: body.memoryMb, diskMB: body.diskMb, budget: try Self.money(body.budgetUsd, field: "budget_usd"),
+            network: body.network.flatMap { NetworkMode(rawValue: $0.rawValue) })
+        let server = try await servers.create(try RequestScope.requirePrincipal(), request)
+        return .created(.init(body: .json(Self.contract(server))))
+    }
+
+    func listServers(_ input: Operations.ListServers.Input) async throws -> Operations.ListServers.Output {
+        let page = try await servers.list(try RequestScope.requirePrincipal(), projectID: input.query.projectId,
+                                          cursor: input.query.cursor, limit: try Self.limit(input.query.limit))
+        return .ok(.init(body: .json(.init(items: page.items.map(Self.contract), nextCursor: page.nextCursor))))
+    }
+
+    func getServer(_ input: Operations.GetServer.Input) async throws -> Operations.GetServer.Output {
+        .ok(.init(body: .json(Self.contract(try await servers.get(try RequestScope.requirePrincipal(), id: input.path.serverId)))))
+    }
+
+    func stopServer(_ input: Operations.StopServer.Input) async throws -> Operations.StopServer.Output {
+        .ok(.init(body: .json(Self.contract(try await servers.stop(try RequestScope.requirePrincipal(), id: input.path.serverId)))))
+    }
+
+    func startServer(_ input: Operations.StartServer.Input) async throws -> Operations.StartServer.Output {
+        .ok(.init(body: .json(Self.contract(try await servers.start(try RequestScope.requirePrincipal(), id: input.path.serverId)))))
+    }
+
+    func deleteServer(_ input: Operations.DeleteServer.Input) async throws -> Operations.DeleteServer.Output {
+        try await servers.delete(try RequestScope.requirePrincipal(), id: input.path.serverId)
+        return .noContent(.init())
+    }
+
+    func execInServer(_ input: Operations.ExecInServer.Input) async throws -> Operations.ExecInServer.Output {
+        guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        let argv: [String], display: String
+        switch (body.command, body.argv) {
+        case (let command?, nil):
+            guard !command.isEmpty else { throw DomainError.invalid("command", "must not be empty") }
+            argv = ["/bin/sh", "-c", command]
+            display = command
+        case (nil, let list?):
+            guard !list.isEmpty, !list[0].isEmpty else { throw DomainError.invalid("argv", "must name a program") }
+            argv = list
+            display = list.joined(separator: " ")
+        default:
+            throw DomainError.invalid("command", "give either command or argv")
+        }
+        let timeout = body.timeoutS ?? 60
+        guard (1...3600).contains(timeout) else { throw DomainError.invalid("timeout_s", "must be 1 to 3600") }
+        if let cwd = body.cwd, !cwd.hasPrefix("/") { throw DomainError.invalid("cwd", "must be an absolute path") }
+        let environment = body.env?.additionalProperties ?? [:]
+        for name in environment.keys where !Self.isEnvironmentName(name) {
+            throw DomainError.invalid("env", "\(name) is not a variable name")
+        }
+        let run = try await servers.exec(try RequestScope.requirePrincipal(), id: input.path.serverId, command: argv,
+                                         display: display, cwd: body.cwd, environment: environment,
+                                         stdin: Array((body.stdin ?? "").utf8), timeout: .seconds(timeout))
+        return .ok(.init(body: .json(.init(
+            runId: run.id, exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr, truncated: run.truncated,
+            timedOut: run.state == .timedOut, durationMs: run.durationMilliseconds ?? 0))))
+    }
+
+    func listRuns(_ input: Operations.ListRuns.Input) async throws -> Operations.ListRuns.Output {
+        let page = try await servers.runs(try RequestScope.requirePrincipal(), serverID: input.path.serverId,
+                                          cursor: input.query.cursor, limit: try Self.limit(input.query.limit))
+        return .ok(.init(body: .json(.init(items: page.items.map { Self.contract($0, withOutput: false) },
+                                           nextCursor: page.nextCursor))))
+    }
+
+    func getRun(_ input: Operations.GetRun.Input) async throws -> Operations.GetRun.Output {
+        let run = try await servers.run(try RequestScope.requirePrincipal(), serverID: input.path.serverId,
+                                        runID: input.path.runId)
+        return .ok(.init(body: .json(Self.contract(run, withOutput: true))))
+    }
+
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.first, first == "_" || first.isLetter, name.count <= 128 else { return false }
+        return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+    }
+
+    static func contract(_ server: Server) -> Components.Schemas.Server {
+        Components.Schemas.Server(
+            id: server.id, projectId: server.projectID, name: server.name, template: server.template,
+            cpuMillis: server.cpuMillis, memoryMb: server.memoryMB, diskMb: server.diskMB, budgetUsd: server.budget.decimal,
+            network: .init(rawValue: server.network.rawValue) ?? .none, state: .init(rawValue: server.state.rawValue) ?? .failed,
+            lastError: server.lastError, createdAt: server.createdAt, updatedAt: server.updatedAt)
+    }
+
+    static func contract(_ run: Run, withOutput: Bool) -> Components.Schemas.Run {
+        Components.Schemas.Run(
+            id: run.id, serverId: run.serverID, kind: run.kind, command: run.command,
+            state: .init(rawValue: run.state.rawValue) ?? .lost, exitCode: run.exitCode,
+            stdout: withOutput ? run.stdout : nil, stderr: withOutput ? run.stderr : nil, truncated: run.truncated,
+            durationMs: run.durationMilliseconds, startedAt: run.startedAt, finishedAt: run.finishedAt)
+    }
+}

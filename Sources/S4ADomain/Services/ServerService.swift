@@ -1,0 +1,316 @@
+import Foundation
+
+public struct NewServer: Sendable {
+    public var projectID: String
+    public var name: String
+    public var template: String?
+    public var cpuMillis: Int?
+    public var memoryMB: Int?
+    public var diskMB: Int?
+    public var budget: MicroDollars
+    public var network: NetworkMode?
+
+    public init(projectID: String, name: String, template: String? = nil, cpuMillis: Int? = nil, memoryMB: Int? = nil,
+                diskMB: Int? = nil, budget: MicroDollars, network: NetworkMode? = nil) {
+        self.projectID = projectID
+        self.name = name
+        self.template = template
+        self.cpuMillis = cpuMillis
+        self.memoryMB = memoryMB
+        self.diskMB = diskMB
+        self.budget = budget
+        self.network = network
+    }
+}
+
+/// Servers: created and started through the runtime, each lifecycle change recorded.
+/// Changes to one server are serialised; different servers proceed in parallel.
+public struct ServerService: Sendable {
+    let env: DomainEnvironment
+    let runtime: any ContainerRuntime
+    let locks: KeyedLock
+
+    public init(env: DomainEnvironment, runtime: any ContainerRuntime, locks: KeyedLock = KeyedLock()) {
+        self.env = env
+        self.runtime = runtime
+        self.locks = locks
+    }
+
+    public func create(_ principal: Principal, _ request: NewServer) async throws -> Server {
+        try principal.check(.scope(.serversWrite))
+        let name = request.name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...100).contains(name.count) else { throw DomainError.invalid("name", "must be 1 to 100 characters") }
+        let cpu = request.cpuMillis ?? ServerLimits.defaultCPUMillis
+        let memory = request.memoryMB ?? ServerLimits.defaultMemoryMB
+        let disk = request.diskMB ?? ServerLimits.defaultDiskMB
+        let template = request.template ?? "base"
+        let network = request.network ?? .none
+        guard ServerLimits.cpuMillis.contains(cpu) else { throw DomainError.unprocessable("cpu_millis", "must be 100 to 4000") }
+        guard ServerLimits.memoryMB.contains(memory) else { throw DomainError.unprocessable("memory_mb", "must be 64 to 8192") }
+        guard ServerLimits.diskMB.contains(disk) else { throw DomainError.unprocessable("disk_mb", "must be 64 to 16384") }
+        guard request.budget.value > 0 else { throw DomainError.unprocessable("budget_usd", "must be more than zero") }
+        if let ceiling = principal.apiKey?.maxServerBudget, request.budget > ceiling {
+            throw DomainError(.forbidden, "This key may set budgets up to \(ceiling.decimal) USD.")
+        }
+        guard try await runtime.templates().contains(template) else {
+            throw DomainError.unprocessable("template", "is not a template here (try base)")
+        }
+        guard network == .none else {
+            throw DomainError.unprocessable("network", "egress is not available on this platform yet; use none")
+        }
+        let now = env.now()
+        let server = try await env.store.write { tx -> Server in
+            try await tx.lockAccount(id: principal.accountID)
+            guard principal.canReach(projectID: request.projectID),
+                  try await tx.project(id: request.projectID, accountID: principal.accountID) != nil else {
+                throw DomainError(.notFound, "No such project.")
+            }
+            let slot = try await tx.freeUIDSlot()
+            guard slot < ServerLimits.maxSlots else { throw DomainError(.conflict, "This platform has no room for more servers.") }
+            let server = Server(id: RandomToken.id(.server), projectID: request.projectID, accountID: principal.accountID,
+                                name: name, template: template, cpuMillis: cpu, memoryMB: memory, diskMB: disk,
+                                pidsLimit: ServerLimits.defaultPids, budget: request.budget, network: network,
+                                state: .creating, uidSlot: slot, createdAt: now, updatedAt: now)
+            try await tx.insert(server)
+            try await tx.append(
+                ActivityRecord(action: Action.serverCreated, actor: principal.actor, target: Target(type: "server", id: server.id),
+                               projectID: server.projectID,
+                               metadata: ["name": name, "template": template, "cpu_millis": "\(cpu)", "memory_mb": "\(memory)",
+                                          "disk_mb": "\(disk)", "budget_usd": request.budget.decimal]),
+                accountID: principal.accountID, at: now)
+            return server
+        }
+        return try await locks.withLock(server.id) {
+            do {
+                try await runtime.prepare(ContainerSpec(server: server))
+            } catch {
+                return try await fail(server, because: error, actor: principal.actor)
+            }
+            return try await bringUp(server, actor: principal.actor)
+        }
+    }
+
+    public func get(_ principal: Principal, id: String) async throws -> Server {
+        try principal.check(.scope(.serversRead))
+        return try await env.store.read { tx in try await reachable(tx, principal, id) }
+    }
+
+    public func list(_ principal: Principal, projectID: String?, cursor: String?, limit: Int) async throws -> Page<Server> {
+        try principal.check(.scope(.serversRead))
+        var projects = principal.projectIDs
+        if let projectID {
+            guard principal.canReach(projectID: projectID) else { throw DomainError(.notFound, "No such project.") }
+            projects = [projectID]
+        }
+        let filter = projects
+        return try await env.store.read { tx in
+            try await tx.servers(accountID: principal.accountID, projectIDs: filter, cursor: cursor, limit: limit)
+        }
+    }
+
+    public func start(_ principal: Principal, id: String) async throws -> Server {
+        try principal.check(.scope(.serversWrite))
+        return try await locks.withLock(id) {
+            let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+            guard server.state != .running else { return server }
+            guard server.state.canMove(to: .running) else {
+                throw DomainError(.conflict, "A \(server.state.rawValue) server cannot be started.")
+            }
+            return try await bringUp(server, actor: principal.actor)
+        }
+    }
+
+    public func stop(_ principal: Principal, id: String) async throws -> Server {
+        try principal.check(.scope(.serversWrite))
+        return try await locks.withLock(id) {
+            let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+            guard server.state == .running else { return server }
+            try await runtime.stop(server.id)
+            return try await transition(server, to: .stopped, action: Action.serverStopped, actor: principal.actor)
+        }
+    }
+
+    public func delete(_ principal: Principal, id: String) async throws {
+        try principal.check(.scope(.serversWrite))
+        try await locks.withLock(id) {
+            let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+            try await destroy(server, actor: principal.actor)
+        }
+    }
+
+    /// Destroys every server of a project (before the project itself goes).
+    public func deleteAll(_ principal: Principal, projectID: String) async throws {
+        let servers = try await env.store.read { tx in try await tx.liveServers() }
+            .filter { $0.projectID == projectID && $0.accountID == principal.accountID }
+        for server in servers {
+            try await locks.withLock(server.id) { try await destroy(server, actor: principal.actor) }
+        }
+    }
+
+    func destroy(_ server: Server, actor: Actor) async throws {
+        do {
+            try await runtime.destroy(server.id)
+        } catch {
+            throw DomainError(.runtimeFailed, "The server could not be destroyed: \(error)")
+        }
+        _ = try await transition(server, to: .deleted, action: Action.serverDeleted, actor: actor)
+    }
+
+    // MARK: Exec
+
+    public func exec(_ principal: Principal, id: String, command: [String], display: String, cwd: String?,
+                     environment: [String: String], stdin: [UInt8], timeout: Duration) async throws -> Run {
+        try principal.check(.scope(.serversExec))
+        let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+        guard server.state == .running else {
+            throw DomainError(.serverNotRunning, "The server is \(server.state.rawValue); start it first.")
+        }
+        var run = Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: "exec",
+                      command: display, state: .running, exitCode: nil, stdout: "", stderr: "", truncated: false,
+                      startedAt: env.now(), finishedAt: nil)
+        let started = run
+        try await env.store.write { tx in try await tx.insert(started) }
+        let result: ExecResult
+        do {
+            result = try await runtime.exec(server.id, ExecRequest(argv: command, cwd: cwd ?? "/root", env: environment,
+                                                                    stdin: stdin, timeout: timeout))
+        } catch {
+            run.state = .lost
+            run.finishedAt = env.now()
+            let lost = run
+            try? await env.store.write { tx in try await tx.update(lost) }
+            throw DomainError(.serverNotRunning, "The command could not run: \(error)")
+        }
+        run.state = result.timedOut ? .timedOut : .exited
+        run.exitCode = Int(result.exitCode)
+        run.stdout = String(decoding: result.stdout, as: UTF8.self)
+        run.stderr = String(decoding: result.stderr, as: UTF8.self)
+        run.truncated = result.truncated
+        run.finishedAt = env.now()
+        let finished = run
+        try await env.store.write { tx in try await tx.update(finished) }
+        return finished
+    }
+
+    public func runs(_ principal: Principal, serverID: String, cursor: String?, limit: Int) async throws -> Page<Run> {
+        try principal.check(.scope(.serversRead))
+        return try await env.store.read { tx in
+            _ = try await reachable(tx, principal, serverID)
+            return try await tx.runs(serverID: serverID, cursor: cursor, limit: limit)
+        }
+    }
+
+    public func run(_ principal: Principal, serverID: String, runID: String) async throws -> Run {
+        try principal.check(.scope(.serversRead))
+        return try await env.store.read { tx in
+            _ = try await reachable(tx, principal, serverID)
+            guard let run = try await tx.run(id: runID, serverID: serverID) else { throw DomainError.notFound }
+            return run
+        }
+    }
+
+    // MARK: Reconciling
+
+    /// At start: adopt servers still running, mark vanished ones failed, lose interrupted runs,
+    /// and remove every container, mount, loop device and disk that belongs to no server.
+    public func reconcile() async throws -> (adopted: Int, failed: Int, removed: [String]) {
+        let servers = try await env.store.read { tx in try await tx.liveServers() }
+        var adopted = 0, failed = 0
+        for server in servers where server.state == .running || server.state == .creating {
+            if server.state == .running, try await runtime.status(server.id) == .running {
+                adopted += 1
+                continue
+            }
+            failed += 1
+            try? await runtime.stop(server.id)
+            var broken = server
+            broken.lastError = server.state == .creating ? "interrupted while being created" : "its container vanished"
+            _ = try await transition(broken, to: .failed, action: Action.serverFailed, actor: .system)
+        }
+        // A server recorded as not running has no business holding a container.
+        for server in servers where server.state != .running && server.state != .creating {
+            if try await runtime.status(server.id) != nil { try await runtime.stop(server.id) }
+        }
+        let now = env.now()
+        _ = try await env.store.write { tx in try await tx.loseRunningRuns(at: now) }
+        let removed = try await runtime.removeOrphans(keeping: Set(servers.map(\.id)))
+        return (adopted, failed, removed)
+    }
+
+    // MARK: Helpers
+
+    /// Starts the container and records `running`, or records `failed` and says why.
+    func bringUp(_ server: Server, actor: Actor) async throws -> Server {
+        do {
+            try await runtime.start(ContainerSpec(server: server))
+        } catch {
+            return try await fail(server, because: error, actor: actor)
+        }
+        var running = server
+        running.lastError = nil
+        return try await transition(running, to: .running, action: Action.serverStarted, actor: actor)
+    }
+
+    func fail(_ server: Server, because error: any Error, actor: Actor) async throws -> Server {
+        try? await runtime.stop(server.id)
+        var failed = server
+        failed.lastError = String(describing: error).prefix(500).description
+        _ = try await transition(failed, to: .failed, action: Action.serverFailed, actor: actor)
+        throw DomainError(.runtimeFailed, "The server failed to start; it is marked failed: \(failed.lastError ?? "")")
+    }
+
+    func transition(_ server: Server, to state: ServerState, action: String, actor: Actor) async throws -> Server {
+        var next = server
+        next.state = state
+        next.updatedAt = env.now()
+        let updated = next
+        try await env.store.write { tx in
+            try await tx.lockAccount(id: server.accountID)
+            try await tx.update(updated)
+            var metadata = ["from": server.state.rawValue, "to": state.rawValue]
+            if let reason = updated.lastError, state == .failed { metadata["reason"] = reason }
+            try await tx.append(
+                ActivityRecord(action: action, actor: actor, target: Target(type: "server", id: server.id),
+                               projectID: server.projectID, metadata: metadata),
+                accountID: server.accountID, at: updated.updatedAt)
+        }
+        return updated
+    }
+
+    func reachable(_ tx: any StoreTransaction, _ principal: Principal, _ id: String) async throws -> Server {
+        guard let server = try await tx.server(id: id, accountID: principal.accountID),
+              principal.canReach(projectID: server.projectID) else { throw DomainError.notFound }
+        return server
+    }
+}
+
+/// Serialises work per key (a server id) without blocking other keys.
+public actor KeyedLock {
+    private var busy: Set<String> = []
+    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+
+    public init() {}
+
+    public func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        await acquire(key)
+        defer { release(key) }
+        return try await body()
+    }
+
+    private func acquire(_ key: String) async {
+        if !busy.contains(key) {
+            busy.insert(key)
+            return
+        }
+        await withCheckedContinuation { waiters[key, default: []].append($0) }
+    }
+
+    private func release(_ key: String) {
+        if var queue = waiters[key], !queue.isEmpty {
+            queue.removeFirst().resume()
+            waiters[key] = queue.isEmpty ? nil : queue
+        } else {
+            busy.remove(key)
+        }
+    }
+}

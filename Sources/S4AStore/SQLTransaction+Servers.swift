@@ -1,0 +1,123 @@
+import Foundation
+import S4ADomain
+import SQLKit
+
+extension SQLTransaction {
+    func insert(_ server: Server) async throws {
+        try await db.raw("""
+            INSERT INTO servers (id, account_id, project_id, name, template, cpu_millis, memory_mb, disk_mb, pids_limit,
+                                 budget_micros, network, state, uid_slot, last_error, created_at, updated_at)
+            VALUES (\(bind: server.id), \(bind: server.accountID), \(bind: server.projectID), \(bind: server.name),
+                    \(bind: server.template), \(bind: server.cpuMillis), \(bind: server.memoryMB), \(bind: server.diskMB),
+                    \(bind: server.pidsLimit), \(bind: server.budget.value), \(bind: server.network.rawValue),
+                    \(bind: server.state.rawValue), \(bind: server.uidSlot), \(bind: server.lastError),
+                    \(bind: server.createdAt.millis), \(bind: server.updatedAt.millis))
+            """).run()
+    }
+
+    func server(id: String, accountID: String) async throws -> Server? {
+        try await db.raw("SELECT * FROM servers WHERE id = \(bind: id) AND account_id = \(bind: accountID) AND state <> 'deleted'")
+            .first().map(Self.server)
+    }
+
+    func liveServers() async throws -> [Server] {
+        try await db.raw("SELECT * FROM servers WHERE state <> 'deleted' ORDER BY created_at").all().map(Self.server)
+    }
+
+    func servers(accountID: String, projectIDs: Set<String>?, cursor: String?, limit: Int) async throws -> Page<Server> {
+        if let projectIDs, projectIDs.isEmpty { return Page(items: [], nextCursor: nil) }
+        var query = SQLQueryString("SELECT * FROM servers WHERE account_id = \(bind: accountID) AND state <> 'deleted'")
+        if let projectIDs { query = query + " AND project_id IN (\(binds: projectIDs.sorted()))" }
+        let rows = try await db.raw(try newestFirst(query, after: cursor, limit: limit)).all()
+        return try page(rows, limit: limit, decode: Self.server, key: { ($0.createdAt, $0.id) })
+    }
+
+    /// A deleted server gives its uid block back.
+    func update(_ server: Server) async throws {
+        let slot: Int? = server.state == .deleted ? nil : server.uidSlot
+        try await db.raw("""
+            UPDATE servers SET name = \(bind: server.name), budget_micros = \(bind: server.budget.value),
+                state = \(bind: server.state.rawValue), uid_slot = \(bind: slot), last_error = \(bind: server.lastError),
+                updated_at = \(bind: server.updatedAt.millis)
+            WHERE id = \(bind: server.id)
+            """).run()
+    }
+
+    func freeUIDSlot() async throws -> Int {
+        let taken = try await db.raw("SELECT uid_slot FROM servers WHERE uid_slot IS NOT NULL ORDER BY uid_slot").all()
+            .map { try $0.int64("uid_slot") }
+        var candidate: Int64 = 0
+        for slot in taken {
+            if slot > candidate { break }
+            candidate = slot + 1
+        }
+        return Int(candidate)
+    }
+
+    static func server(_ row: any SQLRow) throws -> Server {
+        guard let network = NetworkMode(rawValue: try row.string("network")),
+              let state = ServerState(rawValue: try row.string("state")) else { throw StoreError.corrupt("server enum") }
+        return Server(
+            id: try row.string("id"), projectID: try row.string("project_id"), accountID: try row.string("account_id"),
+            name: try row.string("name"), template: try row.string("template"),
+            cpuMillis: Int(try row.int64("cpu_millis")), memoryMB: Int(try row.int64("memory_mb")),
+            diskMB: Int(try row.int64("disk_mb")), pidsLimit: Int(try row.int64("pids_limit")),
+            budget: MicroDollars(try row.int64("budget_micros")), network: network, state: state,
+            uidSlot: Int(try row.optionalInt64("uid_slot") ?? -1), createdAt: try row.date("created_at"),
+            updatedAt: try row.date("updated_at"), lastError: try row.optionalString("last_error"))
+    }
+
+    // MARK: Runs
+
+    func insert(_ run: Run) async throws {
+        try await db.raw("""
+            INSERT INTO runs (id, server_id, account_id, kind, command, state, exit_code, stdout, stderr, truncated,
+                              started_at, finished_at)
+            VALUES (\(bind: run.id), \(bind: run.serverID), \(bind: run.accountID), \(bind: run.kind), \(bind: run.command),
+                    \(bind: run.state.rawValue), \(bind: run.exitCode), \(bind: run.stdout), \(bind: run.stderr),
+                    \(bind: run.truncated ? 1 : 0), \(bind: run.startedAt.millis), \(bind: run.finishedAt?.millis))
+            """).run()
+    }
+
+    func update(_ run: Run) async throws {
+        try await db.raw("""
+            UPDATE runs SET state = \(bind: run.state.rawValue), exit_code = \(bind: run.exitCode), stdout = \(bind: run.stdout),
+                stderr = \(bind: run.stderr), truncated = \(bind: run.truncated ? 1 : 0), finished_at = \(bind: run.finishedAt?.millis)
+            WHERE id = \(bind: run.id)
+            """).run()
+    }
+
+    func run(id: String, serverID: String) async throws -> Run? {
+        try await db.raw("SELECT * FROM runs WHERE id = \(bind: id) AND server_id = \(bind: serverID)").first().map(Self.run)
+    }
+
+    func runs(serverID: String, cursor: String?, limit: Int) async throws -> Page<Run> {
+        var query = SQLQueryString("""
+            SELECT id, server_id, account_id, kind, command, state, exit_code, '' AS stdout, '' AS stderr, truncated,
+                   started_at AS created_at, started_at, finished_at
+            FROM runs WHERE server_id = \(bind: serverID)
+            """)
+        if let cursor {
+            let (at, id) = try Cursor.createdAt(cursor)
+            query = query + " AND (started_at < \(bind: at) OR (started_at = \(bind: at) AND id < \(bind: id)))"
+        }
+        query = query + " ORDER BY started_at DESC, id DESC LIMIT \(literal: limit + 1)"
+        let rows = try await db.raw(query).all()
+        return try page(rows, limit: limit, decode: Self.run, key: { ($0.startedAt, $0.id) })
+    }
+
+    func loseRunningRuns(at: Date) async throws -> Int {
+        let running = try await db.raw("SELECT COUNT(*) AS n FROM runs WHERE state = 'running'").first()?.int64("n") ?? 0
+        try await db.raw("UPDATE runs SET state = 'lost', finished_at = \(bind: at.millis) WHERE state = 'running'").run()
+        return Int(running)
+    }
+
+    static func run(_ row: any SQLRow) throws -> Run {
+        guard let state = Run.State(rawValue: try row.string("state")) else { throw StoreError.corrupt("run state") }
+        return Run(id: try row.string("id"), serverID: try row.string("server_id"), accountID: try row.string("account_id"),
+                   kind: try row.string("kind"), command: try row.string("command"), state: state,
+                   exitCode: try row.optionalInt64("exit_code").map { Int($0) }, stdout: try row.string("stdout"),
+                   stderr: try row.string("stderr"), truncated: try row.int64("truncated") != 0,
+                   startedAt: try row.date("started_at"), finishedAt: try row.optionalDate("finished_at"))
+    }
+}
