@@ -22,7 +22,7 @@ extension S4ACommand {
             Output.error("cannot reach the API (\(error.operationID)): \(Self.describe(error.underlyingError))")
             Foundation.exit(1)
         } catch let error as CommandFailure {
-            Output.error(error.message)
+            if !error.silent { Output.error(error.message) }
             Foundation.exit(error.code)
         } catch {
             let code = exitCode(for: error)
@@ -59,4 +59,6 @@ extension S4ACommand {
 struct CommandFailure: Error {
     var message: String
     var code: Int32 = 1
+    /// The exit code says it all (`s4a exec` passing on the command's).
+    var silent = false
 }

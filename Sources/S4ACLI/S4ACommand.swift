@@ -10,6 +10,8 @@ public struct S4ACommand: AsyncParsableCommand {
         Sign in as a person:       s4a login --email you@example.com
         Give an agent a key:       s4a key create --name agent --scope projects:read --scope projects:write
         Make a project:            s4a project create "My app"
+        Give it a server:          s4a server create --project <slug> --name web --budget-usd 5
+        Run something there:       s4a exec <server-id> -- python3 -c 'print(42)'
         Publish it (humans):       s4a project publish <id>
         See what happened:         s4a activity
 
@@ -18,6 +20,7 @@ public struct S4ACommand: AsyncParsableCommand {
         """,
         subcommands: [
             ServeCommand.self, LoginCommand.self, LogoutCommand.self, KeyCommand.self, ProjectCommand.self,
+            ServerCommand.self, ExecCommand.self,
             ActivityCommand.self, RuntimeCommand.self, BenchCommand.self,
         ])
 

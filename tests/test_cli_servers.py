@@ -1,0 +1,62 @@
+"""Servers through the command line: create, exec with the remote exit code, stop/start,
+delete; an agent's key does it all with the environment only."""
+
+from __future__ import annotations
+
+from conftest import Cli, Server
+
+
+def agent_env(server: Server, cli: Cli, scopes: list[str]) -> dict[str, str]:
+    args = ["key", "create", "--name", "agent"]
+    for scope in scopes:
+        args += ["--scope", scope]
+    token = cli.json(*args)["token"]
+    return {"S4A_API_URL": server.base_url, "S4A_API_KEY": token, "S4A_CA_CERT": str(server.ca)}
+
+
+def test_server_lifecycle_and_exec_exit_codes(server, account, cli, cli_factory):
+    cli.login(server, account)
+    project = cli.json("project", "create", "Servers CLI")
+    env = agent_env(server, cli, ["projects:read", "servers:read", "servers:write", "servers:exec"])
+    agent = cli_factory()
+
+    created = agent.json("server", "create", "--project", project["slug"], "--name", "web",
+                         "--budget-usd", "2.50", "--memory-mb", "128", "--disk-mb", "64", env=env)
+    sid = created["id"]
+    assert created["state"] == "running" and created["budget_usd"] == "2.50"
+    try:
+        ran = agent.run("exec", sid, "--", "sh", "-c", "echo out; echo err >&2; exit 42", env=env)
+        assert ran.returncode == 42, ran
+        assert ran.stdout == "out\n" and ran.stderr == "err\n"
+        assert agent.run("exec", sid, "--", "true", env=env).returncode == 0
+        piped = agent.run("exec", sid, "--env", "WHO=agent", "--", "sh", "-c", "tr a-z A-Z; echo $WHO",
+                          input="quiet\n", env=env)
+        assert piped.stdout == "QUIET\nagent\n", piped
+        listed = agent.json("server", "list", "--project", project["slug"], env=env)
+        assert [s["id"] for s in listed] == [sid]
+
+        assert agent.json("server", "stop", sid, env=env)["state"] == "stopped"
+        stopped = agent.run("exec", sid, "--", "true", env=env)
+        assert stopped.returncode == 1 and "409" in stopped.stderr, stopped
+        assert agent.json("server", "start", sid, env=env)["state"] == "running"
+
+        # Usage mistakes exit 2 and run nothing.
+        assert agent.run("exec", sid, env=env).returncode == 2
+        assert agent.run("server", "create", "--project", project["slug"], env=env).returncode == 2
+    finally:
+        out = agent.run("server", "delete", sid, env=env)
+    assert out.returncode == 0, out
+    assert agent.run("server", "show", sid, env=env).returncode == 1
+
+
+def test_exec_needs_the_exec_scope(server, account, cli, cli_factory):
+    cli.login(server, account)
+    project = cli.json("project", "create", "Exec Scope")
+    created = cli.json("server", "create", "--project", project["id"], "--name", "x", "--budget-usd", "1",
+                       "--memory-mb", "64", "--disk-mb", "64")
+    try:
+        env = agent_env(server, cli, ["servers:read"])
+        denied = cli_factory().run("exec", created["id"], "--", "true", env=env)
+        assert denied.returncode == 1 and "403" in denied.stderr, denied
+    finally:
+        cli.ok("server", "delete", created["id"])
