@@ -1,0 +1,64 @@
+"""SIGKILL the control plane while servers run; the next start finds them running, exec
+works, a server killed meanwhile is marked failed, and nothing is orphaned."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+
+from conftest import signup_and_login
+
+
+def runc_ids(data_dir) -> list[str]:
+    out = subprocess.run(["runc", "--root", str(data_dir / "runtime" / "runc"), "list", "--format", "json"],
+                         capture_output=True, text=True, check=True).stdout
+    return sorted(c["id"] for c in (json.loads(out) or []))
+
+
+def mounts_of(data_dir, ids) -> list[str]:
+    table = open("/proc/self/mountinfo").read()
+    return [line.split()[4] for line in table.splitlines() if any(i in line for i in ids)]
+
+
+def loops_of(data_dir) -> list[str]:
+    out = subprocess.run(["losetup", "--list", "--noheadings", "--output", "BACK-FILE"], capture_output=True, text=True)
+    return [line for line in out.stdout.splitlines() if str(data_dir) in line]
+
+
+def test_sigkill_then_restart_adopts_servers_and_orphans_nothing(make_server):
+    srv = make_server()
+    acct = signup_and_login(srv)
+    project = srv.request("POST", "/v1/projects", acct.token, json={"name": "restart"}).json()["id"]
+    ids = []
+    for name in ("kept", "killed", "deleted"):
+        r = srv.request("POST", "/v1/servers", acct.token,
+                        json={"project_id": project, "name": name, "budget_usd": "1", "memory_mb": 64, "disk_mb": 64})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    kept, killed, deleted = ids
+    r = srv.request("POST", f"/v1/servers/{kept}/exec", acct.token, json={"command": "echo before > /root/f"})
+    assert r.json()["exit_code"] == 0
+
+    srv.process.send_signal(signal.SIGKILL)
+    srv.process.wait(timeout=10)
+    assert runc_ids(srv.data_dir) == sorted(ids), "servers outlive the control plane"
+    # Meanwhile one container dies and one server's row is gone from under it (a stray).
+    subprocess.run(["runc", "--root", str(srv.data_dir / "runtime" / "runc"), "delete", "--force", killed], check=True)
+    import sqlite3
+    db = sqlite3.connect(srv.data_dir / "s4a.sqlite")
+    db.execute("UPDATE servers SET state = 'deleted', uid_slot = NULL WHERE id = ?", (deleted,))
+    db.commit()
+    db.close()
+
+    again = make_server.restart(srv)
+    token = again.request("POST", "/v1/sessions", json={"email": acct.email, "password": acct.password}).json()["token"]
+    assert again.request("GET", f"/v1/servers/{kept}", token).json()["state"] == "running"
+    r = again.request("POST", f"/v1/servers/{kept}/exec", token, json={"command": "cat /root/f"})
+    assert r.json()["stdout"] == "before\n", r.text
+    assert again.request("GET", f"/v1/servers/{killed}", token).json()["state"] == "failed"
+    # The stray is gone: container, mounts, loop device and disk.
+    assert runc_ids(again.data_dir) == [kept]
+    assert mounts_of(again.data_dir, [deleted, killed]) == []
+    assert not (again.data_dir / "runtime" / "servers" / deleted).exists()
+    assert len(loops_of(again.data_dir)) == 1, loops_of(again.data_dir)
