@@ -60,3 +60,26 @@ def test_exec_needs_the_exec_scope(server, account, cli, cli_factory):
         assert denied.returncode == 1 and "403" in denied.stderr, denied
     finally:
         cli.ok("server", "delete", created["id"])
+
+
+def test_files_put_get_ls(server, account, cli, tmp_path):
+    cli.login(server, account)
+    project = cli.json("project", "create", "Files CLI")
+    sid = cli.json("server", "create", "--project", project["id"], "--name", "f", "--budget-usd", "1",
+                   "--memory-mb", "64", "--disk-mb", "64")["id"]
+    try:
+        local = tmp_path / "app.py"
+        local.write_bytes(b"print('hello from a file')\n\x00\xff")
+        cli.ok("files", "put", sid, str(local), "/srv/app/app.py")
+        back = tmp_path / "back.py"
+        cli.ok("files", "get", sid, "/srv/app/app.py", str(back))
+        assert back.read_bytes() == local.read_bytes()
+        listing = cli.json("files", "ls", sid, "/srv/app")
+        assert [(e["name"], e["type"], e["size"]) for e in listing["items"]] == [("app.py", "file", local.stat().st_size)]
+        assert listing["dir"] == "/srv/app"
+        cli.ok("files", "put", sid, "-", "/srv/app/note.txt", input="from stdin\n")
+        assert cli.ok("files", "get", sid, "/srv/app/note.txt").stdout == "from stdin\n"
+        missing = cli.run("files", "get", sid, "/nope")
+        assert missing.returncode == 1 and "404" in missing.stderr
+    finally:
+        cli.ok("server", "delete", sid)

@@ -111,6 +111,12 @@ class Fixtures:
         return r.json()["id"]
 
     def fill(self, path: str, caller_key_id: str | None = None) -> str:
+        if "{path}" in path:  # a file that exists on that very server
+            server = self.server_id()
+            r = self.server.request("PUT", f"/v1/servers/{server}/files/root%2Fprobe.txt", self.token, data=b"probe",
+                                    headers={"Content-Type": "application/octet-stream"})
+            assert r.status_code == 204, r.text
+            return path.replace("{server_id}", server).replace("{path}", "root%2Fprobe.txt")
         if "{run_id}" in path:  # a run of that very server
             server = self.server_id()
             r = self.server.request("POST", f"/v1/servers/{server}/exec", self.token, json={"command": "true"})

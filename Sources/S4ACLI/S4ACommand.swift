@@ -20,7 +20,7 @@ public struct S4ACommand: AsyncParsableCommand {
         """,
         subcommands: [
             ServeCommand.self, LoginCommand.self, LogoutCommand.self, KeyCommand.self, ProjectCommand.self,
-            ServerCommand.self, ExecCommand.self,
+            ServerCommand.self, ExecCommand.self, FilesCommand.self,
             ActivityCommand.self, RuntimeCommand.self, BenchCommand.self,
         ])
 

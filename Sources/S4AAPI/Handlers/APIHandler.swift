@@ -12,6 +12,7 @@ struct APIHandler: APIProtocol {
     let projects: ProjectService
     let activity: ActivityService
     let servers: ServerService
+    let files: FileService
     let settings: DomainSettings
     let document: ContractDocument
     let documentObject: OpenAPIObjectContainer

@@ -41,10 +41,11 @@ public final class ControlPlane: Sendable {
                                                   logger: logger)
         store = try await SQLStore.open(url: options.databaseURL, sqlitePath: options.sqlitePath, logger: logger)
         environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
+        let servers = ServerService(env: environment, runtime: self.runtime)
         handler = APIHandler(
             accounts: await AccountService(env: environment), keys: APIKeyService(env: environment),
             projects: ProjectService(env: environment), activity: ActivityService(env: environment),
-            servers: ServerService(env: environment, runtime: self.runtime),
+            servers: servers, files: FileService(servers: servers),
             settings: environment.settings, document: document, documentObject: object, metrics: .shared)
     }
 
@@ -54,7 +55,7 @@ public final class ControlPlane: Sendable {
         // Metrics outermost, so they count the answers as sent (problems included).
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
-        router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: options.maxBodyBytes))
+        router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: options.maxBodyBytes, maxUploadBytes: FileService.maxBytes))
         let origins: Set<String> = [options.apiURL, "https://\(options.apiHost)"]
         let middlewares: [any ServerMiddleware] = [
             AuthMiddleware(requirements: document.requirements, authenticator: Authenticator(env: environment),

@@ -192,6 +192,19 @@ public struct ServerService: Sendable {
         return finished
     }
 
+    /// Exec for the platform's own tools (files): checked like exec, not recorded as a run.
+    func execRaw(_ principal: Principal, id: String, request: ExecRequest) async throws -> ExecResult {
+        let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+        guard server.state == .running else {
+            throw DomainError(.serverNotRunning, "The server is \(server.state.rawValue); start it first.")
+        }
+        do {
+            return try await runtime.exec(server.id, request)
+        } catch {
+            throw DomainError(.serverNotRunning, "The server could not be reached: \(error)")
+        }
+    }
+
     public func runs(_ principal: Principal, serverID: String, cursor: String?, limit: Int) async throws -> Page<Run> {
         try principal.check(.scope(.serversRead))
         return try await env.store.read { tx in

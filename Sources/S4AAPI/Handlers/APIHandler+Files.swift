@@ -1,0 +1,54 @@
+import Foundation
+import OpenAPIRuntime
+import S4AContract
+import S4ADomain
+
+extension APIHandler {
+    func listFiles(_ input: Operations.ListFiles.Input) async throws -> Operations.ListFiles.Output {
+        let (directory, entries) = try await files.list(try RequestScope.requirePrincipal(), serverID: input.path.serverId,
+                                                        directory: input.query.dir ?? "/root")
+        let items = entries.map { entry in
+            Components.Schemas.FileEntry(name: entry.name, _type: .init(rawValue: entry.kind.rawValue) ?? .other,
+                                         size: entry.size, mode: entry.mode, modifiedAt: entry.modifiedAt)
+        }
+        return .ok(.init(body: .json(.init(dir: directory, items: items))))
+    }
+
+    func readFile(_ input: Operations.ReadFile.Input) async throws -> Operations.ReadFile.Output {
+        let bytes = try await files.read(try RequestScope.requirePrincipal(), serverID: input.path.serverId, path: input.path.path)
+        return .ok(.init(body: .binary(HTTPBody(bytes))))
+    }
+
+    func writeFile(_ input: Operations.WriteFile.Input) async throws -> Operations.WriteFile.Output {
+        guard case .binary(let body) = input.body else { throw DomainError.invalid("body", "must be the file's bytes") }
+        let bytes = try await Self.collect(body)
+        try await files.write(try RequestScope.requirePrincipal(), serverID: input.path.serverId, path: input.path.path, bytes: bytes)
+        return .noContent(.init())
+    }
+
+    func deleteFile(_ input: Operations.DeleteFile.Input) async throws -> Operations.DeleteFile.Output {
+        try await files.delete(try RequestScope.requirePrincipal(), serverID: input.path.serverId, path: input.path.path)
+        return .noContent(.init())
+    }
+
+    func downloadArchive(_ input: Operations.DownloadArchive.Input) async throws -> Operations.DownloadArchive.Output {
+        let tar = try await files.archive(try RequestScope.requirePrincipal(), serverID: input.path.serverId,
+                                          directory: input.query.dir)
+        return .ok(.init(body: .applicationXTar(HTTPBody(tar))))
+    }
+
+    func uploadArchive(_ input: Operations.UploadArchive.Input) async throws -> Operations.UploadArchive.Output {
+        guard case .applicationXTar(let body) = input.body else { throw DomainError.invalid("body", "must be a tar archive") }
+        try await files.unpack(try RequestScope.requirePrincipal(), serverID: input.path.serverId, directory: input.query.dir,
+                               archive: try await Self.collect(body))
+        return .noContent(.init())
+    }
+
+    static func collect(_ body: HTTPBody) async throws -> [UInt8] {
+        do {
+            return try await [UInt8](collecting: body, upTo: FileService.maxBytes)
+        } catch {
+            throw DomainError(.payloadTooLarge, "The body is over \(FileService.maxBytes >> 20) MiB.")
+        }
+    }
+}
