@@ -51,37 +51,7 @@ struct APIBenchmark {
     }
 
     func run() async throws -> Report {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("s4a-bench-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var options = ServeOptions()
-        options.dataDirectory = directory.path
-        options.listenPort = 0
-        options.bcryptCost = 4
-        var logger = Logger(label: "s4a-bench")
-        logger.logLevel = .error
-        let plane = try await ControlPlane(options: options, logger: logger)
-        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try plane.application { continuation.yield($0) }
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        do {
-            let report = try await withThrowingTaskGroup(of: Report?.self) { tasks in
-                tasks.addTask {
-                    try await group.run()
-                    return nil
-                }
-                var iterator = ports.makeAsyncIterator()
-                guard let port = await iterator.next() else { throw CancellationError() }
-                let report = try await measure(plane: plane, port: port)
-                await group.triggerGracefulShutdown()
-                for try await _ in tasks {}
-                return report
-            }
-            await plane.shutdown()
-            return report
-        } catch {
-            await plane.shutdown()
-            throw error
-        }
+        try await BenchPlane.run { plane, port in try await measure(plane: plane, port: port) }
     }
 
     func measure(plane: ControlPlane, port: Int) async throws -> Report {
@@ -94,12 +64,7 @@ struct APIBenchmark {
         let (_, token) = try await APIKeyService(env: env).create(session, NewAPIKey(name: "bench", scopes: [.projectsRead]))
         for index in 0..<20 { _ = try await ProjectService(env: env).create(session, name: "Bench \(index)", slug: nil) }
 
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.trustRoots = .file(plane.caCertificatePath!)
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.httpVersion = .http1Only
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(levels.max() ?? 1, 1))
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let client = BenchPlane.client(plane, connections: levels.max() ?? 1)
         var results: [Level] = []
         do {
             for concurrency in levels {
@@ -177,13 +142,69 @@ struct APIBenchmark {
         return (outcomes.flatMap(\.0), outcomes.map(\.1).reduce(0, +), seconds)
     }
 
-    func percentile(_ values: [Double], _ p: Double) -> Double {
-        guard !values.isEmpty else { return 0 }
-        let sorted = values.sorted()
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
-    }
+    func percentile(_ values: [Double], _ p: Double) -> Double { BenchPlane.percentile(values, p) }
 }
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// A control plane on a temporary data directory and a loopback port, for benchmarks.
+enum BenchPlane {
+    static func run<T: Sendable>(_ body: @escaping @Sendable (ControlPlane, Int) async throws -> T) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("s4a-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = ServeOptions()
+        options.dataDirectory = directory.path
+        options.listenPort = 0
+        options.bcryptCost = 4
+        var logger = Logger(label: "s4a-bench")
+        logger.logLevel = .error
+        let plane = try await ControlPlane(options: options, logger: logger)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = try plane.application { continuation.yield($0) }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        do {
+            let result = try await withThrowingTaskGroup(of: T?.self) { tasks in
+                tasks.addTask {
+                    try await group.run()
+                    return nil
+                }
+                var iterator = ports.makeAsyncIterator()
+                guard let port = await iterator.next() else { throw CancellationError() }
+                do {
+                    let result = try await body(plane, port)
+                    await group.triggerGracefulShutdown()
+                    for try await _ in tasks {}
+                    return result
+                } catch {
+                    await group.triggerGracefulShutdown()
+                    throw error
+                }
+            }
+            _ = try? await plane.runtime.removeOrphans(keeping: [])
+            await plane.shutdown()
+            return result
+        } catch {
+            _ = try? await plane.runtime.removeOrphans(keeping: [])
+            await plane.shutdown()
+            throw error
+        }
+    }
+
+    /// An HTTPS client trusting the plane's CA, sized for `connections`.
+    static func client(_ plane: ControlPlane, connections: Int) -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(plane.caCertificatePath!)
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.httpVersion = .http1Only
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(connections, 1))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    static func percentile(_ values: [Double], _ p: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+    }
 }

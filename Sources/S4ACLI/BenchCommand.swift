@@ -4,7 +4,23 @@ import Foundation
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks of this build, measured against baselines in the same run.",
-        subcommands: [API.self])
+        subcommands: [API.self, Servers.self])
+
+    struct Servers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "servers",
+            abstract: "Time to first command against raw runc, and memory per idle server (needs root and runc).")
+
+        @Option(help: "Create-and-exec samples.") var count = 50
+        @Option(help: "Idle servers to hold at once for the density figure (0 to skip).") var density = 200
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let report = try await ServerBenchmark(count: count, density: density).run()
+            if json { return try Output.json(report) }
+            report.print()
+        }
+    }
 
     struct API: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

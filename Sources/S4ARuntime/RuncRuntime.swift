@@ -66,22 +66,25 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         try await ChildProcess.check(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=\(owner)", image])
         try await mountDisk(spec.id)
         do {
+            // The writable layer starts with the directories the server owns, owned by its root
+            // (one shell, not a process per step: this is on the path to a server's first command).
             let disk = layout.diskMount(spec.id)
-            // The writable layer starts with the directories the server owns, owned by its root.
-            try await ChildProcess.check(["mkdir", "-p", "\(disk)/upper", "\(disk)/work"])
             let template = layout.templateRootfs(spec.template)
-            for directory in BaseTemplate.ownedDirectories {
-                try await ChildProcess.check(["mkdir", "-p", "\(disk)/upper/\(directory)"])
-            }
-            try await ChildProcess.check(["cp", "-a", "--no-preserve=ownership", "\(template)/etc/.", "\(disk)/upper/etc/"])
-            try await ChildProcess.check(["chown", "-R", "-h", owner, "\(disk)/upper", "\(disk)/work"])
-            try await ChildProcess.check(["chmod", "0755", "\(disk)/upper"])
-            try await ChildProcess.check(["chmod", "0700", "\(disk)/upper/root"])
+            let owned = BaseTemplate.ownedDirectories.map { "\(disk)/upper/\($0)" }
+            let script = #"""
+                set -e
+                disk="$1"; template="$2"; owner="$3"; shift 3
+                mkdir -p "$disk/upper" "$disk/work" "$@"
+                cp -a --no-preserve=ownership "$template/etc/." "$disk/upper/etc/"
+                chown -R -h "$owner" "$disk/upper" "$disk/work"
+                chmod 0755 "$disk/upper"; chmod 0700 "$disk/upper/root"
+                """#
+            try await ChildProcess.check(["/bin/sh", "-c", script, "seed", disk, template, owner] + owned)
         } catch {
             try? await unmountDisk(spec.id)
             throw error
         }
-        try await unmountDisk(spec.id)
+        // Left mounted: `start` comes next and uses it as it is.
     }
 
     /// Attaches the image to a loop device of its own (reusing one still attached to it) and
