@@ -139,6 +139,7 @@ let package = Package(
                 "S4AAPI", "S4ACLI", "S4AClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: v5
         ),

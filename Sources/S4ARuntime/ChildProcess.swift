@@ -1,4 +1,5 @@
 import Foundation
+import S4ADomain
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,12 +44,14 @@ enum ChildProcess {
     /// for programs that leave long-lived children holding their stdio (`runc run --detach`).
     static func run(_ argv: [String], stdin: [UInt8] = [], fd3: [UInt8]? = nil, outputLimit: Int = 1 << 20,
                     timeout: Duration? = nil, logFile: String? = nil,
+                    onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)? = nil,
                     onTimeout: (@Sendable (pid_t) -> Void)? = nil) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 do {
                     continuation.resume(returning: try runBlocking(argv, stdin: stdin, fd3: fd3, outputLimit: outputLimit,
-                                                                   timeout: timeout, logFile: logFile, onTimeout: onTimeout))
+                                                                   timeout: timeout, logFile: logFile, onOutput: onOutput,
+                                                                   onTimeout: onTimeout))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -57,7 +60,9 @@ enum ChildProcess {
     }
 
     private static func runBlocking(_ argv: [String], stdin: [UInt8], fd3: [UInt8]?, outputLimit: Int,
-                                    timeout: Duration?, logFile: String?, onTimeout: (@Sendable (pid_t) -> Void)?) throws -> Output {
+                                    timeout: Duration?, logFile: String?,
+                                    onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)?,
+                                    onTimeout: (@Sendable (pid_t) -> Void)?) throws -> Output {
         func makePipe() throws -> (read: Int32, write: Int32) {
             var fds: [Int32] = [0, 0]
             guard systemPipe2(&fds, O_CLOEXEC) == 0 else { throw Failure(command: argv[0], reason: "pipe: \(errno)") }
@@ -122,7 +127,7 @@ enum ChildProcess {
                 group.leave()
             }
         }
-        func read(_ fd: Int32, into keyPath: ReferenceWritableKeyPath<Collected, [UInt8]>) {
+        func read(_ fd: Int32, into keyPath: ReferenceWritableKeyPath<Collected, [UInt8]>, as kind: OutputStreamKind) {
             group.enter()
             DispatchQueue.global().async {
                 var buffer = [UInt8](repeating: 0, count: 65536)
@@ -130,11 +135,14 @@ enum ChildProcess {
                     let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
                     if count < 0 { if errno == EINTR { continue } else { break } }
                     if count == 0 { break }
-                    state.lock.withLock {
+                    let kept: [UInt8] = state.lock.withLock {
                         let room = outputLimit - state[keyPath: keyPath].count
-                        if room > 0 { state[keyPath: keyPath] += buffer[0..<min(room, count)] }
+                        let piece = room > 0 ? Array(buffer[0..<min(room, count)]) : []
+                        state[keyPath: keyPath] += piece
                         if count > room { state.truncated = true }
+                        return piece
                     }
+                    if !kept.isEmpty { onOutput?(kind, kept) }
                 }
                 close(fd)
                 group.leave()
@@ -143,8 +151,8 @@ enum ChildProcess {
         // SIGPIPE is ignored in this process, so a child that stops reading only fails the write.
         write(stdin, to: input.write)
         if let extra, let fd3 { write(fd3, to: extra.write) }
-        read(out.read, into: \.stdout)
-        read(err.read, into: \.stderr)
+        read(out.read, into: \.stdout, as: .stdout)
+        read(err.read, into: \.stderr, as: .stderr)
 
         var timer: DispatchWorkItem?
         if let timeout {

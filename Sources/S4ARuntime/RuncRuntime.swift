@@ -228,6 +228,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         let output = try await ChildProcess.run(
             [runc, "--root", layout.runcRoot, "exec", "--process", "/proc/self/fd/3", "--pid-file", pidFile, id],
             stdin: request.stdin, fd3: spec, outputLimit: request.outputLimit, timeout: request.timeout,
+            onOutput: request.onOutput,
             onTimeout: { _ in
                 // The whole tree of the command, as the host sees it, then the command itself.
                 guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),

@@ -3,6 +3,9 @@ import S4AAPI
 import S4AClient
 import S4AContract
 import Testing
+import AsyncHTTPClient
+import NIOCore
+import NIOSSL
 
 /// Through the real TLS listener with the generated client, as the CLI talks to the server.
 @Suite struct LiveServerTests {
@@ -64,5 +67,67 @@ import Testing
             }
         }
         await test.close()
+    }
+}
+
+@Suite struct StreamingExecTests {
+    /// With `Accept: text/event-stream` the first line arrives while the command still runs.
+    @Test func execStreamsOutputAsItIsProduced() async throws {
+        let test = try await TestPlane.make()
+        try await LiveServer.run(test) { server in
+            let token = try await server.withConnection { anonymous in
+                let credentials = Components.Schemas.Credentials(email: "sse@example.com", password: "correct horse battery")
+                _ = try await anonymous.client.createAccount(body: .json(credentials)).created
+                return try await anonymous.client.createSession(body: .json(credentials)).created.body.json.token
+            }
+            let serverID = try await server.withConnection(token: token) { person in
+                let project = try await person.client.createProject(body: .json(.init(name: "S"))).created.body.json
+                return try await person.client.createServer(body: .json(.init(
+                    projectId: project.id, name: "s", memoryMb: 64, diskMb: 64, budgetUsd: .Money("1")))).created.body.json.id
+            }
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(server.caCertificatePath)
+            let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+            var request = HTTPClientRequest(url: "https://localhost:\(server.port)/v1/servers/\(serverID)/exec")
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "Accept", value: "text/event-stream")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: #"{"command":"echo first; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo second >&2"}"#))
+            let text: String, released: Bool
+            do {
+                (text, released) = try await Self.consume(http, request, token: token, serverID: serverID, server: server)
+                try await http.shutdown()
+            } catch {
+                try? await http.shutdown()
+                throw error
+            }
+            #expect(released)
+            #expect(text.contains("event: stderr\ndata: \"second\\n\""))
+            #expect(text.contains("event: exit\ndata: {"))
+            #expect(text.contains("\"exit_code\":0"))
+        }
+        await test.close()
+    }
+
+    static func consume(_ http: HTTPClient, _ request: HTTPClientRequest, token: String, serverID: String,
+                        server: LiveServer) async throws -> (String, Bool) {
+        let response = try await http.execute(request, timeout: .seconds(60))
+        #expect(response.status == .ok)
+        #expect(response.headers.first(name: "Content-Type") == "text/event-stream")
+        var text = ""
+        var released = false
+        for try await chunk in response.body {
+            text += String(buffer: chunk)
+            if !released, text.contains("event: stdout\ndata: \"first\\n\"") {
+                // The command is still waiting for us: the output was streamed, not buffered.
+                released = true
+                let go = try await server.withConnection(token: token) { person in
+                try await person.client.execInServer(path: .init(serverId: serverID), body: .json(.init(command: "touch /tmp/go"))).ok.body.json
+                }
+                #expect(go.exitCode == 0)
+            }
+        }
+        return (text, released)
     }
 }

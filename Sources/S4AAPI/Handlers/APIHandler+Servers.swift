@@ -1,4 +1,5 @@
 import Foundation
+import OpenAPIRuntime
 import S4AContract
 import S4ADomain
 
@@ -58,12 +59,38 @@ extension APIHandler {
         for name in environment.keys where !Self.isEnvironmentName(name) {
             throw DomainError.invalid("env", "\(name) is not a variable name")
         }
-        let run = try await servers.exec(try RequestScope.requirePrincipal(), id: input.path.serverId, command: argv,
-                                         display: display, cwd: body.cwd, environment: environment,
-                                         stdin: Array((body.stdin ?? "").utf8), timeout: .seconds(timeout))
-        return .ok(.init(body: .json(.init(
-            runId: run.id, exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr, truncated: run.truncated,
-            timedOut: run.state == .timedOut, durationMs: run.durationMilliseconds ?? 0))))
+        let principal = try RequestScope.requirePrincipal()
+        let servers = self.servers, serverID = input.path.serverId, stdin = Array((body.stdin ?? "").utf8), cwd = body.cwd
+        func execute(_ onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)?) async throws -> Run {
+            try await servers.exec(principal, id: serverID, command: argv, display: display, cwd: cwd,
+                                   environment: environment, stdin: stdin, timeout: .seconds(timeout), onOutput: onOutput)
+        }
+        // Stream only when asked for alone: typed clients accept both and want the JSON result.
+        let accepted = input.headers.accept.map(\.contentType)
+        guard accepted.contains(.textEventStream), !accepted.contains(.json) else {
+            return .ok(.init(body: .json(Self.result(try await execute(nil)))))
+        }
+        // Streaming: the checks above have passed; the command runs to its end (and is
+        // recorded) even if the client goes away.
+        let (events, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        Task {
+            do {
+                let run = try await execute { stream, bytes in
+                    continuation.yield(ServerSentEvent.encode(event: stream.rawValue, json: String(decoding: bytes, as: UTF8.self)))
+                }
+                continuation.yield(ServerSentEvent.encode(event: "exit", object: Self.result(run)))
+            } catch {
+                let problem = ProblemResponse(error)
+                continuation.yield(ServerSentEvent.encode(event: "error", object: problem.body))
+            }
+            continuation.finish()
+        }
+        return .ok(.init(body: .textEventStream(HTTPBody(events, length: .unknown, iterationBehavior: .single))))
+    }
+
+    static func result(_ run: Run) -> Components.Schemas.ExecResult {
+        .init(runId: run.id, exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr, truncated: run.truncated,
+              timedOut: run.state == .timedOut, durationMs: run.durationMilliseconds ?? 0)
     }
 
     func listRuns(_ input: Operations.ListRuns.Input) async throws -> Operations.ListRuns.Output {

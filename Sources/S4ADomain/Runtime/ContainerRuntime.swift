@@ -40,9 +40,13 @@ public struct ExecRequest: Sendable {
     public var timeout: Duration
     /// Bytes kept per stream; the rest is drained and dropped.
     public var outputLimit: Int
+    /// Called with each piece of output as it arrives (within the limit), for streaming.
+    public var onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)?
 
     public init(argv: [String], cwd: String = "/root", env: [String: String] = [:], stdin: [UInt8] = [],
-                timeout: Duration = .seconds(60), outputLimit: Int = 1 << 20) {
+                timeout: Duration = .seconds(60), outputLimit: Int = 1 << 20,
+                onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)? = nil) {
+        self.onOutput = onOutput
         self.argv = argv
         self.cwd = cwd
         self.env = env
@@ -51,6 +55,8 @@ public struct ExecRequest: Sendable {
         self.outputLimit = outputLimit
     }
 }
+
+public enum OutputStreamKind: String, Sendable { case stdout, stderr }
 
 public struct ExecResult: Sendable, Equatable {
     public var exitCode: Int32

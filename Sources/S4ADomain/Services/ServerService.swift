@@ -158,8 +158,10 @@ public struct ServerService: Sendable {
 
     // MARK: Exec
 
+    /// Runs a command to its end and records it; `onOutput` sees the output as it comes.
     public func exec(_ principal: Principal, id: String, command: [String], display: String, cwd: String?,
-                     environment: [String: String], stdin: [UInt8], timeout: Duration) async throws -> Run {
+                     environment: [String: String], stdin: [UInt8], timeout: Duration,
+                     onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)? = nil) async throws -> Run {
         try principal.check(.scope(.serversExec))
         let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
         guard server.state == .running else {
@@ -173,7 +175,7 @@ public struct ServerService: Sendable {
         let result: ExecResult
         do {
             result = try await runtime.exec(server.id, ExecRequest(argv: command, cwd: cwd ?? "/root", env: environment,
-                                                                    stdin: stdin, timeout: timeout))
+                                                                    stdin: stdin, timeout: timeout, onOutput: onOutput))
         } catch {
             run.state = .lost
             run.finishedAt = env.now()

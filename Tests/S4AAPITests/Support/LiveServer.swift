@@ -11,7 +11,17 @@ struct LiveServer {
     let port: Int
     let caCertificatePath: String
 
+    /// Runs `body` against the live server; on failure the plane is closed before rethrowing.
     static func run<T>(_ test: TestPlane, _ body: (LiveServer) async throws -> T) async throws -> T {
+        do {
+            return try await serve(test, body)
+        } catch {
+            await test.close()
+            throw error
+        }
+    }
+
+    private static func serve<T>(_ test: TestPlane, _ body: (LiveServer) async throws -> T) async throws -> T {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try test.plane.application { port in continuation.yield(port) }
         var logger = Logger(label: "live-test")
