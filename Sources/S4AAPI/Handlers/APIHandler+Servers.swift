@@ -76,12 +76,12 @@ extension APIHandler {
         Task {
             do {
                 let run = try await execute { stream, bytes in
-                    continuation.yield(ServerSentEvent.encode(event: stream.rawValue, json: String(decoding: bytes, as: UTF8.self)))
+                    continuation.yield(EventStreamFrame.encode(event: stream.rawValue, json: String(decoding: bytes, as: UTF8.self)))
                 }
-                continuation.yield(ServerSentEvent.encode(event: "exit", object: Self.result(run)))
+                continuation.yield(EventStreamFrame.encode(event: "exit", object: Self.result(run)))
             } catch {
                 let problem = ProblemResponse(error)
-                continuation.yield(ServerSentEvent.encode(event: "error", object: problem.body))
+                continuation.yield(EventStreamFrame.encode(event: "error", object: problem.body))
             }
             continuation.finish()
         }

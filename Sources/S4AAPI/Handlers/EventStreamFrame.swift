@@ -1,7 +1,7 @@
 import Foundation
 
 /// `text/event-stream` framing: one event, its data a single line of JSON.
-enum ServerSentEvent {
+enum EventStreamFrame {
     static func encode(event: String, json text: String) -> [UInt8] {
         let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
         return frame(event, data)
