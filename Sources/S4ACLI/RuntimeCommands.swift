@@ -25,3 +25,37 @@ struct RuntimeCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `s4a template list|build`: the base images servers start from.
+struct TemplateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "template", abstract: "Server templates: the built-in base, and a Debian one built with debootstrap.",
+        subcommands: [List.self, Build.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Templates available in a data directory.")
+        @Option(help: "The data directory.") var dataDir = "./.s4a"
+
+        func run() async throws {
+            let runtime = try RuncRuntime(directory: URL(fileURLWithPath: dataDir).appendingPathComponent("runtime"))
+            for name in try await runtime.templates() { print(name) }
+        }
+    }
+
+    struct Build: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build a template; `debian` runs debootstrap (needs the debootstrap package and Debian's mirror).",
+            discussion: "Servers created afterwards may name it: {\"template\": \"debian\"}. It carries its own /usr.")
+        @Argument(help: "The template to build (debian).") var name: String
+        @Option(help: "The data directory.") var dataDir = "./.s4a"
+        @Option(help: "Debian suite.") var suite = "bookworm"
+        @Option(help: "Debian mirror.") var mirror = "http://deb.debian.org/debian"
+
+        func run() async throws {
+            guard name == DebianTemplate.name else { throw ValidationError("Only the debian template can be built; base is built in.") }
+            let runtime = URL(fileURLWithPath: dataDir).appendingPathComponent("runtime")
+            _ = try RuncRuntime(directory: runtime)  // lays out the runtime directory
+            _ = try await DebianTemplate.build(runtimeDirectory: runtime, suite: suite, mirror: mirror) { print($0) }
+        }
+    }
+}

@@ -13,9 +13,10 @@ enum BaseTemplate {
     static func ensure(at rootfs: String) throws {
         let fm = FileManager.default
         let marker = rootfs + "/.s4a-template"
-        if fm.fileExists(atPath: marker) { return }
+        // A template built by an older version (without tini's mount point) is rebuilt.
+        if fm.fileExists(atPath: marker), fm.fileExists(atPath: rootfs + "/.s4a/tini") { return }
         try? fm.removeItem(atPath: rootfs)
-        for directory in ["usr", "proc", "sys", "dev", "tmp", "run"] + ownedDirectories {
+        for directory in ["usr", "proc", "sys", "dev", "tmp", "run", ".s4a"] + ownedDirectories {
             try fm.createDirectory(atPath: "\(rootfs)/\(directory)", withIntermediateDirectories: true)
         }
         // Debian's merged /usr: these are links into the read-only /usr bind mount.
@@ -42,7 +43,8 @@ enum BaseTemplate {
             try fm.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try copyTree(directory, to: target)
         }
-        try "".write(toFile: marker, atomically: true, encoding: .utf8)
+        try "".write(toFile: "\(rootfs)/.s4a/tini", atomically: true, encoding: .utf8)  // tini's mount point
+        try "base".write(toFile: marker, atomically: true, encoding: .utf8)
     }
 
     /// Copies a tree keeping symbolic links as links (so nothing outside is followed).

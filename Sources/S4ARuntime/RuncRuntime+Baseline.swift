@@ -9,7 +9,8 @@ extension RuncRuntime {
         let bundle = layout.root.appendingPathComponent("baseline-\(spec.id)").path
         try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: bundle) }
-        var config = ServerBundle.spec(for: spec, rootfs: layout.templateRootfs(spec.template))
+        let template = layout.templateRootfs(spec.template)
+        var config = ServerBundle.spec(for: spec, rootfs: template, standalone: DebianTemplate.isStandalone(template))
         config.root.readonly = true
         config.process.args = ["/bin/true"]
         // Without the server's writable layer, /etc and friends come from the template as they are.

@@ -140,7 +140,9 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
                                                 attributes: [.posixPermissions: 0o700])
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        try encoder.encode(ServerBundle.spec(for: spec, rootfs: rootfs)).write(to: URL(fileURLWithPath: bundle + "/config.json"))
+        let standalone = DebianTemplate.isStandalone(layout.templateRootfs(spec.template))
+        try encoder.encode(ServerBundle.spec(for: spec, rootfs: rootfs, standalone: standalone))
+            .write(to: URL(fileURLWithPath: bundle + "/config.json"))
         // Detached: runc returns once tini runs. tini keeps runc's stdio, so that is a log file,
         // never a pipe of ours (which would stay open as long as the server runs).
         let log = layout.initLog(spec.id)

@@ -2,28 +2,44 @@ import S4ADomain
 
 /// The OCI configuration of one server, generated from its spec.
 enum ServerBundle {
-    static func spec(for spec: ContainerSpec, rootfs: String) -> OCISpec {
-        let mapping = [OCISpec.IDMapping(containerID: 0, hostID: spec.hostUIDBase, size: spec.uidCount)]
-        let memory = Int64(spec.memoryMB) << 20
-        return OCISpec(
-            process: process(args: [RuncRuntime.tini, "-s", "-g", "--", "sleep", "infinity"], env: [:], cwd: "/", hostname: spec.id),
+    /// `standalone`: the template has its own /usr (debian); otherwise the host's is bound read-only.
+    static func spec(for spec: ContainerSpec, rootfs: String, standalone: Bool = false) -> OCISpec {
+        OCISpec(
+            process: process(args: [initPath, "-s", "-g", "--", "sleep", "infinity"], env: [:], cwd: "/", hostname: spec.id),
             root: .init(path: rootfs, readonly: false),
             hostname: spec.id,
-            mounts: [
-                .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
-                .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-                .init(destination: "/dev/pts", type: "devpts", source: "devpts",
-                      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
-                .init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
-                .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
-                .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
-                .init(destination: "/tmp", type: "tmpfs", source: "tmpfs",
-                      options: ["nosuid", "nodev", "mode=1777", "size=\(max(16, spec.memoryMB / 4))m"]),
-                .init(destination: "/run", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", "size=16m"]),
-                // The host's programs, read-only; owned by unmapped uids, they appear as nobody's.
-                .init(destination: "/usr", type: "bind", source: "/usr", options: ["rbind", "ro", "nosuid", "nodev"]),
-            ],
-            linux: .init(
+            mounts: mounts(spec, standalone: standalone),
+            linux: linux(spec))
+    }
+
+    /// Where the host's static tini appears in every server, whatever its template.
+    static let initPath = "/.s4a/tini"
+
+    static func mounts(_ spec: ContainerSpec, standalone: Bool) -> [OCISpec.Mount] {
+        var mounts: [OCISpec.Mount] = [
+            .init(destination: initPath, type: "bind", source: RuncRuntime.tini, options: ["bind", "ro", "nosuid", "nodev"]),
+            .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+            .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            .init(destination: "/dev/pts", type: "devpts", source: "devpts",
+                  options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]),
+            .init(destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+            .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+            .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"]),
+            .init(destination: "/tmp", type: "tmpfs", source: "tmpfs",
+                  options: ["nosuid", "nodev", "mode=1777", "size=\(max(16, spec.memoryMB / 4))m"]),
+            .init(destination: "/run", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=755", "size=16m"]),
+        ]
+        if !standalone {
+            // The host's programs, read-only; owned by unmapped uids, they appear as nobody's.
+            mounts.append(.init(destination: "/usr", type: "bind", source: "/usr", options: ["rbind", "ro", "nosuid", "nodev"]))
+        }
+        return mounts
+    }
+
+    static func linux(_ spec: ContainerSpec) -> OCISpec.Linux {
+        let mapping = [OCISpec.IDMapping(containerID: 0, hostID: spec.hostUIDBase, size: spec.uidCount)]
+        let memory = Int64(spec.memoryMB) << 20
+        return .init(
                 uidMappings: mapping, gidMappings: mapping,
                 namespaces: ["pid", "network", "ipc", "uts", "mount", "cgroup", "user"].map(OCISpec.Namespace.init),
                 cgroupsPath: "/s4a/\(spec.id)",
@@ -36,7 +52,7 @@ enum ServerBundle {
                               "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
                               "/sys/devices/virtual/powercap"],
                 readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
-                seccomp: SeccompProfile.spec))
+                seccomp: SeccompProfile.spec)
     }
 
     /// A process of the server: root inside (an unprivileged uid outside), reduced capabilities,

@@ -89,3 +89,27 @@ import Testing
         }
     }
 }
+
+/// Opt-in (it downloads Debian): S4A_TEST_DEBIAN_TEMPLATE=1 swift test --filter DebianTemplateTests
+@Suite(.enabled(if: runtimeAvailable && ProcessInfo.processInfo.environment["S4A_TEST_DEBIAN_TEMPLATE"] == "1"))
+struct DebianTemplateTests {
+    @Test func aDebianServerRunsOnItsOwnUsr() async throws {
+        try await RuntimeFixture.run { fixture in
+            _ = try await DebianTemplate.build(runtimeDirectory: fixture.directory, suite: "bookworm",
+                                               mirror: "http://deb.debian.org/debian") { _ in }
+            #expect(try await fixture.runtime.templates().contains("debian"))
+            var debian = fixture.spec()
+            debian.template = "debian"
+            try await fixture.withServer(debian) { (server: ContainerSpec) async throws -> Void in
+                let python = try await fixture.sh(server.id, "python3 -c 'print(6*7)'")
+                #expect(python.out == "42\n")
+                let git = try await fixture.sh(server.id, "git --version")
+                #expect(git.exitCode == 0)
+                let usr = try await fixture.sh(server.id, "grep -c ' /usr ' /proc/self/mountinfo || true")
+                #expect(usr.out == "0\n", "no host /usr")
+                let apt = try await fixture.sh(server.id, "apt-get --version")
+                #expect(apt.exitCode == 0)
+            }
+        }
+    }
+}
