@@ -85,14 +85,15 @@ import Testing
         try await engine.withStore { store in
             let account = try await makeAccount(store)
             let base = Date(timeIntervalSince1970: 1_800_000_000)
-            var keys: [APIKey] = []
+            var made: [APIKey] = []
             for index in 0..<5 {
-                keys.append(APIKey(id: RandomToken.id(.apiKey), accountID: account.id, parentKeyID: index == 0 ? nil : keys[0].id,
+                made.append(APIKey(id: RandomToken.id(.apiKey), accountID: account.id, parentKeyID: index == 0 ? nil : made[0].id,
                                    name: "k\(index)", tokenHash: unique("t"), prefix: "s4a_abcdefgh",
                                    scopes: [.projectsRead, .keysWrite], projectIDs: index.isMultiple(of: 2) ? nil : ["prj_a", "prj_b"],
                                    expiresAt: base + 3600, maxServerBudget: MicroDollars(12_345_678),
                                    createdAt: base + Double(index)))
             }
+            let keys = made
             try await store.write { tx in for key in keys { try await tx.insert(key) } }
             #expect(try await store.read { tx in try await tx.apiKey(tokenHash: keys[1].tokenHash) } == keys[1])
             var seen: [String] = []
@@ -120,8 +121,9 @@ import Testing
             let project = Project(id: RandomToken.id(.project), accountID: account.id, name: "A", slug: slug,
                                   visibility: .private, createdAt: now, updatedAt: now)
             try await store.write { tx in try await tx.insert(project) }
-            var twin = project
-            twin.id = RandomToken.id(.project)
+            var copy = project
+            copy.id = RandomToken.id(.project)
+            let twin = copy
             await #expect(throws: UniqueViolation.self) { try await store.write { tx in try await tx.insert(twin) } }
             let second = Project(id: RandomToken.id(.project), accountID: account.id, name: "B", slug: unique("slug"),
                                  visibility: .private, createdAt: now + 1, updatedAt: now + 1)
@@ -130,9 +132,10 @@ import Testing
             #expect(only.items.map(\.id) == [project.id])
             let none = try await store.read { tx in try await tx.projects(accountID: account.id, only: [], cursor: nil, limit: 10) }
             #expect(none.items.isEmpty)
-            var updated = project
-            updated.visibility = .public
-            updated.name = "A2"
+            var changed = project
+            changed.visibility = .public
+            changed.name = "A2"
+            let updated = changed
             try await store.write { tx in try await tx.update(updated) }
             #expect(try await store.read { tx in try await tx.project(slug: slug) } == updated)
             try await store.write { tx in try await tx.deleteProject(id: project.id) }
