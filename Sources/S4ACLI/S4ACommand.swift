@@ -6,17 +6,19 @@ public struct S4ACommand: AsyncParsableCommand {
         commandName: "s4a",
         abstract: "Server4Agent: real servers for AI agents, with hard budgets and private-by-default URLs.",
         discussion: """
-        Start the platform:        s4a serve
-        Sign in as a person:       s4a login --email you@example.com
-        Give an agent a key:       s4a key create --name agent --scope projects:read --scope projects:write
-        Make a project:            s4a project create "My app"
-        Give it a server:          s4a server create --project <slug> --name web --budget-usd 5
-        Run something there:       s4a exec <server-id> -- python3 -c 'print(42)'
-        Publish it (humans):       s4a project publish <id>
-        See what happened:         s4a activity
+        Start the platform:   s4a serve
+        Sign in (a person):   s4a login --email you@example.com
+        Give an agent a key:  s4a key create --name agent --scope servers:exec
+        Make a project:       s4a project create "My app"
+        Give it a server:     s4a server create --project <slug> --name web \\
+                                --budget-usd 5
+        Run something there:  s4a exec <server-id> -- python3 -c 'print(42)'
+        Publish (humans):     s4a project publish <slug>
+        See what happened:    s4a activity
 
-        Client commands read S4A_API_URL, S4A_API_KEY and S4A_CA_CERT, else the config that
-        `s4a login` writes to ~/.config/s4a/config.json. Add --json for machine-readable output.
+        Client commands read S4A_API_URL, S4A_API_KEY and S4A_CA_CERT, else what
+        `s4a login` saved in ~/.config/s4a/config.json. Add --json for machines.
+        Exit codes: 0 ok, 1 failed, 2 usage; `s4a exec` passes the command's on.
         """,
         subcommands: [
             ServeCommand.self, LoginCommand.self, LogoutCommand.self, KeyCommand.self, ProjectCommand.self,
