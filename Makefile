@@ -44,6 +44,9 @@ command -v runc >/dev/null 2>&1 || missing="$$missing runc"; \
 [ -x /usr/bin/tini-static ] || missing="$$missing tini"; \
 command -v mkfs.ext4 >/dev/null 2>&1 || missing="$$missing e2fsprogs"; \
 command -v losetup >/dev/null 2>&1 || missing="$$missing mount"; \
+[ -x /usr/bin/python3 ] || missing="$$missing python3-minimal"; \
+[ -x /usr/bin/git ] || missing="$$missing git"; \
+[ -x /usr/bin/ps ] || missing="$$missing procps"; \
 if [ "$(1)" = all ]; then \
   { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && id -u postgres >/dev/null 2>&1; } \
     || missing="$$missing postgresql"; \
