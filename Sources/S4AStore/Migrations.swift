@@ -151,8 +151,6 @@ enum Migrations {
             }
         }
     }
-
-    static var latestVersion: Int { all.last?.version ?? 0 }
 }
 
 import Foundation

@@ -13,8 +13,6 @@ struct APIHandler: APIProtocol {
     let activity: ActivityService
     let servers: ServerService
     let files: FileService
-    let settings: DomainSettings
-    let document: ContractDocument
     let documentObject: OpenAPIObjectContainer
     let metrics: MetricsEndpoint
 

@@ -46,7 +46,7 @@ public final class ControlPlane: Sendable {
             accounts: await AccountService(env: environment), keys: APIKeyService(env: environment),
             projects: ProjectService(env: environment), activity: ActivityService(env: environment),
             servers: servers, files: FileService(servers: servers),
-            settings: environment.settings, document: document, documentObject: object, metrics: .shared)
+            documentObject: object, metrics: .shared)
     }
 
     /// Every route, all generated from the contract, behind the shared middleware.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Email addresses are compared case-insensitively after trimming.
 public enum Email {
     public static func normalize(_ text: String) -> String {
@@ -12,5 +14,3 @@ public enum Email {
         return !email.contains(where: { $0.isWhitespace })
     }
 }
-
-import Foundation
