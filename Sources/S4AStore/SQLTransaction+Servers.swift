@@ -92,17 +92,13 @@ extension SQLTransaction {
     }
 
     func runs(serverID: String, cursor: String?, limit: Int) async throws -> Page<Run> {
-        var query = SQLQueryString("""
+        // Without their output: a list shows runs, GET of one run shows what it printed.
+        let query = SQLQueryString("""
             SELECT id, server_id, account_id, kind, command, state, exit_code, '' AS stdout, '' AS stderr, truncated,
-                   started_at AS created_at, started_at, finished_at
+                   started_at, finished_at
             FROM runs WHERE server_id = \(bind: serverID)
             """)
-        if let cursor {
-            let (at, id) = try Cursor.createdAt(cursor)
-            query = query + " AND (started_at < \(bind: at) OR (started_at = \(bind: at) AND id < \(bind: id)))"
-        }
-        query = query + " ORDER BY started_at DESC, id DESC LIMIT \(literal: limit + 1)"
-        let rows = try await db.raw(query).all()
+        let rows = try await db.raw(try newestFirst(query, by: "started_at", after: cursor, limit: limit)).all()
         return try page(rows, limit: limit, decode: Self.run, key: { ($0.startedAt, $0.id) })
     }
 

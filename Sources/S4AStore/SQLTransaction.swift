@@ -14,14 +14,16 @@ struct SQLTransaction: StoreTransaction {
         try await db.raw("SELECT id FROM accounts WHERE id = \(bind: id) FOR UPDATE").run()
     }
 
-    /// `query` continued to list newest first after `cursor`, one row past `limit` to detect a next page.
-    func newestFirst(_ query: SQLQueryString, after cursor: String?, limit: Int) throws -> SQLQueryString {
+    /// `query` continued to list newest first by `column` (then id) after `cursor`, one row past
+    /// `limit` to detect a next page.
+    func newestFirst(_ query: SQLQueryString, by column: String = "created_at", after cursor: String?,
+                     limit: Int) throws -> SQLQueryString {
         var query = query
         if let cursor {
             let (at, id) = try Cursor.createdAt(cursor)
-            query = query + " AND (created_at < \(bind: at) OR (created_at = \(bind: at) AND id < \(bind: id)))"
+            query = query + " AND (\(unsafeRaw: column) < \(bind: at) OR (\(unsafeRaw: column) = \(bind: at) AND id < \(bind: id)))"
         }
-        return query + " ORDER BY created_at DESC, id DESC LIMIT \(literal: limit + 1)"
+        return query + " ORDER BY \(unsafeRaw: column) DESC, id DESC LIMIT \(literal: limit + 1)"
     }
 
     /// Page of rows ordered by (created_at, id) descending, with a keyset cursor.
