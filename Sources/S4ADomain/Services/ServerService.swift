@@ -140,8 +140,17 @@ public struct ServerService: Sendable {
 
     /// Destroys every server of a project (before the project itself goes).
     public func deleteAll(_ principal: Principal, projectID: String) async throws {
-        let servers = try await env.store.read { tx in try await tx.liveServers() }
-            .filter { $0.projectID == projectID && $0.accountID == principal.accountID }
+        // Only this project's servers, gathered before any is destroyed (destroying changes the pages).
+        let servers = try await env.store.read { tx in
+            var all: [Server] = []
+            var cursor: String?
+            repeat {
+                let page = try await tx.servers(accountID: principal.accountID, projectIDs: [projectID], cursor: cursor, limit: 200)
+                all += page.items
+                cursor = page.nextCursor
+            } while cursor != nil
+            return all
+        }
         for server in servers {
             try await locks.withLock(server.id) { try await destroy(server, actor: principal.actor) }
         }
@@ -163,10 +172,7 @@ public struct ServerService: Sendable {
                      environment: [String: String], stdin: [UInt8], timeout: Duration,
                      onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)? = nil) async throws -> Run {
         try principal.check(.scope(.serversExec))
-        let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
-        guard server.state == .running else {
-            throw DomainError(.serverNotRunning, "The server is \(server.state.rawValue); start it first.")
-        }
+        let server = try await runningServer(principal, id)
         var run = Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: "exec",
                       command: display, state: .running, exitCode: nil, stdout: "", stderr: "", truncated: false,
                       startedAt: env.now(), finishedAt: nil)
@@ -196,10 +202,7 @@ public struct ServerService: Sendable {
 
     /// Exec for the platform's own tools (files): checked like exec, not recorded as a run.
     func execRaw(_ principal: Principal, id: String, request: ExecRequest) async throws -> ExecResult {
-        let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
-        guard server.state == .running else {
-            throw DomainError(.serverNotRunning, "The server is \(server.state.rawValue); start it first.")
-        }
+        let server = try await runningServer(principal, id)
         do {
             return try await runtime.exec(server.id, request)
         } catch {
@@ -290,6 +293,15 @@ public struct ServerService: Sendable {
                 accountID: server.accountID, at: updated.updatedAt)
         }
         return updated
+    }
+
+    /// The server, if the principal may reach it and it is running (409 otherwise).
+    func runningServer(_ principal: Principal, _ id: String) async throws -> Server {
+        let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+        guard server.state == .running else {
+            throw DomainError(.serverNotRunning, "The server is \(server.state.rawValue); start it first.")
+        }
+        return server
     }
 
     func reachable(_ tx: any StoreTransaction, _ principal: Principal, _ id: String) async throws -> Server {
