@@ -57,10 +57,7 @@ struct APIBenchmark {
     func measure(plane: ControlPlane, port: Int) async throws -> Report {
         let env = plane.environment
         // Fixture: one account, a key that may read projects, and 20 projects to list.
-        let accounts = await AccountService(env: env)
-        try await accounts.signUp(email: "bench@example.com", password: "benchmark password")
-        let signIn = try await accounts.signIn(email: "bench@example.com", password: "benchmark password", clientAddress: nil)
-        let session = Principal(accountID: signIn.session.accountID, credential: .session(signIn.session))
+        let (_, session) = try await BenchPlane.signedIn(env)
         let (_, token) = try await APIKeyService(env: env).create(session, NewAPIKey(name: "bench", scopes: [.projectsRead]))
         for index in 0..<20 { _ = try await ProjectService(env: env).create(session, name: "Bench \(index)", slug: nil) }
 
@@ -190,6 +187,14 @@ enum BenchPlane {
             await plane.shutdown()
             throw error
         }
+    }
+
+    /// The benchmarks' account, signed in: its session token and principal.
+    static func signedIn(_ env: DomainEnvironment) async throws -> (token: String, principal: Principal) {
+        let accounts = await AccountService(env: env)
+        try await accounts.signUp(email: "bench@example.com", password: "benchmark password")
+        let signIn = try await accounts.signIn(email: "bench@example.com", password: "benchmark password", clientAddress: nil)
+        return (signIn.token, Principal(accountID: signIn.session.accountID, credential: .session(signIn.session)))
     }
 
     /// An HTTPS client trusting the plane's CA, sized for `connections`.

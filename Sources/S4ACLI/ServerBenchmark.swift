@@ -40,11 +40,7 @@ struct ServerBenchmark {
     func run() async throws -> Report {
         try await BenchPlane.run { plane, port in
             let env = plane.environment
-            let accounts = await AccountService(env: env)
-            try await accounts.signUp(email: "bench@example.com", password: "benchmark password")
-            let signIn = try await accounts.signIn(email: "bench@example.com", password: "benchmark password", clientAddress: nil)
-            let token = signIn.token
-            let session = Principal(accountID: signIn.session.accountID, credential: .session(signIn.session))
+            let (token, session) = try await BenchPlane.signedIn(env)
             let project = try await ProjectService(env: env).create(session, name: "bench", slug: nil)
             let client = BenchPlane.client(plane, connections: 4)
             do {
