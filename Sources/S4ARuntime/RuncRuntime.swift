@@ -124,8 +124,12 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
 
     public func start(_ spec: ContainerSpec) async throws {
         try Self.checkID(spec.id)
-        if try await status(spec.id) == .running { return }
-        try await removeContainer(spec.id)
+        // One `runc state` on this path (it leads to a server's first command), not two.
+        switch try await status(spec.id) {
+        case .running?: return
+        case nil: break
+        case _?: try await deleteContainer(spec.id)
+        }
         try await mountDisk(spec.id)
         let rootfs = layout.rootfs(spec.id), disk = layout.diskMount(spec.id)
         try FileManager.default.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
@@ -174,6 +178,10 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
     /// Kills every process and deletes the container (and so its cgroups).
     func removeContainer(_ id: String) async throws {
         guard try await status(id) != nil else { return }
+        try await deleteContainer(id)
+    }
+
+    private func deleteContainer(_ id: String) async throws {
         _ = try await ChildProcess.run([runc, "--root", layout.runcRoot, "kill", "--all", id, "KILL"])
         try await ChildProcess.check([runc, "--root", layout.runcRoot, "delete", "--force", id])
     }
