@@ -59,3 +59,18 @@ struct TemplateCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `s4a supervise SERVER NAME`: the per-server process supervisor, started by the runtime
+/// (never by hand); it reads what to run from stdin.
+struct SuperviseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "supervise", abstract: "Internal: supervise one process of a server.", shouldDisplay: false)
+
+    @Argument(help: "The server.") var server: String
+    @Argument(help: "The process (a run id).") var name: String
+
+    func run() async throws {
+        let code = await Supervisor.main()
+        if code != 0 { throw CommandFailure(message: "", code: code, silent: true) }
+    }
+}

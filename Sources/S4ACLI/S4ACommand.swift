@@ -23,7 +23,7 @@ public struct S4ACommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, LoginCommand.self, LogoutCommand.self, KeyCommand.self, ProjectCommand.self,
             ServerCommand.self, ExecCommand.self, FilesCommand.self,
-            ActivityCommand.self, TemplateCommand.self, RuntimeCommand.self, BenchCommand.self,
+            ActivityCommand.self, TemplateCommand.self, RuntimeCommand.self, BenchCommand.self, SuperviseCommand.self,
         ])
 
     public init() {}

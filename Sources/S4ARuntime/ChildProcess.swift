@@ -40,16 +40,19 @@ enum ChildProcess {
     /// Runs `argv` to its end. Output past `outputLimit` per stream is read and dropped.
     /// At `timeout`, `onTimeout` gets the child's pid (to kill what it started), then the
     /// child's process group is killed.
-    /// With `logFile`, stdout and stderr go to that file (appended) and stdin is /dev/null:
-    /// for programs that leave long-lived children holding their stdio (`runc run --detach`).
+    /// With `logFile`, stdout and stderr go to that file (appended) and stdin is /dev/null
+    /// unless given: for programs that leave long-lived children holding their stdio
+    /// (`runc run --detach`, `setsid --fork`).
+    /// With `collect` false nothing is kept: every piece of output goes to `onOutput`.
     static func run(_ argv: [String], stdin: [UInt8] = [], fd3: [UInt8]? = nil, outputLimit: Int = 1 << 20,
-                    timeout: Duration? = nil, logFile: String? = nil,
+                    collect: Bool = true, timeout: Duration? = nil, logFile: String? = nil,
                     onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)? = nil,
                     onTimeout: (@Sendable (pid_t) -> Void)? = nil) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 do {
-                    continuation.resume(returning: try runBlocking(argv, stdin: stdin, fd3: fd3, outputLimit: outputLimit,
+                    continuation.resume(returning: try runBlocking(argv, stdin: stdin, fd3: fd3,
+                                                                   outputLimit: collect ? outputLimit : 0, collect: collect,
                                                                    timeout: timeout, logFile: logFile, onOutput: onOutput,
                                                                    onTimeout: onTimeout))
                 } catch {
@@ -59,7 +62,7 @@ enum ChildProcess {
         }
     }
 
-    private static func runBlocking(_ argv: [String], stdin: [UInt8], fd3: [UInt8]?, outputLimit: Int,
+    private static func runBlocking(_ argv: [String], stdin: [UInt8], fd3: [UInt8]?, outputLimit: Int, collect: Bool,
                                     timeout: Duration?, logFile: String?,
                                     onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)?,
                                     onTimeout: (@Sendable (pid_t) -> Void)?) throws -> Output {
@@ -75,7 +78,11 @@ enum ChildProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if let logFile {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            if stdin.isEmpty {
+                posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            } else {
+                posix_spawn_file_actions_adddup2(&actions, input.read, 0)
+            }
             posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o600)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
         } else {
@@ -135,6 +142,10 @@ enum ChildProcess {
                     let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
                     if count < 0 { if errno == EINTR { continue } else { break } }
                     if count == 0 { break }
+                    guard collect else {
+                        onOutput?(kind, Array(buffer[0..<count]))
+                        continue
+                    }
                     let kept: [UInt8] = state.lock.withLock {
                         let room = outputLimit - state[keyPath: keyPath].count
                         let piece = room > 0 ? Array(buffer[0..<min(room, count)]) : []

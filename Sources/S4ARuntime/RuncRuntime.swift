@@ -12,10 +12,13 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
     let layout: RuntimeLayout
     let logger: Logger
     let runc: String
+    /// The `s4a` binary that runs supervisors (`s4a supervise`).
+    let supervisor: String?
 
-    public init(directory: URL, logger: Logger = Logger(label: "s4a.runtime")) throws {
+    public init(directory: URL, logger: Logger = Logger(label: "s4a.runtime"), supervisor: String? = nil) throws {
         layout = RuntimeLayout(root: directory)
         self.logger = logger
+        self.supervisor = supervisor ?? Self.findSupervisor()
         // A child that stops reading must fail our write, not kill the control plane.
         signal(SIGPIPE, SIG_IGN)
         guard let runc = ["/usr/sbin/runc", "/usr/bin/runc"].first(where: FileManager.default.isExecutableFile) else {
@@ -163,6 +166,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
     public func stop(_ id: String) async throws {
         try Self.checkID(id)
         try await removeContainer(id)
+        await endSupervisors(id)
         try await unmount(layout.rootfs(id))
         try await unmountDisk(id)
         try? FileManager.default.removeItem(atPath: layout.rootfs(id))

@@ -44,6 +44,15 @@ struct RuntimeLayout: Sendable {
     }
     func bundle(_ id: String) -> String { serverDirectory(id).appendingPathComponent("bundle").path }
     func initLog(_ id: String) -> String { serverDirectory(id).appendingPathComponent("init.log").path }
+    /// Supervised processes: `<name>.json` (the supervisor's record) and `<name>.log` (its own errors).
+    func processesDirectory(_ id: String) -> String { serverDirectory(id).appendingPathComponent("processes").path }
+    /// What supervised processes printed: `<name>.jsonl`, rotated to `<name>.1.jsonl`.
+    func logsDirectory(_ id: String) -> String { serverDirectory(id).appendingPathComponent("logs").path }
+
+    /// Process names are run ids: checked before they become file names.
+    static func isValidProcessName(_ name: String) -> Bool {
+        !name.isEmpty && name.count <= 64 && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+    }
 
     /// Container ids are server ids; anything else is refused before it reaches a path or runc.
     static func isValidID(_ id: String) -> Bool {

@@ -86,13 +86,17 @@ public struct ContainerStats: Sendable, Equatable {
 
 /// The isolation boundary, shaped like containerd's task API. One production implementation
 /// runs `runc`; the control plane knows nothing of bundles, mounts or loop devices.
-public protocol ContainerRuntime: Sendable {
+public protocol ContainerRuntime: ServerLogReader {
     /// Makes the server's persistent disk (once, at creation).
     func prepare(_ spec: ContainerSpec) async throws
     /// Mounts the disk and starts the container; its processes then outlive the control plane.
     func start(_ spec: ContainerSpec) async throws
     /// Runs one process to completion (or timeout, which kills its whole tree).
     func exec(_ id: String, _ request: ExecRequest) async throws -> ExecResult
+    /// Starts a long-running process under the server's supervisor and returns once it runs.
+    func spawn(_ id: String, _ request: ProcessRequest) async throws
+    /// nil when the server never had a process of that name (or its record is gone).
+    func processStatus(_ id: String, name: String) async throws -> ProcessStatus?
     func kill(_ id: String, signal: Int32) async throws
     /// nil when no such container runs or exists.
     func status(_ id: String) async throws -> ContainerStatus?
@@ -107,4 +111,87 @@ public protocol ContainerRuntime: Sendable {
     func templates() async throws -> [String]
     /// Removes what belongs to no server in `keep`: containers, mounts, loop devices, cgroups.
     func removeOrphans(keeping keep: Set<String>) async throws -> [String]
+}
+
+/// When a supervised process that ended is started again.
+public enum RestartPolicy: String, Sendable, Codable, CaseIterable {
+    case never
+    case onFailure = "on-failure"
+    case always
+}
+
+/// A long-running process under the server's supervisor: it outlives the request and the
+/// control plane, and its output goes, line by line and timestamped, to the server's logs.
+public struct ProcessRequest: Sendable {
+    /// Names the process, its status and its log lines (a run id).
+    public var name: String
+    public var argv: [String]
+    public var cwd: String
+    public var env: [String: String]
+    public var restart: RestartPolicy
+
+    public init(name: String, argv: [String], cwd: String = "/root", env: [String: String] = [:], restart: RestartPolicy = .never) {
+        self.name = name
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.restart = restart
+    }
+}
+
+/// What a supervisor last said of its process.
+public struct ProcessStatus: Sendable, Equatable, Codable {
+    public enum State: String, Sendable, Codable {
+        case starting, running, backoff
+        /// Ended for good (its policy does not restart it, or the server stopped).
+        case exited
+    }
+
+    public var state: State
+    public var exitCode: Int32?
+    public var restarts: Int
+    public var startedAt: Date
+    public var finishedAt: Date?
+
+    public init(state: State, exitCode: Int32? = nil, restarts: Int = 0, startedAt: Date, finishedAt: Date? = nil) {
+        self.state = state
+        self.exitCode = exitCode
+        self.restarts = restarts
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+}
+
+/// One timestamped line a server's long-running process printed (or its supervisor said).
+public struct LogLine: Sendable, Equatable, Codable {
+    public enum Stream: String, Sendable, Codable { case stdout, stderr, system }
+
+    public var time: Date
+    public var stream: Stream
+    /// The process (run id) that printed it.
+    public var process: String
+    public var text: String
+
+    public init(time: Date, stream: Stream, process: String, text: String) {
+        self.time = time
+        self.stream = stream
+        self.process = process
+        self.text = text
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case time = "t", stream = "s", process = "p", text = "m"
+    }
+}
+
+/// Where a reader of a server's logs got to: per log file, the bytes already read.
+public struct LogCursor: Sendable, Equatable {
+    public var offsets: [String: UInt64]
+    public init(offsets: [String: UInt64] = [:]) { self.offsets = offsets }
+}
+
+/// A server's logs: what its supervised processes printed.
+public protocol ServerLogReader: Sendable {
+    /// Lines after `cursor` (all kept lines without one), oldest first, and where that left off.
+    func readLogs(_ id: String, after cursor: LogCursor?) async throws -> (lines: [LogLine], cursor: LogCursor)
 }

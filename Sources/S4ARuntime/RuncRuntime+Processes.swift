@@ -1,0 +1,96 @@
+import Foundation
+import S4ADomain
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Long-running processes: each under its own supervisor (`s4a supervise`), detached from the
+/// control plane so it keeps running, logging and restarting when the control plane does not.
+extension RuncRuntime {
+    public func spawn(_ id: String, _ request: ProcessRequest) async throws {
+        try Self.checkID(id)
+        guard RuntimeLayout.isValidProcessName(request.name) else { throw RuntimeError.failed("invalid process name") }
+        guard let supervisor else {
+            throw RuntimeError.missing("the s4a binary (its supervisor) was not found; set S4A_BIN to its path")
+        }
+        guard try await status(id) == .running else { throw RuntimeError.notRunning }
+        let processes = layout.processesDirectory(id)
+        try FileManager.default.createDirectory(atPath: processes, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let recordFile = processes + "/" + request.name + ".json"
+        guard !FileManager.default.fileExists(atPath: recordFile) else { throw RuntimeError.failed("process \(request.name) exists") }
+        let spec = SupervisorSpec(
+            serverID: id,
+            request: .init(name: request.name, argv: request.argv, cwd: request.cwd, env: request.env, restart: request.restart),
+            runc: runc, runcRoot: layout.runcRoot, logsDirectory: layout.logsDirectory(id), recordFile: recordFile)
+        // setsid --fork: the supervisor leads its own session and is nobody's child here, so
+        // neither a signal to the control plane's group nor its exit reaches it.
+        let output = try await ChildProcess.run(["setsid", "--fork", supervisor, "supervise", id, request.name],
+                                                stdin: try [UInt8](JSONEncoder().encode(spec)),
+                                                logFile: processes + "/" + request.name + ".log")
+        guard output.exitCode == 0 else { throw RuntimeError.failed("the supervisor did not start") }
+        // Return once it runs (or has already ended), so a caller can rely on its record.
+        for _ in 0..<250 {
+            if let record = SupervisorRecord.read(recordFile), record.status.state != .starting { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw RuntimeError.failed("the supervisor did not report: \(supervisorErrors(id, request.name))")
+    }
+
+    public func processStatus(_ id: String, name: String) async throws -> ProcessStatus? {
+        try Self.checkID(id)
+        guard RuntimeLayout.isValidProcessName(name),
+              let record = SupervisorRecord.read(layout.processesDirectory(id) + "/" + name + ".json") else { return nil }
+        var status = record.status
+        // A supervisor killed before it could say how its process ended: the outcome is unknown.
+        if status.state != .exited, !Self.isSupervisor(record.pid, of: id) {
+            status.state = .exited
+            status.exitCode = nil
+        }
+        return status
+    }
+
+    public func readLogs(_ id: String, after cursor: LogCursor?) async throws -> (lines: [LogLine], cursor: LogCursor) {
+        try Self.checkID(id)
+        return ServerLogFiles.read(directory: layout.logsDirectory(id), after: cursor)
+    }
+
+    /// After the container is gone its supervisors end by themselves (their `runc exec`
+    /// returns and the server no longer runs); this waits for that and kills any that hang.
+    func endSupervisors(_ id: String) async {
+        let directory = layout.processesDirectory(id)
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }
+        let pids = names.compactMap { SupervisorRecord.read(directory + "/" + $0) }
+            .filter { $0.status.state != .exited }.map(\.pid)
+        for _ in 0..<100 {
+            guard pids.contains(where: { Self.isSupervisor($0, of: id) }) else { return }
+            try? await Task.sleep(for: .milliseconds(30))
+        }
+        for pid in pids where Self.isSupervisor(pid, of: id) { Glibc.kill(pid, SIGKILL) }
+    }
+
+    /// Whether `pid` is still a supervisor of server `id` (and not a reused pid).
+    static func isSupervisor(_ pid: Int32, of id: String) -> Bool {
+        guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return arguments.count >= 3 && arguments[1] == "supervise" && arguments[2] == id
+    }
+
+    private func supervisorErrors(_ id: String, _ name: String) -> String {
+        let text = (try? String(contentsOfFile: layout.processesDirectory(id) + "/" + name + ".log", encoding: .utf8)) ?? ""
+        return String(text.suffix(300)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The binary whose `supervise` command supervises: this one when it is `s4a`, else an
+    /// `s4a` beside it (the test runner's case), else `S4A_BIN`.
+    static func findSupervisor() -> String? {
+        let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        if URL(fileURLWithPath: me).lastPathComponent == "s4a" { return me }
+        let sibling = URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("s4a").path
+        if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
+        if let path = ProcessInfo.processInfo.environment["S4A_BIN"], FileManager.default.isExecutableFile(atPath: path) {
+            return path
+        }
+        return nil
+    }
+}

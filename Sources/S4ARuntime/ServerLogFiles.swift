@@ -1,0 +1,133 @@
+import Foundation
+import S4ADomain
+
+/// A server's logs on the host, beside (never inside) its disk: one JSON Lines file per
+/// supervised process, `<name>.jsonl`, rotated once to `<name>.1.jsonl` at `rotateBytes`.
+enum ServerLogFiles {
+    static let rotateBytes: UInt64 = 8 << 20
+    /// A longer line is cut into pieces of this many bytes.
+    static let maxLineBytes = 16 << 10
+    /// RFC 3339 UTC with milliseconds.
+    static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(timeFormat))
+        }
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = try? timeFormat.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad time"))
+            }
+            return date
+        }
+        return decoder
+    }
+
+    /// Lines after `cursor` in every log file of `directory`, oldest first.
+    static func read(directory: String, after cursor: LogCursor?) -> (lines: [LogLine], cursor: LogCursor) {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".jsonl") }
+        var next = LogCursor()
+        var lines: [(line: LogLine, order: Int)] = []
+        let decoder = decoder()
+        for name in names.sorted() {
+            // A file rotated after the cursor was made holds lines already delivered.
+            if cursor != nil, cursor?.offsets[name] == nil, name.hasSuffix(".1.jsonl") { continue }
+            guard let handle = FileHandle(forReadingAtPath: directory + "/" + name) else { continue }
+            defer { try? handle.close() }
+            let size = (try? handle.seekToEnd()) ?? 0
+            var start = cursor?.offsets[name] ?? 0
+            if start > size { start = 0 }  // rotated: the file under this name is a new one
+            try? handle.seek(toOffset: start)
+            let data = (try? handle.readToEnd()) ?? Data()
+            // Only whole lines: a line still being written is read next time.
+            guard let end = data.lastIndex(of: UInt8(ascii: "\n")) else {
+                next.offsets[name] = start
+                continue
+            }
+            next.offsets[name] = start + UInt64(end - data.startIndex + 1)
+            for piece in data[data.startIndex...end].split(separator: UInt8(ascii: "\n")) {
+                if let line = try? decoder.decode(LogLine.self, from: Data(piece)) { lines.append((line, lines.count)) }
+            }
+        }
+        lines.sort { ($0.line.time, $0.order) < ($1.line.time, $1.order) }
+        return (lines.map(\.line), next)
+    }
+}
+
+/// Appends one process's output to its log file as timestamped lines.
+final class ServerLogWriter: @unchecked Sendable {
+    private let path: String
+    private let process: String
+    private let lock = NSLock()
+    private var handle: FileHandle?
+    private var partial: [LogLine.Stream: [UInt8]] = [:]
+    private let encoder = ServerLogFiles.encoder()
+
+    init(directory: String, process: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        path = directory + "/" + process + ".jsonl"
+        self.process = process
+    }
+
+    /// A piece of output: whole lines are written now, the rest when its line ends.
+    func append(_ stream: LogLine.Stream, _ bytes: [UInt8]) {
+        lock.withLock {
+            var buffer = partial[stream, default: []] + bytes
+            while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                write(stream, Array(buffer[..<newline]))
+                buffer.removeSubrange(...newline)
+            }
+            while buffer.count >= ServerLogFiles.maxLineBytes {
+                write(stream, Array(buffer.prefix(ServerLogFiles.maxLineBytes)))
+                buffer.removeFirst(ServerLogFiles.maxLineBytes)
+            }
+            partial[stream] = buffer
+        }
+    }
+
+    /// Writes what is left of unfinished lines (the process ended).
+    func flush() {
+        lock.withLock {
+            for (stream, rest) in partial where !rest.isEmpty { write(stream, rest) }
+            partial = [:]
+        }
+    }
+
+    /// A line of the supervisor's own: started, exited, restarting.
+    func system(_ text: String) {
+        lock.withLock { write(.system, Array(text.utf8)) }
+    }
+
+    private func write(_ stream: LogLine.Stream, _ bytes: [UInt8]) {
+        var text = String(decoding: bytes, as: UTF8.self)
+        if text.hasSuffix("\r") { text.removeLast() }
+        guard var data = try? encoder.encode(LogLine(time: Date(), stream: stream, process: process, text: text)) else { return }
+        data.append(UInt8(ascii: "\n"))
+        if handle == nil {
+            if !FileManager.default.fileExists(atPath: path) {
+                FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            }
+            handle = FileHandle(forWritingAtPath: path)
+            _ = try? handle?.seekToEnd()
+        }
+        guard let handle else { return }
+        try? handle.write(contentsOf: data)
+        if let size = try? handle.offset(), size >= ServerLogFiles.rotateBytes {
+            try? handle.close()
+            self.handle = nil
+            let rotated = String(path.dropLast(".jsonl".count)) + ".1.jsonl"
+            try? FileManager.default.removeItem(atPath: rotated)
+            try? FileManager.default.moveItem(atPath: path, toPath: rotated)
+        }
+    }
+}

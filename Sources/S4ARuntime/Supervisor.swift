@@ -1,0 +1,127 @@
+import Foundation
+import S4ADomain
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a supervisor is told on its stdin (never in a file: the environment may hold secrets).
+struct SupervisorSpec: Codable {
+    var serverID: String
+    var request: Request
+    var runc: String
+    var runcRoot: String
+    var logsDirectory: String
+    var recordFile: String
+
+    struct Request: Codable {
+        var name: String
+        var argv: [String]
+        var cwd: String
+        var env: [String: String]
+        var restart: RestartPolicy
+    }
+}
+
+/// What a supervisor keeps saying of its process, in `processes/<name>.json`.
+struct SupervisorRecord: Codable {
+    var pid: Int32
+    var status: ProcessStatus
+
+    static func read(_ path: String) -> SupervisorRecord? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return try? ServerLogFiles.decoder().decode(SupervisorRecord.self, from: data)
+    }
+
+    /// Written whole and renamed into place: a reader never sees half a record.
+    func write(to path: String) {
+        guard let data = try? ServerLogFiles.encoder().encode(self) else { return }
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else { return }
+        _ = rename(temporary, path)
+    }
+}
+
+/// The per-server process supervisor (as conmon is for CRI-O): a small host process, apart
+/// from the control plane, that runs one long-running process in a server with `runc exec`,
+/// holds its stdio, writes its output to the server's logs, records how it ended and restarts
+/// it by its policy with exponential backoff. It ends when its process ends for good or the
+/// server stops. `s4a supervise` runs it; `RuncRuntime.spawn` starts that, detached.
+public enum Supervisor {
+    /// Reads the spec from stdin and supervises until the process ends for good.
+    public static func main() async -> Int32 {
+        let input = FileHandle.standardInput.readDataToEndOfFile()
+        guard let spec = try? JSONDecoder().decode(SupervisorSpec.self, from: input) else {
+            FileHandle.standardError.write(Data("s4a supervise: expected the process spec on stdin\n".utf8))
+            return 2
+        }
+        do {
+            try await supervise(spec)
+            return 0
+        } catch {
+            FileHandle.standardError.write(Data("s4a supervise: \(error)\n".utf8))
+            return 1
+        }
+    }
+
+    static let maxBackoff: Duration = .seconds(60)
+
+    static func supervise(_ spec: SupervisorSpec) async throws {
+        let request = spec.request
+        let log = try ServerLogWriter(directory: spec.logsDirectory, process: request.name)
+        var record = SupervisorRecord(pid: getpid(), status: ProcessStatus(state: .starting, startedAt: Date()))
+        record.write(to: spec.recordFile)
+        let process = ServerBundle.process(args: request.argv, env: request.env, cwd: request.cwd, hostname: spec.serverID)
+        let processJSON = try [UInt8](JSONEncoder().encode(process))
+        var backoff: Duration = .seconds(1)
+        while true {
+            guard await containerRunning(spec) else {
+                log.system("the server stopped; not starting \(request.name)")
+                finish(&record, exitCode: record.status.exitCode, at: spec.recordFile)
+                return
+            }
+            let started = ContinuousClock.now
+            record.status.state = .running
+            record.status.startedAt = Date()
+            record.write(to: spec.recordFile)
+            log.system(record.status.restarts == 0 ? "started" : "restarted (\(record.status.restarts))")
+            let output = try await ChildProcess.run(
+                [spec.runc, "--root", spec.runcRoot, "exec", "--process", "/proc/self/fd/3", spec.serverID],
+                fd3: processJSON, collect: false,
+                onOutput: { kind, bytes in log.append(kind == .stdout ? .stdout : .stderr, bytes) })
+            log.flush()
+            record.status.exitCode = output.exitCode
+            log.system("exited with code \(output.exitCode)")
+            let again = switch request.restart {
+            case .never: false
+            case .onFailure: output.exitCode != 0
+            case .always: true
+            }
+            guard again, await containerRunning(spec) else {
+                finish(&record, exitCode: output.exitCode, at: spec.recordFile)
+                return
+            }
+            // A process that ran a while earns a fresh backoff; a crash loop waits longer each time.
+            if ContinuousClock.now - started > maxBackoff { backoff = .seconds(1) }
+            record.status.state = .backoff
+            record.write(to: spec.recordFile)
+            log.system("restarting in \(backoff.components.seconds) s")
+            try await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, maxBackoff)
+            record.status.restarts += 1
+        }
+    }
+
+    private static func finish(_ record: inout SupervisorRecord, exitCode: Int32?, at path: String) {
+        record.status.state = .exited
+        record.status.exitCode = exitCode
+        record.status.finishedAt = Date()
+        record.write(to: path)
+    }
+
+    private static func containerRunning(_ spec: SupervisorSpec) async -> Bool {
+        guard let output = try? await ChildProcess.run([spec.runc, "--root", spec.runcRoot, "state", spec.serverID]),
+              output.exitCode == 0,
+              let object = try? JSONSerialization.jsonObject(with: Data(output.stdout)) as? [String: Any] else { return false }
+        return object["status"] as? String == "running"
+    }
+}
