@@ -248,15 +248,23 @@ class Cli:
         base = self.xdg_config_home or self.home / ".config"
         return base / "s4a" / "config.json"
 
-    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess:
+    def environment(self, env: dict[str, str] | None = None) -> dict[str, str]:
         e = clean_env(HOME=str(self.home))
         e.pop("XDG_CONFIG_HOME", None)
         if self.xdg_config_home:
             e["XDG_CONFIG_HOME"] = str(self.xdg_config_home)
         e.update(env or {})
-        return subprocess.run([str(s4a_bin()), *args], input=input, env=e, capture_output=True,
+        return e
+
+    def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run([str(s4a_bin()), *args], input=input, env=self.environment(env), capture_output=True,
                               text=True, timeout=timeout, cwd=self.home)
+
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """A command that keeps running (`s4a logs -f`), its output read as it comes."""
+        return subprocess.Popen([str(s4a_bin()), *args], env=self.environment(env), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=self.home)
 
     def ok(self, *args: str, **kw) -> subprocess.CompletedProcess:
         p = self.run(*args, **kw)

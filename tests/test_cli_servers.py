@@ -3,6 +3,8 @@ delete; an agent's key does it all with the environment only."""
 
 from __future__ import annotations
 
+import json
+
 from conftest import Cli, Server
 
 
@@ -83,3 +85,36 @@ def test_files_put_get_ls(server, account, cli, tmp_path):
         assert missing.returncode == 1 and "404" in missing.stderr
     finally:
         cli.ok("server", "delete", sid)
+
+
+def test_background_exec_and_logs_follow(server, account, cli):
+    """`s4a exec --background` leaves a command running; `s4a logs` shows it; `-f` streams new
+    lines while they are written and ends when the server stops."""
+    cli.login(server, account)
+    project = cli.json("project", "create", "Logs CLI")
+    sid = cli.json("server", "create", "--project", project["id"], "--name", "l", "--budget-usd", "1",
+                   "--memory-mb", "64", "--disk-mb", "64")["id"]
+    try:
+        # --json before --: what follows -- is the command's.
+        run = json.loads(cli.ok("exec", "--background", "--json", sid, "--", "sh", "-c",
+                                "echo ready; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo Released").stdout)
+        assert run["kind"] == "background" and run["state"] == "running"
+        follow = cli.popen("logs", sid, "-f")
+        try:
+            assert "ready" in follow.stdout.readline() + follow.stdout.readline()
+            assert cli.run("exec", sid, "--", "touch", "/tmp/go").returncode == 0
+            seen = ""
+            while "Released" not in seen:
+                seen += follow.stdout.readline()
+            assert cli.json("server", "stop", sid)["state"] == "stopped"
+            assert follow.wait(timeout=20) == 0, follow.stderr.read()
+        finally:
+            follow.kill()
+        lines = cli.json("logs", sid, "-q", "released")
+        assert [line["text"] for line in lines] == ["Released"] and lines[0]["run_id"] == run["id"]
+        plain = cli.ok("logs", sid, "--limit", "1").stdout
+        assert plain.rstrip("\n").count("\n") == 0 and "exited with code" in plain, plain
+        assert cli.run("logs", sid, "--since", "yesterday").returncode == 2
+        assert cli.run("exec", "--background", "--timeout", "5", sid, "--", "true").returncode == 2
+    finally:
+        cli.run("server", "delete", sid)

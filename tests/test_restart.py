@@ -4,8 +4,10 @@ works, a server killed meanwhile is marked failed, and nothing is orphaned."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
+import time
 
 from conftest import signup_and_login
 
@@ -39,6 +41,11 @@ def test_sigkill_then_restart_adopts_servers_and_orphans_nothing(make_server):
     kept, killed, deleted = ids
     r = srv.request("POST", f"/v1/servers/{kept}/exec", acct.token, json={"command": "echo before > /root/f"})
     assert r.json()["exit_code"] == 0
+    # A background process under its supervisor: it prints until /tmp/go appears.
+    r = srv.request("POST", f"/v1/servers/{kept}/exec", acct.token, json={
+        "command": "echo up; while [ ! -e /tmp/go ]; do sleep 0.1; done; echo after-restart; exit 5", "background": True})
+    assert r.status_code == 202, r.text
+    background = r.json()["id"]
 
     srv.process.send_signal(signal.SIGKILL)
     srv.process.wait(timeout=10)
@@ -57,8 +64,33 @@ def test_sigkill_then_restart_adopts_servers_and_orphans_nothing(make_server):
     r = again.request("POST", f"/v1/servers/{kept}/exec", token, json={"command": "cat /root/f"})
     assert r.json()["stdout"] == "before\n", r.text
     assert again.request("GET", f"/v1/servers/{killed}", token).json()["state"] == "failed"
+    # The background process lived through it, under the same supervisor, and still logs.
+    assert again.request("GET", f"/v1/servers/{kept}/runs/{background}", token).json()["state"] == "running"
+    assert again.request("POST", f"/v1/servers/{kept}/exec", token, json={"command": "touch /tmp/go"}).json()["exit_code"] == 0
+    for _ in range(100):
+        run = again.request("GET", f"/v1/servers/{kept}/runs/{background}", token).json()
+        if run["state"] != "running":
+            break
+        time.sleep(0.1)
+    assert (run["state"], run.get("exit_code")) == ("exited", 5), run
+    texts = [line["text"] for line in again.request("GET", f"/v1/servers/{kept}/logs", token).json()["lines"]]
+    assert texts.index("up") < texts.index("after-restart") < texts.index("exited with code 5"), texts
     # The stray is gone: container, mounts, loop device and disk.
     assert runc_ids(again.data_dir) == [kept]
     assert mounts_of(again.data_dir, [deleted, killed]) == []
     assert not (again.data_dir / "runtime" / "servers" / deleted).exists()
     assert len(loops_of(again.data_dir)) == 1, loops_of(again.data_dir)
+    # Nothing supervises anything any more.
+    assert [p for p in supervisors() if kept in p or killed in p] == []
+
+
+def supervisors() -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if len(args) > 2 and args[1] == b"supervise":
+            found.append(b" ".join(args).decode())
+    return found

@@ -1,12 +1,18 @@
 import Foundation
+import S4AContract
 
 /// Tables for people, JSON for machines: every command prints through here.
 enum Output {
     static func json<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        // The API's own timestamps (RFC 3339 with milliseconds), pretty for reading.
+        let encoder = JSONEncoder.s4a
+        encoder.outputFormatting.insert(.prettyPrinted)
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    /// One compact JSON object per line (JSON Lines), for streams.
+    static func jsonLine<T: Encodable>(_ value: T) throws {
+        FileHandle.standardOutput.write(try JSONEncoder.s4a.encode(value) + Data("\n".utf8))
     }
 
     static func table(_ headers: [String], _ rows: [[String]]) {

@@ -142,6 +142,7 @@ struct ExecCommand: AsyncParsableCommand {
     @Option(help: "Working directory inside the server.") var cwd: String?
     @Option(name: .customLong("env"), help: "NAME=value (repeatable).") var environment: [String] = []
     @Option(help: "Seconds before the command's whole process tree is killed (default 60).") var timeout: Int?
+    @Flag(help: "Leave it running in the server (see `s4a logs`); prints its run id.") var background = false
     @Argument(help: "The server's id.") var server: String
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
 
@@ -153,13 +154,27 @@ struct ExecCommand: AsyncParsableCommand {
             guard let equals = pair.firstIndex(of: "=") else { throw ValidationError("--env takes NAME=value") }
             env[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
         }
+        let environment: Components.Schemas.ExecRequest.EnvPayload? = env.isEmpty ? nil : .init(additionalProperties: env)
+        if background {
+            guard timeout == nil else { throw ValidationError("--timeout does not apply to --background") }
+            let body = Components.Schemas.ExecRequest(argv: argv, cwd: cwd, env: environment, background: true)
+            let run = try await withConnection(client) { connection in
+                switch try await connection.client.execInServer(path: .init(serverId: server), body: .json(body)) {
+                case .accepted(let accepted): return try accepted.body.json
+                case .ok: throw CommandFailure(message: "the API ran the command in the foreground")
+                case .default(let status, let problem): throw APIProblem(status: status, problem)
+                }
+            }
+            if client.json { try Output.json(run) } else { print("Running in the background as \(run.id); see s4a logs \(server)") }
+            return
+        }
         let stdin: String? = isatty(STDIN_FILENO) == 1 ? nil
             : String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        let body = Components.Schemas.ExecRequest(argv: argv, cwd: cwd, env: env.isEmpty ? nil : .init(additionalProperties: env),
-                                                  stdin: stdin, timeoutS: timeout)
+        let body = Components.Schemas.ExecRequest(argv: argv, cwd: cwd, env: environment, stdin: stdin, timeoutS: timeout)
         let result = try await withConnection(client) { connection in
             switch try await connection.client.execInServer(path: .init(serverId: server), body: .json(body)) {
             case .ok(let ok): return try ok.body.json
+            case .accepted: throw CommandFailure(message: "the API left the command running in the background")
             case .default(let status, let problem): throw APIProblem(status: status, problem)
             }
         }

@@ -22,3 +22,27 @@ extension Configuration {
         Configuration(dateTranscoder: RFC3339DateTranscoder(), jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
     }
 }
+
+extension JSONEncoder {
+    /// For JSON the generated code does not write (event-stream data): the same timestamps.
+    public static var s4a: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(try RFC3339DateTranscoder().encode(date))
+        }
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    /// For JSON the generated code does not read (event-stream data).
+    public static var s4a: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            try RFC3339DateTranscoder().decode(try decoder.singleValueContainer().decode(String.self))
+        }
+        return decoder
+    }
+}

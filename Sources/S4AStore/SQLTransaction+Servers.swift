@@ -103,8 +103,12 @@ extension SQLTransaction {
     }
 
     func loseRunningRuns(at: Date) async throws -> Int {
-        let running = try await db.raw("SELECT COUNT(*) AS n FROM runs WHERE state = 'running'").first()?.int64("n") ?? 0
-        try await db.raw("UPDATE runs SET state = 'lost', finished_at = \(bind: at.millis) WHERE state = 'running'").run()
+        // Background runs live on under their supervisors; only those waited for are lost.
+        let running = try await db.raw("SELECT COUNT(*) AS n FROM runs WHERE state = 'running' AND kind <> 'background'")
+            .first()?.int64("n") ?? 0
+        try await db.raw("""
+            UPDATE runs SET state = 'lost', finished_at = \(bind: at.millis) WHERE state = 'running' AND kind <> 'background'
+            """).run()
         return Int(running)
     }
 

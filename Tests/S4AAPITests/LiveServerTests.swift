@@ -1,6 +1,7 @@
 import Foundation
 import S4AAPI
 import S4AClient
+import OpenAPIRuntime
 import S4AContract
 import Testing
 import AsyncHTTPClient
@@ -129,5 +130,49 @@ import NIOSSL
             }
         }
         return (text, released)
+    }
+}
+
+@Suite struct FollowLogsTests {
+    /// `follow=true` streams new lines as they are written, read with the generated client
+    /// and OpenAPIRuntime's event-stream decoder (as `s4a logs -f` reads them).
+    @Test func followStreamsNewLinesAsTheyAreWritten() async throws {
+        let test = try await TestPlane.make()
+        try await LiveServer.run(test) { server in
+            let token = try await server.withConnection { anonymous in
+                let credentials = Components.Schemas.Credentials(email: "follow@example.com", password: "correct horse battery")
+                _ = try await anonymous.client.createAccount(body: .json(credentials)).created
+                return try await anonymous.client.createSession(body: .json(credentials)).created.body.json.token
+            }
+            try await server.withConnection(token: token) { person in
+                let project = try await person.client.createProject(body: .json(.init(name: "F"))).created.body.json
+                let serverID = try await person.client.createServer(body: .json(.init(
+                    projectId: project.id, name: "f", memoryMb: 64, diskMb: 64, budgetUsd: .Money("1")))).created.body.json.id
+                let run = try await person.client.execInServer(path: .init(serverId: serverID), body: .json(.init(
+                    command: "echo first; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo second", background: true)))
+                    .accepted.body.json
+                let response = try await person.client.getServerLogs(path: .init(serverId: serverID), query: .init(follow: true))
+                let events = try response.ok.body.textEventStream
+                    .asDecodedServerSentEventsWithJSONData(of: Components.Schemas.LogLine.self, decoder: .s4a)
+                var texts: [String] = []
+                for try await event in events {
+                    let line = try #require(event.data)
+                    #expect(line.runId == run.id)
+                    texts.append(line.text)
+                    if line.text == "first" {
+                        // Still waiting for us: "second" can only come through the open stream.
+                        _ = try await person.client.execInServer(path: .init(serverId: serverID),
+                                                                 body: .json(.init(command: "touch /tmp/go"))).ok
+                    }
+                    if line.text == "second" {
+                        // The stream ends when the server stops, after its last lines.
+                        _ = try await person.client.stopServer(path: .init(serverId: serverID)).ok
+                    }
+                }
+                #expect(texts.contains("first") && texts.contains("second"))
+                #expect(texts.last == "exited with code 0")
+            }
+        }
+        await test.close()
     }
 }

@@ -60,6 +60,14 @@ extension APIHandler {
             throw DomainError.invalid("env", "\(name) is not a variable name")
         }
         let principal = try RequestScope.requirePrincipal()
+        if body.background == true {
+            guard body.stdin == nil, body.timeoutS == nil else {
+                throw DomainError.invalid(body.stdin != nil ? "stdin" : "timeout_s", "does not apply to a background command")
+            }
+            let run = try await servers.execInBackground(principal, id: input.path.serverId, command: argv, display: display,
+                                                         cwd: body.cwd, environment: environment)
+            return .accepted(.init(body: .json(Self.contract(run, withOutput: false))))
+        }
         let servers = self.servers, serverID = input.path.serverId, stdin = Array((body.stdin ?? "").utf8), cwd = body.cwd
         func execute(_ onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)?) async throws -> Run {
             try await servers.exec(principal, id: serverID, command: argv, display: display, cwd: cwd,
@@ -104,6 +112,24 @@ extension APIHandler {
         let run = try await servers.run(try RequestScope.requirePrincipal(), serverID: input.path.serverId,
                                         runID: input.path.runId)
         return .ok(.init(body: .json(Self.contract(run, withOutput: true))))
+    }
+
+    func getServerLogs(_ input: Operations.GetServerLogs.Input) async throws -> Operations.GetServerLogs.Output {
+        let principal = try RequestScope.requirePrincipal()
+        let query = LogQuery(since: input.query.since, until: input.query.until, text: input.query.q,
+                             limit: input.query.limit ?? LogQuery.defaultLimit)
+        guard input.query.follow == true else {
+            let lines = try await servers.logs(principal, id: input.path.serverId, query: query)
+            return .ok(.init(body: .json(.init(lines: lines.map(Self.contract)))))
+        }
+        guard query.until == nil else { throw DomainError.invalid("until", "does not go with follow") }
+        let lines = try await servers.followLogs(principal, id: input.path.serverId, query: query)
+        let frames = lines.map { EventStreamFrame.encode(event: "line", object: Self.contract($0)) }
+        return .ok(.init(body: .textEventStream(HTTPBody(frames, length: .unknown, iterationBehavior: .single))))
+    }
+
+    static func contract(_ line: LogLine) -> Components.Schemas.LogLine {
+        .init(time: line.time, stream: .init(rawValue: line.stream.rawValue) ?? .system, runId: line.process, text: line.text)
     }
 
     static func isEnvironmentName(_ name: String) -> Bool {

@@ -1,4 +1,5 @@
 import Foundation
+import S4AContract
 
 /// `text/event-stream` framing: one event, its data a single line of JSON.
 enum EventStreamFrame {
@@ -8,10 +9,7 @@ enum EventStreamFrame {
     }
 
     static func encode<T: Encodable>(event: String, object: T) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return frame(event, (try? encoder.encode(object)) ?? Data("{}".utf8))
+        frame(event, (try? JSONEncoder.s4a.encode(object)) ?? Data("{}".utf8))
     }
 
     /// JSON never holds a raw newline, so the data fits on one `data:` line.

@@ -124,6 +124,9 @@ public struct Run: Sendable, Equatable {
         self.finishedAt = finishedAt
     }
 
+    /// Kinds: a command waited for, or one left running under the supervisor.
+    public static let exec = "exec", background = "background"
+
     public var durationMilliseconds: Int? {
         finishedAt.map { Int(($0.timeIntervalSince(startedAt) * 1000).rounded()) }
     }

@@ -173,7 +173,7 @@ public struct ServerService: Sendable {
                      onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)? = nil) async throws -> Run {
         try principal.check(.scope(.serversExec))
         let server = try await runningServer(principal, id)
-        var run = Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: "exec",
+        var run = Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: Run.exec,
                       command: display, state: .running, exitCode: nil, stdout: "", stderr: "", truncated: false,
                       startedAt: env.now(), finishedAt: nil)
         let started = run
@@ -200,6 +200,50 @@ public struct ServerService: Sendable {
         return finished
     }
 
+    /// Starts a command under the server's supervisor and returns at once: it outlives the
+    /// request (and the control plane), its output goes to the server's logs, and its run
+    /// record learns how it ended when next read.
+    public func execInBackground(_ principal: Principal, id: String, command: [String], display: String, cwd: String?,
+                                 environment: [String: String]) async throws -> Run {
+        try principal.check(.scope(.serversExec))
+        let server = try await runningServer(principal, id)
+        let run = Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: Run.background,
+                      command: display, state: .running, exitCode: nil, stdout: "", stderr: "", truncated: false,
+                      startedAt: env.now(), finishedAt: nil)
+        try await env.store.write { tx in try await tx.insert(run) }
+        do {
+            try await runtime.spawn(server.id, ProcessRequest(name: run.id, argv: command, cwd: cwd ?? "/root", env: environment))
+        } catch {
+            var lost = run
+            lost.state = .lost
+            lost.finishedAt = env.now()
+            let record = lost
+            try? await env.store.write { tx in try await tx.update(record) }
+            throw DomainError(.serverNotRunning, "The command could not start: \(error)")
+        }
+        return run
+    }
+
+    /// A background run as its supervisor last reported it (saved once it has ended).
+    func refreshed(_ run: Run) async throws -> Run {
+        guard run.kind == Run.background, run.state == .running else { return run }
+        switch try? await runtime.processStatus(run.serverID, name: run.id) {
+        case nil: return try await finish(run, exitCode: nil)  // no record: its outcome is unknown
+        case let status? where status.state == .exited: return try await finish(run, exitCode: status.exitCode, at: status.finishedAt)
+        case _?: return run
+        }
+    }
+
+    private func finish(_ run: Run, exitCode: Int32?, at time: Date? = nil) async throws -> Run {
+        var ended = run
+        ended.state = exitCode == nil ? .lost : .exited
+        ended.exitCode = exitCode.map(Int.init)
+        ended.finishedAt = time ?? env.now()
+        let record = ended
+        try await env.store.write { tx in try await tx.update(record) }
+        return ended
+    }
+
     /// Exec for the platform's own tools (files): checked like exec, not recorded as a run.
     func execRaw(_ principal: Principal, id: String, request: ExecRequest) async throws -> ExecResult {
         let server = try await runningServer(principal, id)
@@ -212,19 +256,23 @@ public struct ServerService: Sendable {
 
     public func runs(_ principal: Principal, serverID: String, cursor: String?, limit: Int) async throws -> Page<Run> {
         try principal.check(.scope(.serversRead))
-        return try await env.store.read { tx in
+        let page = try await env.store.read { tx in
             _ = try await reachable(tx, principal, serverID)
             return try await tx.runs(serverID: serverID, cursor: cursor, limit: limit)
         }
+        var refreshed = page
+        for index in refreshed.items.indices { refreshed.items[index] = try await self.refreshed(refreshed.items[index]) }
+        return refreshed
     }
 
     public func run(_ principal: Principal, serverID: String, runID: String) async throws -> Run {
         try principal.check(.scope(.serversRead))
-        return try await env.store.read { tx in
+        let run = try await env.store.read { tx in
             _ = try await reachable(tx, principal, serverID)
             guard let run = try await tx.run(id: runID, serverID: serverID) else { throw DomainError.notFound }
             return run
         }
+        return try await refreshed(run)
     }
 
     // MARK: Reconciling

@@ -123,7 +123,8 @@ public protocol StoreTransaction: Sendable {
     func run(id: String, serverID: String) async throws -> Run?
     /// Runs without their output, newest first.
     func runs(serverID: String, cursor: String?, limit: Int) async throws -> Page<Run>
-    /// Marks runs still `running` as `lost` (the control plane stopped while they ran).
+    /// Marks waited-for runs still `running` as `lost` (the control plane stopped while they ran);
+    /// background runs are left to their supervisors.
     func loseRunningRuns(at: Date) async throws -> Int
 
     // Idempotency
