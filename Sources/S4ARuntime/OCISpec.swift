@@ -9,6 +9,8 @@ struct OCISpec: Codable, Equatable {
 
     struct Process: Codable, Equatable {
         var terminal = false
+        /// The terminal's size from its first moment (runc ≥ 1.1), before any resize.
+        var consoleSize: ConsoleSize?
         var user = User(uid: 0, gid: 0)
         var args: [String]
         var env: [String]
@@ -16,6 +18,11 @@ struct OCISpec: Codable, Equatable {
         var capabilities: Capabilities
         var noNewPrivileges = true
         var rlimits: [Rlimit]
+    }
+
+    struct ConsoleSize: Codable, Equatable {
+        var height: Int
+        var width: Int
     }
 
     struct User: Codable, Equatable {

@@ -93,6 +93,8 @@ public protocol ContainerRuntime: ServerLogReader {
     func start(_ spec: ContainerSpec) async throws
     /// Runs one process to completion (or timeout, which kills its whole tree).
     func exec(_ id: String, _ request: ExecRequest) async throws -> ExecResult
+    /// Starts an interactive process on a pseudo-terminal inside the server.
+    func shell(_ id: String, _ request: ShellRequest) async throws -> any ShellSession
     /// Starts a long-running process under the server's supervisor and returns once it runs.
     func spawn(_ id: String, _ request: ProcessRequest) async throws
     /// nil when the server never had a process of that name (or its record is gone).
@@ -194,4 +196,44 @@ public struct LogCursor: Sendable, Equatable {
 public protocol ServerLogReader: Sendable {
     /// Lines after `cursor` (all kept lines without one), oldest first, and where that left off.
     func readLogs(_ id: String, after cursor: LogCursor?) async throws -> (lines: [LogLine], cursor: LogCursor)
+}
+
+/// A terminal's size in character cells.
+public struct TerminalSize: Sendable, Equatable {
+    public var columns: Int
+    public var rows: Int
+    public init(columns: Int, rows: Int) {
+        self.columns = columns
+        self.rows = rows
+    }
+    public static let standard = TerminalSize(columns: 80, rows: 24)
+    public static let range = 1...1000
+}
+
+/// An interactive process on a pseudo-terminal inside a server.
+public struct ShellRequest: Sendable {
+    public var argv: [String]
+    public var cwd: String
+    public var env: [String: String]
+    public var size: TerminalSize
+
+    public init(argv: [String], cwd: String = "/root", env: [String: String] = [:], size: TerminalSize = .standard) {
+        self.argv = argv
+        self.cwd = cwd
+        self.env = env
+        self.size = size
+    }
+}
+
+/// A running shell: its terminal's output, input and size, and its end.
+public protocol ShellSession: Sendable {
+    /// What the terminal shows, as it comes; ends when the shell's terminal closes.
+    var output: AsyncStream<[UInt8]> { get }
+    /// Typed input.
+    func write(_ bytes: [UInt8]) async
+    func resize(_ size: TerminalSize)
+    /// The shell's exit code, once it has ended.
+    func wait() async -> Int32
+    /// Ends the shell and everything it started (the client went away).
+    func terminate() async
 }
