@@ -118,3 +118,23 @@ def test_background_exec_and_logs_follow(server, account, cli):
         assert cli.run("exec", "--background", "--timeout", "5", sid, "--", "true").returncode == 2
     finally:
         cli.run("server", "delete", sid)
+
+
+def test_shell_takes_piped_input_and_exits_with_the_shells_code(server, account, cli):
+    """`s4a shell` on a pipe: the input is typed into the server's terminal, then Ctrl-D;
+    the command exits with the shell's code. A stopped server's shell is refused with 409."""
+    cli.login(server, account)
+    project = cli.json("project", "create", "Shell CLI")
+    sid = cli.json("server", "create", "--project", project["id"], "--name", "sh", "--budget-usd", "1",
+                   "--memory-mb", "64", "--disk-mb", "64")["id"]
+    try:
+        ran = cli.run("shell", sid, input="echo from-$(hostname)\ntty\nexit 5\n")
+        assert ran.returncode == 5, ran
+        assert f"from-{sid}" in ran.stdout and "/dev/pts/" in ran.stdout, ran.stdout
+        # Input that ends without `exit`: Ctrl-D ends the shell, which exits 0.
+        assert cli.run("shell", sid, input="true\n").returncode == 0
+        cli.ok("server", "stop", sid)
+        refused = cli.run("shell", sid, input="")
+        assert refused.returncode == 1 and "409" in refused.stderr, refused
+    finally:
+        cli.run("server", "delete", sid)

@@ -22,7 +22,7 @@ public struct S4ACommand: AsyncParsableCommand {
         """,
         subcommands: [
             ServeCommand.self, LoginCommand.self, LogoutCommand.self, KeyCommand.self, ProjectCommand.self,
-            ServerCommand.self, ExecCommand.self, FilesCommand.self, LogsCommand.self,
+            ServerCommand.self, ExecCommand.self, ShellCommand.self, FilesCommand.self, LogsCommand.self,
             ActivityCommand.self, TemplateCommand.self, RuntimeCommand.self, BenchCommand.self, SuperviseCommand.self,
         ])
 

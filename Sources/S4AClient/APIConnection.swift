@@ -13,6 +13,9 @@ public final class APIConnection: Sendable {
     public let client: Client
     public let baseURL: URL
     let http: HTTPClient
+    /// For connections the generated client does not make (the shell's WebSocket).
+    let token: String?
+    let tls: TLSConfiguration
 
     /// - Parameters:
     ///   - caCertificatePath: a PEM file to trust (the platform's local CA); nil: the system's roots.
@@ -23,6 +26,8 @@ public final class APIConnection: Sendable {
         if let caCertificatePath {
             tls.trustRoots = .file(caCertificatePath)
         }
+        self.tls = tls
+        self.token = token
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.httpVersion = .http1Only
         // A refused certificate or connection is reported at once instead of retried until

@@ -114,6 +114,12 @@ extension APIHandler {
         return .ok(.init(body: .json(Self.contract(run, withOutput: true))))
     }
 
+    /// Reached only when the WebSocket upgrade did not happen: says why.
+    func getServerShell(_ input: Operations.GetServerShell.Input) async throws -> Operations.GetServerShell.Output {
+        _ = try await servers.checkShell(try RequestScope.requirePrincipal(), id: input.path.serverId)
+        throw DomainError(.upgradeRequired, "Open the shell as a WebSocket (Connection: Upgrade, Upgrade: websocket).")
+    }
+
     func getServerLogs(_ input: Operations.GetServerLogs.Input) async throws -> Operations.GetServerLogs.Output {
         let principal = try RequestScope.requirePrincipal()
         let query = LogQuery(since: input.query.since, until: input.query.until, text: input.query.q,

@@ -82,6 +82,7 @@ struct ProblemResponse {
         case 413: "Content Too Large"
         case 415: "Unsupported Media Type"
         case 422: "Unprocessable Content"
+        case 426: "Upgrade Required"
         case 429: "Too Many Requests"
         case 503: "Service Unavailable"
         default: status < 500 ? "Client Error" : "Internal Server Error"
@@ -112,6 +113,7 @@ struct ProblemResponse {
         case .payloadTooLarge: 413
         case .idempotencyMismatch: 422
         case .throttled: 429
+        case .upgradeRequired: 426
         }
     }
 

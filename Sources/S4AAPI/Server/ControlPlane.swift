@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTLS
+import HummingbirdWebSocket
 import Logging
 import NIOSSL
 import OpenAPIHummingbird
@@ -56,16 +57,24 @@ public final class ControlPlane: Sendable {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: options.maxBodyBytes, maxUploadBytes: FileService.maxBytes))
-        let origins: Set<String> = [options.apiURL, "https://\(options.apiHost)"]
         let middlewares: [any ServerMiddleware] = [
             AuthMiddleware(requirements: document.requirements, authenticator: Authenticator(env: environment),
-                           trustedOrigins: origins, operatorToken: options.metricsToken),
+                           trustedOrigins: trustedOrigins, operatorToken: options.metricsToken),
             IdempotencyMiddleware(store: store, now: environment.now, maxBodyBytes: options.maxBodyBytes),
             CookieHeaderMiddleware(),
         ]
         try handler.registerHandlers(on: router, serverURL: URL(string: "/")!, configuration: .s4a,
                                      middlewares: middlewares)
         return router
+    }
+
+    /// Origins a cookie-authenticated browser request may come from (CSRF defence).
+    var trustedOrigins: Set<String> { [options.apiURL, "https://\(options.apiHost)"] }
+
+    /// The WebSocket routes (the shell), tried before the HTTP router on upgrade requests.
+    func webSocketRouter() -> Router<ShellRequestContext> {
+        ShellRoute(servers: handler.servers, authenticator: Authenticator(env: environment), trustedOrigins: trustedOrigins)
+            .router()
     }
 
     /// The TLS certificate and key to serve: the operator's, or the local CA's.
@@ -90,7 +99,11 @@ public final class ControlPlane: Sendable {
         return Application(
             router: try router(),
             // Idle keep-alive connections (and stalled handshakes) close after a minute.
-            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: tls),
+            server: try .tls(.http1WebSocketUpgrade(
+                webSocketRouter: webSocketRouter(),
+                configuration: .init(http1: .init(idleTimeout: .seconds(60)),
+                                     ws: .init(maxFrameSize: ShellRoute.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(30))))),
+                tlsConfiguration: tls),
             configuration: .init(address: .hostname(options.listenHost, port: options.listenPort), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

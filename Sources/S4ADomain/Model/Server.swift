@@ -124,8 +124,8 @@ public struct Run: Sendable, Equatable {
         self.finishedAt = finishedAt
     }
 
-    /// Kinds: a command waited for, or one left running under the supervisor.
-    public static let exec = "exec", background = "background"
+    /// Kinds: a command waited for, one left running under the supervisor, an interactive shell.
+    public static let exec = "exec", background = "background", shell = "shell"
 
     public var durationMilliseconds: Int? {
         finishedAt.map { Int(($0.timeIntervalSince(startedAt) * 1000).rounded()) }

@@ -234,7 +234,8 @@ public struct ServerService: Sendable {
         }
     }
 
-    private func finish(_ run: Run, exitCode: Int32?, at time: Date? = nil) async throws -> Run {
+    /// Records how a run that was not waited for ended (nil: unknown, so lost).
+    func finish(_ run: Run, exitCode: Int32?, at time: Date? = nil) async throws -> Run {
         var ended = run
         ended.state = exitCode == nil ? .lost : .exited
         ended.exitCode = exitCode.map(Int.init)

@@ -19,6 +19,8 @@ public struct DomainError: Error, Equatable, Sendable {
         case unprocessable
         /// The server is not in a state that allows this (e.g. exec while stopped).
         case serverNotRunning = "server-not-running"
+        /// The route speaks another protocol (the shell's WebSocket).
+        case upgradeRequired = "upgrade-required"
         /// The isolation runtime failed; the server is marked failed.
         case runtimeFailed = "runtime-failed"
     }
