@@ -83,6 +83,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
                 chmod 0755 "$disk/upper"; chmod 0700 "$disk/upper/root"
                 """#
             try await ChildProcess.check(["/bin/sh", "-c", script, "seed", disk, template, owner] + owned)
+            try seedEgressDisk(spec)
         } catch {
             try? await unmountDisk(spec.id)
             throw error
@@ -161,10 +162,12 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
             let reason = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             throw RuntimeError.failed("runc run: \(reason.suffix(500).trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+        try await startEgress(spec)
     }
 
     public func stop(_ id: String) async throws {
         try Self.checkID(id)
+        await stopEgress(id)
         try await removeContainer(id)
         await endSupervisors(id)
         try await unmount(layout.rootfs(id))
@@ -287,6 +290,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: layout.mountRoot + "/" + id)
         }
         if keep.isEmpty { try? FileManager.default.removeItem(atPath: layout.mountRoot) }
+        removed += await reconcileEgress(keeping: keep)
         return removed
     }
 

@@ -73,6 +73,29 @@ extension TestClientProtocol {
         }
     }
 
+    /// `none` by default (loopback only); `egress` is accepted and gets its tap device and DNS.
+    @Test func networkIsNoneByDefaultAndEgressOnRequest() async throws {
+        let test = try await TestPlane.make()
+        try await test.withClient { client in
+            let session = try await client.signUp()
+            let project = try #require(try await client.createProject(session)["id"] as? String)
+            let plain = try await client.createServer(session, projectID: project)
+            let egress = try await client.createServer(session, projectID: project, extra: ["network": "egress"])
+            #expect(plain["network"] as? String == "none")
+            #expect(egress["network"] as? String == "egress")
+            #expect(egress["state"] as? String == "running")
+            let plainID = try #require(plain["id"] as? String), egressID = try #require(egress["id"] as? String)
+            let interfaces = "ls /sys/class/net | tr '\\n' ' '; cat /etc/resolv.conf"
+            #expect(try await client.exec(session, plainID, ["command": interfaces])["stdout"] as? String == "lo ")
+            #expect(try await client.exec(session, egressID, ["command": interfaces])["stdout"] as? String
+                    == "lo tap0 nameserver 10.0.2.3\n")
+            for id in [plainID, egressID] {
+                #expect(try await client.call(.delete, "/v1/servers/\(id)", token: session).status == 204)
+            }
+            #expect(try await test.plane.runtime.list().isEmpty)
+        }
+    }
+
     @Test func badServerRequestsCreateNothing() async throws {
         let test = try await TestPlane.make()
         try await test.withClient { client in
@@ -81,7 +104,7 @@ extension TestClientProtocol {
             let base: [String: Any] = ["project_id": project, "name": "box", "budget_usd": "1"]
             let unprocessable: [[String: Any]] = [
                 ["cpu_millis": 50], ["cpu_millis": 99_999], ["memory_mb": 1], ["disk_mb": 1_000_000],
-                ["template": "windows"], ["budget_usd": "0"], ["network": "egress"],
+                ["template": "windows"], ["budget_usd": "0"],
             ]
             for change in unprocessable {
                 let answer = try await client.call(.post, "/v1/servers", token: session, body: base.merging(change) { $1 })

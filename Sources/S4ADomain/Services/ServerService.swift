@@ -55,9 +55,6 @@ public struct ServerService: Sendable {
         guard try await runtime.templates().contains(template) else {
             throw DomainError.unprocessable("template", "is not a template here (try base)")
         }
-        guard network == .none else {
-            throw DomainError.unprocessable("network", "egress is not available on this platform yet; use none")
-        }
         let now = env.now()
         let server = try await env.store.write { tx -> Server in
             try await tx.lockAccount(id: principal.accountID)
