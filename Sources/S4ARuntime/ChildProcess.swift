@@ -204,6 +204,21 @@ enum ChildProcess {
 
 /// Host processes, read from /proc.
 enum ProcessTable {
+    /// Kills `root` and every process below it. All are stopped first, until no new one
+    /// appears, so none can fork or react (a parent shell running its next command) while the
+    /// rest die.
+    static func killTree(_ root: pid_t) {
+        Glibc.kill(root, SIGSTOP)
+        var stopped: Set<pid_t> = [root]
+        while true {
+            let found = Set(descendants(of: root)).subtracting(stopped)
+            guard !found.isEmpty else { break }
+            for pid in found { Glibc.kill(pid, SIGSTOP) }
+            stopped.formUnion(found)
+        }
+        for pid in stopped { Glibc.kill(pid, SIGKILL) }
+    }
+
     /// Every descendant of `root` (not `root` itself), deepest last.
     static func descendants(of root: pid_t) -> [pid_t] {
         var children: [pid_t: [pid_t]] = [:]

@@ -89,8 +89,7 @@ final class RuncShellSession: ShellSession, @unchecked Sendable {
     func terminate() async {
         if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            for child in ProcessTable.descendants(of: pid).reversed() { Glibc.kill(child, SIGKILL) }
-            Glibc.kill(pid, SIGKILL)
+            ProcessTable.killTree(pid)
         }
         _ = await wait()
     }

@@ -250,8 +250,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
                 // The whole tree of the command, as the host sees it, then the command itself.
                 guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
                       let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
-                for child in ProcessTable.descendants(of: pid).reversed() { Glibc.kill(child, SIGKILL) }
-                Glibc.kill(pid, SIGKILL)
+                ProcessTable.killTree(pid)
             })
         return ExecResult(exitCode: output.exitCode, stdout: output.stdout, stderr: output.stderr,
                           truncated: output.truncated, timedOut: output.timedOut)

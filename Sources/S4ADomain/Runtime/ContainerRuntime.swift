@@ -93,6 +93,9 @@ public protocol ContainerRuntime: ServerLogReader {
     func start(_ spec: ContainerSpec) async throws
     /// Runs one process to completion (or timeout, which kills its whole tree).
     func exec(_ id: String, _ request: ExecRequest) async throws -> ExecResult
+    /// A TCP connection (a socket file descriptor, the caller's to close) to `port` on the
+    /// server's own loopback, made from the host: how the proxy reaches an app.
+    func connect(_ id: String, port: Int) async throws -> Int32
     /// Starts an interactive process on a pseudo-terminal inside the server.
     func shell(_ id: String, _ request: ShellRequest) async throws -> any ShellSession
     /// Starts a long-running process under the server's supervisor and returns once it runs.
