@@ -207,7 +207,11 @@ enum ProcessTable {
     /// Kills `root` and every process below it. All are stopped first, until no new one
     /// appears, so none can fork or react (a parent shell running its next command) while the
     /// rest die.
-    static func killTree(_ root: pid_t) {
+    /// `server`: the root must still be in that server's cgroup; a pid from a pid file whose
+    /// process has ended may have been given to anything else since.
+    static func killTree(_ root: pid_t, server: String) {
+        guard root > 1, let cgroups = try? String(contentsOfFile: "/proc/\(root)/cgroup", encoding: .utf8),
+              cgroups.contains("/s4a/\(server)\n") else { return }
         Glibc.kill(root, SIGSTOP)
         var stopped: Set<pid_t> = [root]
         while true {

@@ -19,7 +19,7 @@ extension RuncRuntime {
         let terminal = try HostTerminal(
             [runc, "--root", layout.runcRoot, "exec", "--tty", "--process", "/proc/self/fd/3", "--pid-file", pidFile, id],
             rows: request.size.rows, columns: request.size.columns, fd3: try [UInt8](JSONEncoder().encode(process)))
-        return RuncShellSession(terminal: terminal, pidFile: pidFile)
+        return RuncShellSession(terminal: terminal, pidFile: pidFile, serverID: id)
     }
 }
 
@@ -29,27 +29,31 @@ final class RuncShellSession: ShellSession, @unchecked Sendable {
     let output: AsyncStream<[UInt8]>
     private let terminal: HostTerminal
     private let pidFile: String
+    private let serverID: String
     private let exit: Task<Int32, Never>
     private let writes = DispatchQueue(label: "s4a.shell.input")
-    private let lock = NSLock()
-    private var closed = false
+    /// Guards the terminal's descriptor: closed once, by the reader, never used after.
+    private let descriptor: TerminalDescriptor
 
-    init(terminal: HostTerminal, pidFile: String) {
+    init(terminal: HostTerminal, pidFile: String, serverID: String) {
         self.terminal = terminal
         self.pidFile = pidFile
+        self.serverID = serverID
+        let descriptor = TerminalDescriptor(terminal.master)
+        self.descriptor = descriptor
         let (stream, continuation) = AsyncStream.makeStream(of: [UInt8].self)
         output = stream
-        let master = terminal.master
         // A thread of its own: reads block until something is printed, and fail (EIO) once
-        // runc, the only holder of the other end, has exited.
+        // runc, the only holder of the other end, has exited. Then it closes the descriptor.
         let reader = Thread {
             var buffer = [UInt8](repeating: 0, count: 16384)
             while true {
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(master, $0.baseAddress, $0.count) }
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor.fd, $0.baseAddress, $0.count) }
                 if count < 0, errno == EINTR { continue }
                 if count <= 0 { break }
                 continuation.yield(Array(buffer[0..<count]))
             }
+            descriptor.close()
             continuation.finish()
         }
         reader.start()
@@ -61,12 +65,14 @@ final class RuncShellSession: ShellSession, @unchecked Sendable {
     }
 
     func write(_ bytes: [UInt8]) async {
-        let master = terminal.master
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            writes.async { [self] in
+            writes.async { [descriptor] in
                 var offset = 0
-                while offset < bytes.count, !isClosed {
-                    let written = bytes[offset...].withUnsafeBytes { Glibc.write(master, $0.baseAddress, $0.count) }
+                while offset < bytes.count {
+                    let written = descriptor.use { fd in
+                        bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                    }
+                    guard let written else { break }
                     if written < 0 { if errno == EINTR { continue } else { break } }
                     offset += written
                 }
@@ -76,8 +82,7 @@ final class RuncShellSession: ShellSession, @unchecked Sendable {
     }
 
     func resize(_ size: TerminalSize) {
-        guard !isClosed else { return }
-        terminal.resize(rows: size.rows, columns: size.columns)
+        _ = descriptor.use { _ in terminal.resize(rows: size.rows, columns: size.columns) }
     }
 
     func wait() async -> Int32 {
@@ -89,15 +94,31 @@ final class RuncShellSession: ShellSession, @unchecked Sendable {
     func terminate() async {
         if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            ProcessTable.killTree(pid)
+            ProcessTable.killTree(pid, server: serverID)
         }
         _ = await wait()
     }
+}
 
-    private var isClosed: Bool { lock.withLock { closed } }
+/// A descriptor used by several threads and closed by one: nobody touches it after the close
+/// (a closed number is soon another file's).
+final class TerminalDescriptor: @unchecked Sendable {
+    let fd: Int32
+    private let lock = NSLock()
+    private var closed = false
 
-    deinit {
-        lock.withLock { closed = true }
-        close(terminal.master)
+    init(_ fd: Int32) { self.fd = fd }
+
+    /// `body` with the descriptor, or nil once it is closed.
+    func use<T>(_ body: (Int32) -> T) -> T? {
+        lock.withLock { closed ? nil : body(fd) }
+    }
+
+    func close() {
+        lock.withLock {
+            guard !closed else { return }
+            closed = true
+            _ = Glibc.close(fd)
+        }
     }
 }

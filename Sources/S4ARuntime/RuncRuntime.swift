@@ -200,6 +200,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
 
     public func status(_ id: String) async throws -> ContainerStatus? {
         try Self.checkID(id)
+        if case .status(let status) = ContainerState.read(runcRoot: layout.runcRoot, id: id) { return status }
         let output = try await ChildProcess.run([runc, "--root", layout.runcRoot, "state", id])
         guard output.exitCode == 0,
               let object = try? JSONSerialization.jsonObject(with: Data(output.stdout)) as? [String: Any],
@@ -250,7 +251,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
                 // The whole tree of the command, as the host sees it, then the command itself.
                 guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
                       let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
-                ProcessTable.killTree(pid)
+                ProcessTable.killTree(pid, server: id)
             })
         return ExecResult(exitCode: output.exitCode, stdout: output.stdout, stderr: output.stderr,
                           truncated: output.truncated, timedOut: output.timedOut)

@@ -84,7 +84,7 @@ final class ServerLogWriter: @unchecked Sendable {
         lock.withLock {
             var buffer = partial[stream, default: []] + bytes
             while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                write(stream, Array(buffer[..<newline]))
+                writeCut(stream, buffer[..<newline])
                 buffer.removeSubrange(...newline)
             }
             while buffer.count >= ServerLogFiles.maxLineBytes {
@@ -98,7 +98,7 @@ final class ServerLogWriter: @unchecked Sendable {
     /// Writes what is left of unfinished lines (the process ended).
     func flush() {
         lock.withLock {
-            for (stream, rest) in partial where !rest.isEmpty { write(stream, rest) }
+            for (stream, rest) in partial where !rest.isEmpty { writeCut(stream, rest[...]) }
             partial = [:]
         }
     }
@@ -106,6 +106,15 @@ final class ServerLogWriter: @unchecked Sendable {
     /// A line of the supervisor's own: started, exited, restarting.
     func system(_ text: String) {
         lock.withLock { write(.system, Array(text.utf8)) }
+    }
+
+    /// A whole line, in pieces of at most `maxLineBytes` (a line may arrive in one read).
+    private func writeCut(_ stream: LogLine.Stream, _ line: ArraySlice<UInt8>) {
+        var rest = line
+        repeat {
+            write(stream, Array(rest.prefix(ServerLogFiles.maxLineBytes)))
+            rest = rest.dropFirst(ServerLogFiles.maxLineBytes)
+        } while !rest.isEmpty
     }
 
     private func write(_ stream: LogLine.Stream, _ bytes: [UInt8]) {

@@ -102,10 +102,10 @@ import Testing
                     .created.body.json.token
             }
             let (stranger, _) = try await Self.signedIn(server, "stranger@example.com")
-            func status(_ token: String?, _ id: String = serverID) async throws -> Int? {
+            func status(_ token: String?, _ id: String = serverID, columns: Int = 80) async throws -> Int? {
                 try await server.withConnection(token: token) { connection in
                     do {
-                        _ = try await connection.shell(serverID: id, columns: 80, rows: 24, input: AsyncStream { $0.finish() },
+                        _ = try await connection.shell(serverID: id, columns: columns, rows: 24, input: AsyncStream { $0.finish() },
                                                        output: { _ in })
                         return nil
                     } catch let problem as APIProblem {
@@ -114,6 +114,8 @@ import Testing
                 }
             }
             #expect(try await status(nil) == 401)
+            #expect(try await status(token, columns: 0) == 400)
+            #expect(try await status(token, columns: 1001) == 400)
             #expect(try await status("s4a_" + String(repeating: "x", count: 43)) == 401)
             #expect(try await status(reader) == 403)
             #expect(try await status(stranger) == 404)

@@ -44,7 +44,7 @@ import Glibc
                     await #expect(throws: RuntimeError.self) { _ = try await fixture.runtime.connect(b.id, port: 8080) }
                     // The caller's thread never left the host's network namespace.
                     let own = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/ns/net")
-                    #expect(own == (try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/1/ns/net")))
+                    #expect(own == (try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")))
                     await #expect(throws: RuntimeError.self) { _ = try await fixture.runtime.connect(a.id, port: 0) }
                 }
             }

@@ -116,6 +116,9 @@ extension APIHandler {
 
     /// Reached only when the WebSocket upgrade did not happen: says why.
     func getServerShell(_ input: Operations.GetServerShell.Input) async throws -> Operations.GetServerShell.Output {
+        for (name, value) in [("cols", input.query.cols), ("rows", input.query.rows)] {
+            if let value, !TerminalSize.range.contains(value) { throw DomainError.invalid(name, "must be 1 to 1000") }
+        }
         _ = try await servers.checkShell(try RequestScope.requirePrincipal(), id: input.path.serverId)
         throw DomainError(.upgradeRequired, "Open the shell as a WebSocket (Connection: Upgrade, Upgrade: websocket).")
     }
