@@ -67,22 +67,29 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         let owner = "\(spec.hostUIDBase):\(spec.hostUIDBase)"
         // No reserved blocks: the server gets all of disk_mb.
         try await ChildProcess.check(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "root_owner=\(owner)", image])
-        try await mountDisk(spec.id)
+        try await mountDisk(spec.id, fresh: true)
         do {
             // The writable layer starts with the directories the server owns, owned by its root
             // (one shell, not a process per step: this is on the path to a server's first command).
             let disk = layout.diskMount(spec.id)
             let template = layout.templateRootfs(spec.template)
             let owned = BaseTemplate.ownedDirectories.map { "\(disk)/upper/\($0)" }
+            // A standalone template's whole /etc is the server's (apt, dpkg); base's /etc/ssl and
+            // /etc/alternatives (hundreds of links) stay read-only below: only its files are copied.
+            let standalone = DebianTemplate.isStandalone(template) ? "full" : "files"
             let script = #"""
                 set -e
-                disk="$1"; template="$2"; owner="$3"; shift 3
+                disk="$1"; template="$2"; owner="$3"; etc="$4"; shift 4
                 mkdir -p "$disk/upper" "$disk/work" "$@"
-                cp -a --no-preserve=ownership "$template/etc/." "$disk/upper/etc/"
+                if [ "$etc" = full ]; then
+                  cp -a --no-preserve=ownership "$template/etc/." "$disk/upper/etc/"
+                else
+                  find "$template/etc" -maxdepth 1 -type f -exec cp -p --no-preserve=ownership -t "$disk/upper/etc/" {} +
+                fi
                 chown -R -h "$owner" "$disk/upper" "$disk/work"
                 chmod 0755 "$disk/upper"; chmod 0700 "$disk/upper/root"
                 """#
-            try await ChildProcess.check(["/bin/sh", "-c", script, "seed", disk, template, owner] + owned)
+            try await ChildProcess.check(["/bin/sh", "-c", script, "seed", disk, template, owner, standalone] + owned)
             try seedEgressDisk(spec)
         } catch {
             try? await unmountDisk(spec.id)
@@ -93,13 +100,14 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
 
     /// Attaches the image to a loop device of its own (reusing one still attached to it) and
     /// mounts that. Explicit devices, not `mount -o loop`, so detaching never races a remount.
-    func mountDisk(_ id: String) async throws {
+    /// `fresh`: the image was just made, so no device can hold it yet (one `losetup` fewer).
+    func mountDisk(_ id: String, fresh: Bool = false) async throws {
         let mountpoint = layout.diskMount(id)
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
         guard !Mounts.isMounted(mountpoint) else { return }
         let image = layout.diskImage(id)
         let device: String
-        if let attached = await LoopDevices.attached().first(where: { $0.1 == image })?.0 {
+        if !fresh, let attached = await LoopDevices.attached().first(where: { $0.1 == image })?.0 {
             device = attached
         } else {
             device = try await ChildProcess.check(["losetup", "--find", "--show", image]).stdoutText

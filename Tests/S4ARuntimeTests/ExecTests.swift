@@ -17,6 +17,11 @@ import Testing
                 #expect(try await fixture.sh(spec.id, "hostname").out == "\(spec.id)\n")
                 #expect(try await fixture.sh(spec.id, "python3 -c 'print(6*7)'").out == "42\n")
                 #expect(try await fixture.sh(spec.id, "git --version").exitCode == 0)
+                // /etc is the server's to change; the CA bundle is there to read.
+                #expect(try await fixture.sh(spec.id, "echo app:x:1000:1000::/srv:/bin/sh >> /etc/passwd && id app").exitCode == 0)
+                #expect(try await fixture.sh(spec.id, "echo '10.0.0.1 db' >> /etc/hosts && touch /etc/new.conf").exitCode == 0)
+                let ca = "import ssl; c = ssl.create_default_context(); print(c.cert_store_stats()['x509_ca'] > 0)"
+                #expect(try await fixture.sh(spec.id, "python3 -c \"\(ca)\"").out == "True\n")
                 let missing = try await fixture.runtime.exec(spec.id, ExecRequest(argv: ["/no/such/binary"]))
                 #expect(missing.exitCode != 0)
             }
