@@ -138,3 +138,26 @@ def test_shell_takes_piped_input_and_exits_with_the_shells_code(server, account,
         assert refused.returncode == 1 and "409" in refused.stderr, refused
     finally:
         cli.run("server", "delete", sid)
+
+
+def test_secret_commands_read_values_from_stdin_and_never_print_them(server, account, cli):
+    cli.login(server, account)
+    project = cli.json("project", "create", "Secrets CLI")
+    sid = cli.json("server", "create", "--project", project["id"], "--name", "s", "--budget-usd", "1",
+                   "--memory-mb", "64", "--disk-mb", "64")["id"]
+    try:
+        out = cli.ok("secret", "set", "API_TOKEN", "--project", project["slug"], input="cli-secret-value-123\n")
+        assert "cli-secret-value-123" not in out.stdout + out.stderr
+        cli.ok("secret", "set", "API_TOKEN", "--server", sid, input="server-level-456")
+        listed = cli.json("secret", "list", "--project", project["id"])
+        assert [(s["name"], s["scope"]) for s in listed] == [("API_TOKEN", "project")]
+        assert cli.json("secret", "list", "--server", sid)[0]["scope"] == "server"
+        ran = cli.run("exec", sid, "--", "sh", "-c", 'test "$API_TOKEN" = server-level-456 && echo "$API_TOKEN"')
+        assert ran.returncode == 0 and ran.stdout == "***\n", ran
+        cli.ok("secret", "delete", "API_TOKEN", "--server", sid)
+        ran = cli.run("exec", sid, "--", "sh", "-c", 'test "$API_TOKEN" = cli-secret-value-123')
+        assert ran.returncode == 0, ran
+        assert cli.run("secret", "set", "API_TOKEN", input="x").returncode == 2  # neither --project nor --server
+        assert cli.run("secret", "set", "bad-name", "--server", sid, input="x").returncode == 1
+    finally:
+        cli.run("server", "delete", sid)

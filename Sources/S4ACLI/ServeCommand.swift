@@ -20,6 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "open or closed (S4A_SIGNUP).") var signup: String?
     @Option(help: "bcrypt cost, 10…16 (S4A_BCRYPT_COST; default 12).") var bcryptCost: Int?
     @Option(help: "Token that lets off-host scrapers read /metrics (S4A_METRICS_TOKEN).") var metricsToken: String?
+    @Option(help: "The vault's master key: a file of base64 (S4A_MASTER_KEY_FILE, or the base64 itself in S4A_MASTER_KEY). Default <data-dir>/master.key, made at first start: back it up.")
+    var masterKeyFile: String?
 
     func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServeOptions {
         var options = ServeOptions()
@@ -47,6 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
             options.bcryptCost = cost
         }
         options.metricsToken = pick(metricsToken, "S4A_METRICS_TOKEN")
+        options.masterKeyFile = pick(masterKeyFile, "S4A_MASTER_KEY_FILE")
+        options.masterKeyBase64 = environment["S4A_MASTER_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         return options
     }
 

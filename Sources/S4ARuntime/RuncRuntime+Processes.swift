@@ -21,7 +21,8 @@ extension RuncRuntime {
         guard !FileManager.default.fileExists(atPath: recordFile) else { throw RuntimeError.failed("process \(request.name) exists") }
         let spec = SupervisorSpec(
             serverID: id,
-            request: .init(name: request.name, argv: request.argv, cwd: request.cwd, env: request.env, restart: request.restart),
+            request: .init(name: request.name, argv: request.argv, cwd: request.cwd, env: request.env, restart: request.restart,
+                           masked: request.masked),
             runc: runc, runcRoot: layout.runcRoot, logsDirectory: layout.logsDirectory(id), recordFile: recordFile)
         // setsid --fork: the supervisor leads its own session and is nobody's child here, so
         // neither a signal to the control plane's group nor its exit reaches it.

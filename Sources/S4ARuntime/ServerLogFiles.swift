@@ -71,8 +71,10 @@ final class ServerLogWriter: @unchecked Sendable {
     private var handle: FileHandle?
     private var partial: [LogLine.Stream: [UInt8]] = [:]
     private let encoder = ServerLogFiles.encoder()
+    private let masker: SecretMasker
 
-    init(directory: String, process: String) throws {
+    init(directory: String, process: String, masker: SecretMasker = SecretMasker([])) throws {
+        self.masker = masker
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         path = directory + "/" + process + ".jsonl"
@@ -118,7 +120,7 @@ final class ServerLogWriter: @unchecked Sendable {
     }
 
     private func write(_ stream: LogLine.Stream, _ bytes: [UInt8]) {
-        var text = String(decoding: bytes, as: UTF8.self)
+        var text = String(decoding: masker.mask(bytes: bytes), as: UTF8.self)
         if text.hasSuffix("\r") { text.removeLast() }
         guard var data = try? encoder.encode(LogLine(time: Date(), stream: stream, process: process, text: text)) else { return }
         data.append(UInt8(ascii: "\n"))

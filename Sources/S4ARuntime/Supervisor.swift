@@ -19,6 +19,8 @@ struct SupervisorSpec: Codable {
         var cwd: String
         var env: [String: String]
         var restart: RestartPolicy
+        /// Secret values to mask in the logs.
+        var masked: [String]
     }
 }
 
@@ -67,7 +69,7 @@ public enum Supervisor {
 
     static func supervise(_ spec: SupervisorSpec) async throws {
         let request = spec.request
-        let log = try ServerLogWriter(directory: spec.logsDirectory, process: request.name)
+        let log = try ServerLogWriter(directory: spec.logsDirectory, process: request.name, masker: SecretMasker(request.masked))
         var record = SupervisorRecord(pid: getpid(), status: ProcessStatus(state: .starting, startedAt: Date()))
         record.write(to: spec.recordFile)
         let process = ServerBundle.process(args: request.argv, env: request.env, cwd: request.cwd, hostname: spec.serverID)

@@ -133,6 +133,34 @@ enum Migrations {
             "CREATE INDEX runs_server_started ON runs(server_id, started_at)",
             "CREATE INDEX runs_state ON runs(state)",
         ]),
+        // The vault: the master key's fingerprint (never the key), each project's wrapped data
+        // key, and sealed secrets. `server_id` is '' for project scope, so one unique index
+        // covers both scopes.
+        (3, [
+            "CREATE TABLE vault_meta (id INTEGER PRIMARY KEY, kek_fingerprint TEXT NOT NULL)",
+            """
+            CREATE TABLE project_keys (
+                project_id TEXT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+                wrapped_key TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE secrets (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                server_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                sealed TEXT NOT NULL,
+                value_bytes INTEGER NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                UNIQUE (project_id, server_id, name)
+            )
+            """,
+        ]),
     ]
 
     static func run(on engine: any SQLEngine) async throws {

@@ -13,6 +13,7 @@ struct APIHandler: APIProtocol {
     let activity: ActivityService
     let servers: ServerService
     let files: FileService
+    let secrets: SecretService
     let documentObject: OpenAPIObjectContainer
     let metrics: MetricsEndpoint
 

@@ -40,13 +40,21 @@ public final class ControlPlane: Sendable {
         let object = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: document.json)
         self.runtime = try runtime ?? RuncRuntime(directory: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("runtime"),
                                                   logger: logger)
+        let master = try MasterKeyFile.load(options, logger: logger)
         store = try await SQLStore.open(url: options.databaseURL, sqlitePath: options.sqlitePath, logger: logger)
+        do {
+            try await SecretService.checkMasterKey(master, store: store)
+        } catch {
+            await store.close()
+            throw error
+        }
         environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
-        let servers = ServerService(env: environment, runtime: self.runtime)
+        let secrets = SecretService(env: environment, master: master)
+        let servers = ServerService(env: environment, runtime: self.runtime, secrets: secrets)
         handler = APIHandler(
             accounts: await AccountService(env: environment), keys: APIKeyService(env: environment),
             projects: ProjectService(env: environment), activity: ActivityService(env: environment),
-            servers: servers, files: FileService(servers: servers),
+            servers: servers, files: FileService(servers: servers), secrets: secrets,
             documentObject: object, metrics: .shared)
     }
 

@@ -16,10 +16,15 @@ public struct ServeOptions: Sendable {
     public var bcryptCost: UInt8 = 12
     public var metricsToken: String?
     public var maxBodyBytes = 1 << 20
+    /// The vault's master key: a file of base64 (default `<data-dir>/master.key`, generated at
+    /// first start) or the base64 itself (`S4A_MASTER_KEY`), which wins.
+    public var masterKeyFile: String?
+    public var masterKeyBase64: String?
 
     public init() {}
 
     public var sqlitePath: String { URL(fileURLWithPath: dataDirectory).appendingPathComponent("s4a.sqlite").path }
+    public var defaultMasterKeyPath: String { URL(fileURLWithPath: dataDirectory).appendingPathComponent("master.key").path }
     public var tlsDirectory: URL { URL(fileURLWithPath: dataDirectory).appendingPathComponent("tls") }
 
     /// The port as it appears in URLs: omitted for 443.

@@ -80,4 +80,6 @@ public enum Action {
     public static let serverStopped = "server.stopped"
     public static let serverDeleted = "server.deleted"
     public static let serverFailed = "server.failed"
+    public static let secretSet = "secret.set"
+    public static let secretDeleted = "secret.deleted"
 }

@@ -134,13 +134,17 @@ public struct ProcessRequest: Sendable {
     public var cwd: String
     public var env: [String: String]
     public var restart: RestartPolicy
+    /// Secret values the process receives: masked (`***`) in its logs.
+    public var masked: [String]
 
-    public init(name: String, argv: [String], cwd: String = "/root", env: [String: String] = [:], restart: RestartPolicy = .never) {
+    public init(name: String, argv: [String], cwd: String = "/root", env: [String: String] = [:], restart: RestartPolicy = .never,
+                masked: [String] = []) {
         self.name = name
         self.argv = argv
         self.cwd = cwd
         self.env = env
         self.restart = restart
+        self.masked = masked
     }
 }
 

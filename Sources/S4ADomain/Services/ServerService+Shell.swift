@@ -19,7 +19,8 @@ extension ServerService {
                       startedAt: env.now(), finishedAt: nil)
         try await env.store.write { tx in try await tx.insert(run) }
         do {
-            let session = try await runtime.shell(server.id, ShellRequest(argv: Self.shellCommand, size: size))
+            let (environment, _) = try await processEnvironment(server, [:])
+            let session = try await runtime.shell(server.id, ShellRequest(argv: Self.shellCommand, env: environment, size: size))
             return (run, session)
         } catch {
             _ = try? await finish(run, exitCode: nil)

@@ -29,11 +29,22 @@ public struct ServerService: Sendable {
     let env: DomainEnvironment
     let runtime: any ContainerRuntime
     let locks: KeyedLock
+    /// Where the processes' secrets come from; nil: none (unit tests without a vault).
+    let secrets: SecretService?
 
-    public init(env: DomainEnvironment, runtime: any ContainerRuntime, locks: KeyedLock = KeyedLock()) {
+    public init(env: DomainEnvironment, runtime: any ContainerRuntime, secrets: SecretService? = nil,
+                locks: KeyedLock = KeyedLock()) {
         self.env = env
         self.runtime = runtime
+        self.secrets = secrets
         self.locks = locks
+    }
+
+    /// A process's environment: the project's secrets, the server's over them, the request's
+    /// own over both; and the masker for the secret values it received.
+    func processEnvironment(_ server: Server, _ requested: [String: String]) async throws -> ([String: String], SecretMasker) {
+        let injected = try await secrets?.environment(for: server) ?? [:]
+        return (injected.merging(requested) { $1 }, SecretMasker(injected.values))
     }
 
     public func create(_ principal: Principal, _ request: NewServer) async throws -> Server {
@@ -173,12 +184,28 @@ public struct ServerService: Sendable {
         var run = Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: Run.exec,
                       command: display, state: .running, exitCode: nil, stdout: "", stderr: "", truncated: false,
                       startedAt: env.now(), finishedAt: nil)
+        let (processEnvironment, masker) = try await processEnvironment(server, environment)
+        run.command = masker.mask(display)
         let started = run
         try await env.store.write { tx in try await tx.insert(started) }
+        // Streamed output is masked too; each stream holds back what could begin a secret.
+        let maskers = [OutputStreamKind.stdout: StreamMasker(masker), .stderr: StreamMasker(masker)]
+        let masked: (@Sendable (OutputStreamKind, [UInt8]) -> Void)? = onOutput.map { forward in
+            { kind, bytes in
+                let shown = maskers[kind]!.feed(bytes)
+                if !shown.isEmpty { forward(kind, shown) }
+            }
+        }
         let result: ExecResult
         do {
-            result = try await runtime.exec(server.id, ExecRequest(argv: command, cwd: cwd ?? "/root", env: environment,
-                                                                    stdin: stdin, timeout: timeout, onOutput: onOutput))
+            result = try await runtime.exec(server.id, ExecRequest(argv: command, cwd: cwd ?? "/root", env: processEnvironment,
+                                                                    stdin: stdin, timeout: timeout, onOutput: masked))
+            if let onOutput {
+                for (kind, streamMasker) in maskers {
+                    let rest = streamMasker.finish()
+                    if !rest.isEmpty { onOutput(kind, rest) }
+                }
+            }
         } catch {
             run.state = .lost
             run.finishedAt = env.now()
@@ -188,8 +215,8 @@ public struct ServerService: Sendable {
         }
         run.state = result.timedOut ? .timedOut : .exited
         run.exitCode = Int(result.exitCode)
-        run.stdout = String(decoding: result.stdout, as: UTF8.self)
-        run.stderr = String(decoding: result.stderr, as: UTF8.self)
+        run.stdout = String(decoding: masker.mask(bytes: result.stdout), as: UTF8.self)
+        run.stderr = String(decoding: masker.mask(bytes: result.stderr), as: UTF8.self)
         run.truncated = result.truncated
         run.finishedAt = env.now()
         let finished = run
@@ -204,12 +231,14 @@ public struct ServerService: Sendable {
                                  environment: [String: String]) async throws -> Run {
         try principal.check(.scope(.serversExec))
         let server = try await runningServer(principal, id)
+        let (processEnvironment, masker) = try await processEnvironment(server, environment)
         let run = Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: Run.background,
-                      command: display, state: .running, exitCode: nil, stdout: "", stderr: "", truncated: false,
+                      command: masker.mask(display), state: .running, exitCode: nil, stdout: "", stderr: "", truncated: false,
                       startedAt: env.now(), finishedAt: nil)
         try await env.store.write { tx in try await tx.insert(run) }
         do {
-            try await runtime.spawn(server.id, ProcessRequest(name: run.id, argv: command, cwd: cwd ?? "/root", env: environment))
+            try await runtime.spawn(server.id, ProcessRequest(name: run.id, argv: command, cwd: cwd ?? "/root",
+                                                              env: processEnvironment, masked: masker.values))
         } catch {
             var lost = run
             lost.state = .lost
@@ -331,6 +360,7 @@ public struct ServerService: Sendable {
         try await env.store.write { tx in
             try await tx.lockAccount(id: server.accountID)
             try await tx.update(updated)
+            if state == .deleted { try await tx.deleteSecrets(serverID: server.id) }
             var metadata = ["from": server.state.rawValue, "to": state.rawValue]
             if let reason = updated.lastError, state == .failed { metadata["reason"] = reason }
             try await tx.append(

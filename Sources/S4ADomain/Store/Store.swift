@@ -127,6 +127,27 @@ public protocol StoreTransaction: Sendable {
     /// background runs are left to their supervisors.
     func loseRunningRuns(at: Date) async throws -> Int
 
+    // Vault
+    /// The master key's fingerprint the data was sealed with; nil before the first key.
+    func vaultFingerprint() async throws -> String?
+    func setVaultFingerprint(_ fingerprint: String) async throws
+    /// A project's data key, wrapped by the master key.
+    func wrappedDataKey(projectID: String) async throws -> Data?
+    func insertWrappedDataKey(projectID: String, wrapped: Data, at: Date) async throws
+    /// Every project's wrapped data key (for rotating the master key).
+    func wrappedDataKeys() async throws -> [(projectID: String, wrapped: Data)]
+    func updateWrappedDataKey(projectID: String, wrapped: Data) async throws
+
+    // Secrets
+    func secret(_ address: SecretAddress) async throws -> SecretRecord?
+    /// A project's secrets (both scopes when `serverID` is nil; else that server's and the project's).
+    func secrets(projectID: String, serverID: String?) async throws -> [SecretRecord]
+    /// Inserts, or replaces the sealed value and bumps the version of, the secret at its address.
+    func upsert(_ secret: SecretRecord) async throws
+    func deleteSecret(_ address: SecretAddress) async throws
+    /// Removes a server's own secrets (the server is deleted).
+    func deleteSecrets(serverID: String) async throws
+
     // Idempotency
     func idempotencyRecord(id: String) async throws -> IdempotencyRecord?
     /// Inserts a pending record; false if one with that id exists.

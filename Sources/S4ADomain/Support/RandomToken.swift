@@ -36,6 +36,7 @@ public enum IDPrefix: String, Sendable {
     case event = "evt"
     case server = "srv"
     case run = "run"
+    case secret = "sec"
 }
 
 extension Sequence where Element == UInt8 {

@@ -1,0 +1,169 @@
+import Crypto
+import Foundation
+
+/// A secret as the API shows it: never its value.
+public struct SecretInfo: Sendable, Equatable {
+    public var name: String
+    /// `project` or `server`.
+    public var scope: String
+    public var serverID: String?
+    public var version: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+/// Secrets: sealed under their project's data key (itself wrapped by the master key) and
+/// opened only to become environment variables of the processes a server starts.
+public struct SecretService: Sendable {
+    let env: DomainEnvironment
+    let master: MasterKey
+
+    public init(env: DomainEnvironment, master: MasterKey) {
+        self.env = env
+        self.master = master
+    }
+
+    /// Checks the master key against the fingerprint the data was sealed with; records it on
+    /// first use. A wrong key stops the start before anything changes.
+    public static func checkMasterKey(_ master: MasterKey, store: any Store) async throws {
+        let known = try await store.read { tx in try await tx.vaultFingerprint() }
+        if let known {
+            guard known == master.fingerprint else {
+                throw DomainError(.forbidden, """
+                    The master key (fingerprint \(master.fingerprint)) is not the one this data is sealed with \
+                    (fingerprint \(known)). Start with the right --master-key-file or S4A_MASTER_KEY.
+                    """)
+            }
+            return
+        }
+        let fingerprint = master.fingerprint
+        try await store.write { tx in try await tx.setVaultFingerprint(fingerprint) }
+    }
+
+    /// Sets a project secret (`serverID` nil) or a server secret.
+    public func set(_ principal: Principal, projectID: String?, serverID: String?, name: String, value: String) async throws {
+        try principal.check(.scope(.secretsWrite))
+        try SecretRules.check(name: name)
+        try SecretRules.check(value: value)
+        let master = self.master
+        let now = env.now()
+        try await env.store.write { tx in
+            try await tx.lockAccount(id: principal.accountID)
+            let address = try await Self.address(tx, principal, projectID: projectID, serverID: serverID, name: name)
+            let existing = try await tx.secrets(projectID: address.projectID, serverID: nil)
+            let others = existing.filter { $0.address != address }.map(\.valueBytes).reduce(0, +)
+            guard others + value.utf8.count <= SecretRules.maxProjectBytes else {
+                throw DomainError.unprocessable("value", "would take the project's secrets past 256 KiB together")
+            }
+            let key = try await Self.dataKey(tx, projectID: address.projectID, master: master, create: true, at: now)!
+            let sealed = try Envelope.sealValue(value, key: key, address: address)
+            let previous = existing.first { $0.address == address }
+            try await tx.upsert(SecretRecord(
+                id: previous?.id ?? RandomToken.id(.secret), accountID: principal.accountID, address: address,
+                version: (previous?.version ?? 0) + 1, sealed: sealed, valueBytes: value.utf8.count,
+                createdAt: previous?.createdAt ?? now, updatedAt: now))
+            try await tx.append(
+                ActivityRecord(action: Action.secretSet, actor: principal.actor,
+                               target: Target(type: "secret", id: name), projectID: address.projectID,
+                               metadata: ["name": name, "scope": address.scope, "server_id": address.serverID ?? ""]),
+                accountID: principal.accountID, at: now)
+        }
+    }
+
+    public func list(_ principal: Principal, projectID: String?, serverID: String?) async throws -> [SecretInfo] {
+        try principal.check(.scope(.secretsWrite))
+        return try await env.store.read { tx in
+            let address = try await Self.address(tx, principal, projectID: projectID, serverID: serverID, name: "")
+            return try await tx.secrets(projectID: address.projectID, serverID: nil)
+                .filter { $0.address.serverID == address.serverID }
+                .map { SecretInfo(name: $0.address.name, scope: $0.address.scope, serverID: $0.address.serverID,
+                                  version: $0.version, createdAt: $0.createdAt, updatedAt: $0.updatedAt) }
+        }
+    }
+
+    public func delete(_ principal: Principal, projectID: String?, serverID: String?, name: String) async throws {
+        try principal.check(.scope(.secretsWrite))
+        let now = env.now()
+        try await env.store.write { tx in
+            try await tx.lockAccount(id: principal.accountID)
+            let address = try await Self.address(tx, principal, projectID: projectID, serverID: serverID, name: name)
+            guard try await tx.secret(address) != nil else { throw DomainError(.notFound, "No such secret.") }
+            try await tx.deleteSecret(address)
+            try await tx.append(
+                ActivityRecord(action: Action.secretDeleted, actor: principal.actor,
+                               target: Target(type: "secret", id: name), projectID: address.projectID,
+                               metadata: ["name": name, "scope": address.scope, "server_id": address.serverID ?? ""]),
+                accountID: principal.accountID, at: now)
+        }
+    }
+
+    /// The environment a process of `server` gets: the project's secrets overlaid by the
+    /// server's. A value that fails to open (moved, altered, wrong key) is an error, never
+    /// injected.
+    public func environment(for server: Server) async throws -> [String: String] {
+        let master = self.master
+        return try await env.store.read { tx in
+            let records = try await tx.secrets(projectID: server.projectID, serverID: server.id)
+            guard !records.isEmpty else { return [:] }
+            guard let key = try await Self.dataKey(tx, projectID: server.projectID, master: master, create: false, at: Date()) else {
+                throw DomainError(.runtimeFailed, "The project's data key is missing; its secrets cannot be opened.")
+            }
+            var environment: [String: String] = [:]
+            // Project scope first, then the server's over it.
+            for record in records.sorted(by: { ($0.address.serverID != nil ? 1 : 0) < ($1.address.serverID != nil ? 1 : 0) }) {
+                do {
+                    environment[record.address.name] = try Envelope.openValue(record.sealed, key: key, address: record.address)
+                } catch {
+                    throw DomainError(.runtimeFailed, "Secret \(record.address.name) cannot be opened: \(error). Set it again.")
+                }
+            }
+            return environment
+        }
+    }
+
+    /// Rewraps every project data key under `newKey` in one transaction; values are untouched.
+    public static func rotateMasterKey(store: any Store, from old: MasterKey, to newKey: MasterKey) async throws -> Int {
+        try await checkMasterKey(old, store: store)
+        return try await store.write { tx in
+            let keys = try await tx.wrappedDataKeys()
+            for (projectID, wrapped) in keys {
+                let key = try Envelope.unwrap(wrapped, projectID: projectID, master: old)
+                try await tx.updateWrappedDataKey(projectID: projectID, wrapped: try Envelope.wrap(key, projectID: projectID, master: newKey))
+            }
+            try await tx.setVaultFingerprint(newKey.fingerprint)
+            return keys.count
+        }
+    }
+
+    // MARK: Helpers
+
+    /// The secret's address, if the principal may reach its project or server.
+    static func address(_ tx: any StoreTransaction, _ principal: Principal, projectID: String?, serverID: String?,
+                        name: String) async throws -> SecretAddress {
+        if let serverID {
+            guard let server = try await tx.server(id: serverID, accountID: principal.accountID),
+                  principal.canReach(projectID: server.projectID) else { throw DomainError.notFound }
+            return SecretAddress(projectID: server.projectID, serverID: server.id, name: name)
+        }
+        guard let projectID, principal.canReach(projectID: projectID),
+              try await tx.project(id: projectID, accountID: principal.accountID) != nil else {
+            throw DomainError(.notFound, "No such project.")
+        }
+        return SecretAddress(projectID: projectID, serverID: nil, name: name)
+    }
+
+    static func dataKey(_ tx: any StoreTransaction, projectID: String, master: MasterKey, create: Bool,
+                        at now: Date) async throws -> SymmetricKey? {
+        if let wrapped = try await tx.wrappedDataKey(projectID: projectID) {
+            do {
+                return try Envelope.unwrap(wrapped, projectID: projectID, master: master)
+            } catch {
+                throw DomainError(.runtimeFailed, "The project's data key cannot be opened with this master key.")
+            }
+        }
+        guard create else { return nil }
+        let (key, wrapped) = try Envelope.newDataKey(projectID: projectID, master: master)
+        try await tx.insertWrappedDataKey(projectID: projectID, wrapped: wrapped, at: now)
+        return key
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import S4ADomain
+import S4AStore
+import Testing
+
+/// The vault's rows on both engines: one secret per address (the version counts its sets),
+/// the scopes kept apart, wrapped keys and the master key's fingerprint.
+@Suite struct VaultStoreTests {
+    @Test(arguments: Engine.allCases)
+    func secretsUpsertByAddressAndKeysRoundTrip(engine: Engine) async throws {
+        try await engine.withStore { store in
+            let account = try await makeAccount(store)
+            let project = Project(id: RandomToken.id(.project), accountID: account.id, name: "v", slug: unique("v"),
+                                  visibility: .private, createdAt: Date(), updatedAt: Date())
+            try await store.write { tx in try await tx.insert(project) }
+            @Sendable func record(_ server: String?, _ name: String, _ sealed: String) -> SecretRecord {
+                SecretRecord(id: RandomToken.id(.secret), accountID: account.id,
+                             address: SecretAddress(projectID: project.id, serverID: server, name: name), version: 1,
+                             sealed: Data(sealed.utf8), valueBytes: sealed.count, createdAt: Date(), updatedAt: Date())
+            }
+            // One row (the database may be shared with other tests: set, then set again).
+            let fingerprint = try await store.write { tx in
+                try await tx.setVaultFingerprint("f1")
+                try await tx.setVaultFingerprint("f2")
+                return try await tx.vaultFingerprint()
+            }
+            #expect(fingerprint == "f2")
+            try await store.write { tx in
+                try await tx.insertWrappedDataKey(projectID: project.id, wrapped: Data([1, 2, 3]), at: Date())
+                try await tx.updateWrappedDataKey(projectID: project.id, wrapped: Data([4, 5]))
+                try await tx.upsert(record(nil, "TOKEN", "one"))
+                try await tx.upsert(record(nil, "TOKEN", "two"))
+                try await tx.upsert(record("srv_a", "TOKEN", "server"))
+                try await tx.upsert(record("srv_b", "OTHER", "b"))
+            }
+            try await store.read { tx in
+                let wrapped = try await tx.wrappedDataKey(projectID: project.id)
+                #expect(wrapped == Data([4, 5]))
+                let all = try await tx.wrappedDataKeys()
+                #expect(all.map(\.projectID).contains(project.id))
+                let projectScope = try await tx.secret(SecretAddress(projectID: project.id, serverID: nil, name: "TOKEN"))
+                #expect(projectScope?.version == 2)
+                #expect(projectScope?.sealed == Data("two".utf8))
+                let forA = try await tx.secrets(projectID: project.id, serverID: "srv_a")
+                #expect(forA.map { "\($0.address.serverID ?? "-")/\($0.address.name)" }.sorted() == ["-/TOKEN", "srv_a/TOKEN"])
+                let every = try await tx.secrets(projectID: project.id, serverID: nil)
+                #expect(every.count == 3)
+            }
+            try await store.write { tx in
+                try await tx.deleteSecrets(serverID: "srv_a")
+                try await tx.deleteSecret(SecretAddress(projectID: project.id, serverID: nil, name: "TOKEN"))
+            }
+            let left = try await store.read { tx in try await tx.secrets(projectID: project.id, serverID: nil) }
+            #expect(left.map(\.address.name) == ["OTHER"])
+            // A project's deletion takes its data key and secrets with it.
+            try await store.write { tx in try await tx.deleteProject(id: project.id) }
+            let (key, rows) = try await store.read { tx in
+                (try await tx.wrappedDataKey(projectID: project.id), try await tx.secrets(projectID: project.id, serverID: nil))
+            }
+            #expect(key == nil && rows.isEmpty)
+        }
+    }
+}
