@@ -122,6 +122,11 @@ class Fixtures:
             r = self.server.request("POST", f"/v1/servers/{server}/exec", self.token, json={"command": "true"})
             assert r.status_code == 200, r.text
             return path.replace("{server_id}", server).replace("{run_id}", r.json()["run_id"])
+        if "{name}" in path:  # a secret that exists in that very project or server
+            owner = re.sub(r"\{(\w+_id)\}", lambda m: self.value(m.group(1), caller_key_id), path.split("/secrets/")[0])
+            r = self.server.request("PUT", f"{owner}/secrets/PROBE", self.token, json={"value": "probe-value"})
+            assert r.status_code == 200, r.text
+            return f"{owner}/secrets/PROBE"
         return re.sub(r"\{(\w+)\}", lambda m: self.value(m.group(1), caller_key_id), path)
 
 

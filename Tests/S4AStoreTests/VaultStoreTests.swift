@@ -61,3 +61,30 @@ import Testing
         }
     }
 }
+
+@Suite struct MasterKeyRotationTests {
+    /// Rotation re-wraps every data key in one transaction: the new key opens them, the old
+    /// one no longer does. SQLite only: rotation touches every project of a database, and the
+    /// PostgreSQL one is shared by concurrent tests (the SQL it runs is covered above on both).
+    @Test(arguments: [Engine.sqlite])
+    func rotationRewrapsEveryDataKey(engine: Engine) async throws {
+        try await engine.withStore { store in
+            let old = MasterKey.generate(), new = MasterKey.generate()
+            let account = try await makeAccount(store)
+            let project = Project(id: RandomToken.id(.project), accountID: account.id, name: "r", slug: unique("r"),
+                                  visibility: .private, createdAt: Date(), updatedAt: Date())
+            try await store.write { tx in
+                try await tx.insert(project)
+                try await tx.setVaultFingerprint(old.fingerprint)
+                try await tx.insertWrappedDataKey(projectID: project.id,
+                                                  wrapped: try Envelope.newDataKey(projectID: project.id, master: old).wrapped, at: Date())
+            }
+            await #expect(throws: DomainError.self) { _ = try await SecretService.rotateMasterKey(store: store, from: new, to: old) }
+            #expect(try await SecretService.rotateMasterKey(store: store, from: old, to: new) >= 1)
+            let wrapped = try #require(try await store.read { tx in try await tx.wrappedDataKey(projectID: project.id) })
+            #expect(throws: VaultError.cannotOpen) { try Envelope.unwrap(wrapped, projectID: project.id, master: old) }
+            _ = try Envelope.unwrap(wrapped, projectID: project.id, master: new)
+            #expect(try await store.read { tx in try await tx.vaultFingerprint() } == new.fingerprint)
+        }
+    }
+}
