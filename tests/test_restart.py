@@ -94,3 +94,22 @@ def supervisors() -> list[str]:
         if len(args) > 2 and args[1] == b"supervise":
             found.append(b" ".join(args).decode())
     return found
+
+
+def test_sigterm_ends_open_log_streams(make_server):
+    """A client following a running server's logs does not hold a graceful shutdown open."""
+    import requests
+
+    srv = make_server()
+    acct = signup_and_login(srv)
+    project = srv.request("POST", "/v1/projects", acct.token, json={"name": "follow"}).json()["id"]
+    sid = srv.request("POST", "/v1/servers", acct.token,
+                      json={"project_id": project, "name": "f", "budget_usd": "1", "memory_mb": 64, "disk_mb": 64}).json()["id"]
+    stream = requests.get(srv.url(f"/v1/servers/{sid}/logs?follow=true"), headers={"Authorization": f"Bearer {acct.token}"},
+                          verify=str(srv.ca), stream=True, timeout=30)
+    assert stream.status_code == 200 and stream.headers["content-type"] == "text/event-stream"
+    started = time.monotonic()
+    srv.process.send_signal(signal.SIGTERM)
+    assert srv.process.wait(timeout=15) == 0, srv.log()
+    assert time.monotonic() - started < 15
+    stream.close()

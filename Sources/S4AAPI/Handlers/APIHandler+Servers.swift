@@ -2,6 +2,7 @@ import Foundation
 import OpenAPIRuntime
 import S4AContract
 import S4ADomain
+import ServiceLifecycle
 
 extension APIHandler {
     func createServer(_ input: Operations.CreateServer.Input) async throws -> Operations.CreateServer.Output {
@@ -133,7 +134,8 @@ extension APIHandler {
         }
         guard query.until == nil else { throw DomainError.invalid("until", "does not go with follow") }
         let lines = try await servers.followLogs(principal, id: input.path.serverId, query: query)
-        let frames = lines.map { EventStreamFrame.encode(event: "line", object: Self.contract($0)) }
+        // A graceful shutdown ends the stream (else SIGTERM would wait for every follower to leave).
+        let frames = lines.map { EventStreamFrame.encode(event: "line", object: Self.contract($0)) }.cancelOnGracefulShutdown()
         return .ok(.init(body: .textEventStream(HTTPBody(frames, length: .unknown, iterationBehavior: .single))))
     }
 
