@@ -161,6 +161,35 @@ enum Migrations {
             )
             """,
         ]),
+        // Budgets: prepaid leases and the append-only ledger of money they move.
+        (4, [
+            """
+            CREATE TABLE leases (
+                id TEXT PRIMARY KEY,
+                server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                started_at BIGINT NOT NULL,
+                deadline BIGINT NOT NULL,
+                reserved_micros BIGINT NOT NULL,
+                settled_at BIGINT
+            )
+            """,
+            "CREATE INDEX leases_open ON leases(server_id, settled_at)",
+            """
+            CREATE TABLE ledger_entries (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                lease_id TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                amount_micros BIGINT NOT NULL CHECK (amount_micros >= 0),
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX ledger_server ON ledger_entries(server_id)",
+            "CREATE INDEX ledger_account ON ledger_entries(account_id)",
+            "CREATE UNIQUE INDEX ledger_one_settlement ON ledger_entries(lease_id, kind)",
+        ]),
     ]
 
     static func run(on engine: any SQLEngine) async throws {

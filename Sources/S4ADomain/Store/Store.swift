@@ -148,6 +148,19 @@ public protocol StoreTransaction: Sendable {
     /// Removes a server's own secrets (the server is deleted).
     func deleteSecrets(serverID: String) async throws
 
+    // Budgets
+    func insert(_ lease: Lease) async throws
+    /// A server's leases not yet settled, oldest first.
+    func openLeases(serverID: String) async throws -> [Lease]
+    /// Marks a lease settled and appends its entries; false (and nothing written) if it was
+    /// already settled. Call `lockAccount` first in the same transaction.
+    func settle(leaseID: String, entries: [LedgerEntry], at: Date) async throws -> Bool
+    /// Appends entries to a server's ledger (reservations); entries are never changed.
+    func appendLedger(_ entries: [LedgerEntry], serverID: String, accountID: String, at: Date) async throws
+    func ledgerBalance(serverID: String) async throws -> LedgerBalance
+    /// Over every server of the account (for its spending limit).
+    func ledgerBalance(accountID: String) async throws -> LedgerBalance
+
     // Idempotency
     func idempotencyRecord(id: String) async throws -> IdempotencyRecord?
     /// Inserts a pending record; false if one with that id exists.

@@ -37,6 +37,8 @@ public enum IDPrefix: String, Sendable {
     case server = "srv"
     case run = "run"
     case secret = "sec"
+    case lease = "lse"
+    case ledgerEntry = "led"
 }
 
 extension Sequence where Element == UInt8 {

@@ -1,0 +1,23 @@
+import Foundation
+
+/// A prepaid right to run a server until `deadline`, bought for `reserved`; settled once.
+public struct Lease: Sendable, Equatable {
+    public var id: String
+    public var serverID: String
+    public var accountID: String
+    public var startedAt: Date
+    public var deadline: Date
+    public var reserved: MicroDollars
+    public var settledAt: Date?
+
+    public init(id: String, serverID: String, accountID: String, startedAt: Date, deadline: Date, reserved: MicroDollars,
+                settledAt: Date? = nil) {
+        self.id = id
+        self.serverID = serverID
+        self.accountID = accountID
+        self.startedAt = startedAt
+        self.deadline = deadline
+        self.reserved = reserved
+        self.settledAt = settledAt
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import S4ADomain
+import S4AStore
+import Testing
+
+/// Leases and the ledger on both engines: balances sum exactly, and a lease settles once
+/// however many settle it at the same time.
+@Suite struct LedgerStoreTests {
+    func makeServer(_ store: SQLStore, _ account: Account) async throws -> Server {
+        let project = Project(id: RandomToken.id(.project), accountID: account.id, name: "l", slug: unique("l"),
+                              visibility: .private, createdAt: Date(), updatedAt: Date())
+        let server = Server(id: RandomToken.id(.server), projectID: project.id, accountID: account.id, name: "s",
+                            template: "base", cpuMillis: 1000, memoryMB: 512, diskMB: 64, pidsLimit: 512,
+                            budget: MicroDollars(1_000), network: .none, state: .running, uidSlot: Int.random(in: 100_000...100_000_000),
+                            createdAt: Date(), updatedAt: Date())
+        try await store.write { tx in
+            try await tx.insert(project)
+            try await tx.insert(server)
+        }
+        return server
+    }
+
+    @Test(arguments: Engine.allCases)
+    func aLeaseReservesThenSettlesExactlyOnce(engine: Engine) async throws {
+        try await engine.withStore { store in
+            let account = try await makeAccount(store)
+            let server = try await makeServer(store, account)
+            let other = try await makeServer(store, account)
+            let now = Date()
+            let lease = Lease(id: RandomToken.id(.lease), serverID: server.id, accountID: account.id, startedAt: now,
+                              deadline: now.addingTimeInterval(5), reserved: MicroDollars(100))
+            try await store.write { tx in
+                try await tx.insert(lease)
+                try await tx.insert(Lease(id: RandomToken.id(.lease), serverID: other.id, accountID: account.id, startedAt: now,
+                                          deadline: now.addingTimeInterval(5), reserved: MicroDollars(7)))
+            }
+            #expect(try await store.read { tx in try await tx.ledgerBalance(serverID: server.id) }
+                    == LedgerBalance(charged: MicroDollars(0), reserved: MicroDollars(100)))
+            #expect(try await store.read { tx in try await tx.openLeases(serverID: server.id) }.map(\.id) == [lease.id])
+
+            // Twenty settlements race; one wins, the others change nothing.
+            let entries = LedgerBalance.settle(leaseID: lease.id, reserved: lease.reserved, used: MicroDollars(60))
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        try await store.write { tx in
+                            try await tx.lockAccount(id: account.id)
+                            return try await tx.settle(leaseID: lease.id, entries: entries, at: Date())
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+            let balance = try await store.read { tx in try await tx.ledgerBalance(serverID: server.id) }
+            #expect(balance == LedgerBalance(charged: MicroDollars(60), reserved: MicroDollars(0)))
+            #expect(try await store.read { tx in try await tx.openLeases(serverID: server.id) }.isEmpty)
+            #expect(try await store.read { tx in try await tx.ledgerBalance(accountID: account.id) }
+                    == LedgerBalance(charged: MicroDollars(60), reserved: MicroDollars(7)))
+        }
+    }
+}
