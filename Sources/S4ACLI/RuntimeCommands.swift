@@ -67,10 +67,11 @@ struct SuperviseCommand: AsyncParsableCommand {
         commandName: "supervise", abstract: "Internal: supervise one process of a server.", shouldDisplay: false)
 
     @Argument(help: "The server.") var server: String
-    @Argument(help: "The process (a run id).") var name: String
+    @Argument(help: "The process (a run id).") var name: String?
+    @Flag(help: "Enforce the server's lease instead (its watchdog).") var lease = false
 
     func run() async throws {
-        let code = await Supervisor.main()
+        let code = lease ? await LeaseWatchdog.main() : await Supervisor.main()
         if code != 0 { throw CommandFailure(message: "", code: code, silent: true) }
     }
 }

@@ -170,14 +170,23 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
             let reason = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             throw RuntimeError.failed("runc run: \(reason.suffix(500).trimmingCharacters(in: .whitespacesAndNewlines))")
         }
+        do {
+            try await startWatchdog(spec.id)
+        } catch {
+            try? await stop(spec.id)
+            throw error
+        }
         try await startEgress(spec)
     }
 
     public func stop(_ id: String) async throws {
         try Self.checkID(id)
         await stopEgress(id)
+        // The watchdog first, so that a stop is not mistaken for an expired lease.
+        stopWatchdog(id)
         try await removeContainer(id)
         await endSupervisors(id)
+        for file in [layout.leaseFile(id), layout.leaseExpiredFile(id)] { try? FileManager.default.removeItem(atPath: file) }
         try await unmount(layout.rootfs(id))
         try await unmountDisk(id)
         try? FileManager.default.removeItem(atPath: layout.rootfs(id))

@@ -44,6 +44,10 @@ struct RuntimeLayout: Sendable {
     }
     func bundle(_ id: String) -> String { serverDirectory(id).appendingPathComponent("bundle").path }
     func initLog(_ id: String) -> String { serverDirectory(id).appendingPathComponent("init.log").path }
+    /// The lease's deadline (ms since the epoch), written by the control plane, read by the watchdog.
+    func leaseFile(_ id: String) -> String { serverDirectory(id).appendingPathComponent("lease").path }
+    /// Written by the watchdog when it stopped the server at its deadline.
+    func leaseExpiredFile(_ id: String) -> String { serverDirectory(id).appendingPathComponent("lease-expired").path }
     /// Supervised processes: `<name>.json` (the supervisor's record) and `<name>.log` (its own errors).
     func processesDirectory(_ id: String) -> String { serverDirectory(id).appendingPathComponent("processes").path }
     /// What supervised processes printed: `<name>.jsonl`, rotated to `<name>.1.jsonl`.

@@ -96,6 +96,11 @@ public protocol ContainerRuntime: ServerLogReader {
     /// A TCP connection (a socket file descriptor, the caller's to close) to `port` on the
     /// server's own loopback, made from the host: how the proxy reaches an app.
     func connect(_ id: String, port: Int) async throws -> Int32
+    /// The server may run until `deadline`; past it, a watchdog next to the server kills its
+    /// processes whether or not the control plane is alive. Renewing moves the deadline.
+    func setLease(_ id: String, deadline: Date) async throws
+    /// When the watchdog stopped the server at its deadline (since its last start), if it did.
+    func leaseExpired(_ id: String) async throws -> Date?
     /// Starts an interactive process on a pseudo-terminal inside the server.
     func shell(_ id: String, _ request: ShellRequest) async throws -> any ShellSession
     /// Starts a long-running process under the server's supervisor and returns once it runs.

@@ -1,0 +1,99 @@
+import Foundation
+import S4ADomain
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Enforces a server's lease next to the server, not in the control plane: a small host
+/// process (`s4a supervise --lease`, in its own session) that reads the lease's deadline from
+/// `servers/<id>/lease` and kills every process of the server when it passes. If the control
+/// plane is killed, hung or cut off and nobody renews the lease, the server stops at its
+/// deadline anyway, so no server can run (and spend) past what was paid for.
+public enum LeaseWatchdog {
+    struct Spec: Codable {
+        var serverID: String
+        var runc: String
+        var runcRoot: String
+        var leaseFile: String
+        var expiredFile: String
+    }
+
+    /// How often the deadline is checked: the most a server can overrun its lease.
+    static let tick: Duration = .milliseconds(100)
+
+    public static func main() async -> Int32 {
+        let input = FileHandle.standardInput.readDataToEndOfFile()
+        guard let spec = try? JSONDecoder().decode(Spec.self, from: input) else {
+            FileHandle.standardError.write(Data("s4a supervise --lease: expected the spec on stdin\n".utf8))
+            return 2
+        }
+        while true {
+            switch ContainerState.read(runcRoot: spec.runcRoot, id: spec.serverID) {
+            case .status(.running?), .status(.paused?), .unknown: break
+            default: return 0  // the server stopped or is gone: nothing left to enforce
+            }
+            if let deadline = readDeadline(spec.leaseFile), Date() >= deadline {
+                _ = try? await ChildProcess.run([spec.runc, "--root", spec.runcRoot, "kill", "--all", spec.serverID, "KILL"])
+                let note = Data("\(Int64(Date().timeIntervalSince1970 * 1000))\n".utf8)
+                FileManager.default.createFile(atPath: spec.expiredFile, contents: note, attributes: [.posixPermissions: 0o600])
+                return 0
+            }
+            try? await Task.sleep(for: tick)
+        }
+    }
+
+    /// The deadline in the lease file (milliseconds since the epoch); nil when there is none.
+    static func readDeadline(_ path: String) -> Date? {
+        guard let data = FileManager.default.contents(atPath: path),
+              let millis = Int64(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return nil }
+        return Date(timeIntervalSince1970: Double(millis) / 1000)
+    }
+}
+
+extension RuncRuntime {
+    public func setLease(_ id: String, deadline: Date) async throws {
+        try Self.checkID(id)
+        let path = layout.leaseFile(id)
+        let data = Data("\(Int64((deadline.timeIntervalSince1970 * 1000).rounded(.down)))\n".utf8)
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]),
+              rename(temporary, path) == 0 else { throw RuntimeError.failed("cannot write the lease") }
+        // Renewals also heal: a running server whose watchdog is gone gets one again.
+        if Self.watchdogs(of: id).isEmpty, try await status(id) == .running { try await startWatchdog(id) }
+    }
+
+    public func leaseExpired(_ id: String) async throws -> Date? {
+        try Self.checkID(id)
+        guard let data = FileManager.default.contents(atPath: layout.leaseExpiredFile(id)),
+              let millis = Int64(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        else { return nil }
+        return Date(timeIntervalSince1970: Double(millis) / 1000)
+    }
+
+    /// Starts the server's watchdog (after its container runs) unless one runs.
+    func startWatchdog(_ id: String) async throws {
+        guard let supervisor else { throw RuntimeError.missing("the s4a binary (its supervisor) was not found; set S4A_BIN") }
+        guard Self.watchdogs(of: id).isEmpty else { return }
+        let spec = LeaseWatchdog.Spec(serverID: id, runc: runc, runcRoot: layout.runcRoot, leaseFile: layout.leaseFile(id),
+                                      expiredFile: layout.leaseExpiredFile(id))
+        let output = try await ChildProcess.run(["setsid", "--fork", supervisor, "supervise", id, "--lease"],
+                                                stdin: try [UInt8](JSONEncoder().encode(spec)),
+                                                logFile: layout.serverDirectory(id).appendingPathComponent("watchdog.log").path)
+        guard output.exitCode == 0 else { throw RuntimeError.failed("the lease watchdog did not start") }
+    }
+
+    /// Ends the server's watchdog (it is stopping anyway; this does not wait for it to notice).
+    func stopWatchdog(_ id: String) {
+        for pid in Self.watchdogs(of: id) { Glibc.kill(pid, SIGKILL) }
+    }
+
+    /// Live watchdog processes of server `id`.
+    static func watchdogs(of id: String) -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(pid_t.init).filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            return arguments.count >= 4 && arguments[1] == "supervise" && arguments[2] == id && arguments[3] == "--lease"
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import S4ADomain
+@testable import S4ARuntime
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The lease is enforced next to the server: past its deadline the watchdog kills the
+/// server's processes, with no help from the control plane.
+@Suite(.serialized, .enabled(if: runtimeAvailable)) struct LeaseWatchdogTests {
+    func waitUntilStopped(_ fixture: RuntimeFixture, _ id: String, within seconds: Double) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await fixture.runtime.status(id) != .running { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    @Test func aLeaseNobodyRenewsStopsTheServerAtItsDeadline() async throws {
+        try await RuntimeFixture.run { fixture in
+            try await fixture.withServer { spec in
+                let watchdogs = RuncRuntime.watchdogs(of: spec.id)
+                #expect(watchdogs.count == 1)
+                // Not our child: it outlives whoever started it (the control plane).
+                if let pid = watchdogs.first, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) {
+                    let fields = stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")
+                    #expect(pid_t(fields[1]) != getpid())
+                }
+                try await fixture.runtime.spawn(spec.id, ProcessRequest(name: "run_burn", argv: ["/bin/sh", "-c", "while :; do :; done"]))
+                let set = Date()
+                try await fixture.runtime.setLease(spec.id, deadline: set.addingTimeInterval(1.5))
+                // Renewed once: it runs past the first deadline.
+                try await Task.sleep(for: .milliseconds(1000))
+                try await fixture.runtime.setLease(spec.id, deadline: Date().addingTimeInterval(1.5))
+                try await Task.sleep(for: .milliseconds(1000))
+                #expect(try await fixture.runtime.status(spec.id) == .running)
+                // Then nobody renews it.
+                #expect(try await waitUntilStopped(fixture, spec.id, within: 5))
+                let stoppedAfter = Date().timeIntervalSince(set)
+                #expect(stoppedAfter >= 2.4 && stoppedAfter < 4.5, "stopped after \(stoppedAfter) s")
+                let expired = try #require(try await fixture.runtime.leaseExpired(spec.id))
+                #expect(expired.timeIntervalSince(set) >= 2.4)
+                #expect(RuncRuntime.watchdogs(of: spec.id).isEmpty)
+            }
+        }
+    }
+
+    @Test func aStopIsNotAnExpiryAndEndsTheWatchdog() async throws {
+        try await RuntimeFixture.run { fixture in
+            let spec = fixture.spec()
+            try await fixture.runtime.prepare(spec)
+            try await fixture.runtime.setLease(spec.id, deadline: Date().addingTimeInterval(60))
+            try await fixture.runtime.start(spec)
+            #expect(RuncRuntime.watchdogs(of: spec.id).count == 1)
+            try await fixture.runtime.stop(spec.id)
+            #expect(RuncRuntime.watchdogs(of: spec.id).isEmpty)
+            #expect(try await fixture.runtime.leaseExpired(spec.id) == nil)
+            // A lease left from before never stops the next start: the stop removed it.
+            try await fixture.runtime.start(spec)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await fixture.runtime.status(spec.id) == .running)
+            try await fixture.runtime.destroy(spec.id)
+        }
+    }
+}
