@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ServiceLifecycle
 import Hummingbird
 import Logging
 import S4AAPI
@@ -22,6 +23,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Token that lets off-host scrapers read /metrics (S4A_METRICS_TOKEN).") var metricsToken: String?
     @Option(help: "The vault's master key: a file of base64 (S4A_MASTER_KEY_FILE, or the base64 itself in S4A_MASTER_KEY). Default <data-dir>/master.key, made at first start: back it up.")
     var masterKeyFile: String?
+    @Option(help: "Seconds a prepaid lease runs before renewal, 1…60 (S4A_LEASE_SECONDS; default 5).") var leaseSeconds: Double?
 
     func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServeOptions {
         var options = ServeOptions()
@@ -51,6 +53,10 @@ struct ServeCommand: AsyncParsableCommand {
         options.metricsToken = pick(metricsToken, "S4A_METRICS_TOKEN")
         options.masterKeyFile = pick(masterKeyFile, "S4A_MASTER_KEY_FILE")
         options.masterKeyBase64 = environment["S4A_MASTER_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        if let value = leaseSeconds ?? pick(nil, "S4A_LEASE_SECONDS").flatMap(Double.init) {
+            guard (1...60).contains(value) else { throw OptionError("--lease-seconds must be 1 to 60") }
+            options.leaseSeconds = value
+        }
         return options
     }
 
@@ -71,7 +77,10 @@ struct ServeCommand: AsyncParsableCommand {
                 fflush(stdout)
             }
             // Drains in-flight requests on SIGTERM or SIGINT, then closes the store.
-            try await app.runService()
+            let services = [ServiceGroupConfiguration.ServiceConfiguration(service: app)]
+                + plane.backgroundServices().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+            try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                        logger: logger)).run()
         } catch {
             await plane.shutdown()
             throw error

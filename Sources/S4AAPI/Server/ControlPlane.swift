@@ -50,7 +50,8 @@ public final class ControlPlane: Sendable {
         }
         environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
         let secrets = SecretService(env: environment, master: master)
-        let servers = ServerService(env: environment, runtime: self.runtime, secrets: secrets)
+        let budgets = BudgetService(env: environment, runtime: self.runtime, settings: options.budgetSettings)
+        let servers = ServerService(env: environment, runtime: self.runtime, secrets: secrets, budgets: budgets)
         handler = APIHandler(
             accounts: await AccountService(env: environment), keys: APIKeyService(env: environment),
             projects: ProjectService(env: environment), activity: ActivityService(env: environment),

@@ -20,6 +20,8 @@ public struct ServeOptions: Sendable {
     /// first start) or the base64 itself (`S4A_MASTER_KEY`), which wins.
     public var masterKeyFile: String?
     public var masterKeyBase64: String?
+    /// How long a prepaid lease runs before it must be renewed (the watchdog's horizon).
+    public var leaseSeconds: Double = 5
 
     public init() {}
 
@@ -43,6 +45,12 @@ public struct ServeOptions: Sendable {
         guard !host.isEmpty else { throw OptionError("--listen needs a host") }
         listenHost = host
         listenPort = port
+    }
+
+    var budgetSettings: BudgetSettings {
+        var settings = BudgetSettings()
+        settings.leaseMilliseconds = Int64(leaseSeconds * 1000)
+        return settings
     }
 
     var domainSettings: DomainSettings {

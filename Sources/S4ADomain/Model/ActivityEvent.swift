@@ -80,6 +80,8 @@ public enum Action {
     public static let serverStopped = "server.stopped"
     public static let serverDeleted = "server.deleted"
     public static let serverFailed = "server.failed"
+    public static let serverBudgetWarning = "server.budget_warning"
+    public static let serverBudgetExhausted = "server.budget_exhausted"
     public static let secretSet = "secret.set"
     public static let secretDeleted = "secret.deleted"
 }

@@ -8,7 +8,7 @@ public enum ServerState: String, Sendable, Codable, CaseIterable {
     /// The states a server may move to from this one.
     public var successors: Set<ServerState> {
         switch self {
-        case .creating: [.running, .failed, .deleted]
+        case .creating: [.running, .exhausted, .failed, .deleted]
         case .running: [.stopped, .exhausted, .failed, .deleted]
         case .stopped, .exhausted, .failed: [.running, .deleted]
         case .deleted: []

@@ -31,12 +31,15 @@ public struct ServerService: Sendable {
     let locks: KeyedLock
     /// Where the processes' secrets come from; nil: none (unit tests without a vault).
     let secrets: SecretService?
+    /// Leases and the ledger; nil: servers run unmetered (unit tests only).
+    let budgets: BudgetService?
 
     public init(env: DomainEnvironment, runtime: any ContainerRuntime, secrets: SecretService? = nil,
-                locks: KeyedLock = KeyedLock()) {
+                budgets: BudgetService? = nil, locks: KeyedLock = KeyedLock()) {
         self.env = env
         self.runtime = runtime
         self.secrets = secrets
+        self.budgets = budgets
         self.locks = locks
     }
 
@@ -134,6 +137,7 @@ public struct ServerService: Sendable {
             let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
             guard server.state == .running else { return server }
             try await runtime.stop(server.id)
+            try await budgets?.settle(server)
             return try await transition(server, to: .stopped, action: Action.serverStopped, actor: principal.actor)
         }
     }
@@ -170,6 +174,7 @@ public struct ServerService: Sendable {
         } catch {
             throw DomainError(.runtimeFailed, "The server could not be destroyed: \(error)")
         }
+        try await budgets?.settle(server)
         _ = try await transition(server, to: .deleted, action: Action.serverDeleted, actor: actor)
     }
 
@@ -302,6 +307,40 @@ public struct ServerService: Sendable {
         return try await refreshed(run)
     }
 
+    // MARK: Budgets
+
+    /// One round of metering (the control plane runs it every second): renews leases running
+    /// low, and turns a lease the watchdog let run out into `exhausted` (the budget is spent)
+    /// or `stopped` (nobody renewed it in time).
+    public func enforceBudgets() async throws {
+        guard let budgets else { return }
+        let running = try await env.store.read { tx in try await tx.liveServers() }.filter { $0.state == .running }
+        for candidate in running {
+            try await locks.withLock(candidate.id) {
+                guard let server = try await env.store.read({ tx in try await tx.server(id: candidate.id, accountID: candidate.accountID) }),
+                      server.state == .running else { return }
+                if try await endIfLeaseRanOut(server, budgets) { return }
+                if try await budgets.needsRenewal(server) { try await budgets.renew(server) }
+            }
+        }
+    }
+
+    /// When the watchdog stopped the server at its deadline: settles, cleans up and records
+    /// why. True if it did.
+    func endIfLeaseRanOut(_ server: Server, _ budgets: BudgetService) async throws -> Bool {
+        guard let expired = try await runtime.leaseExpired(server.id) else { return false }
+        try await budgets.settle(server, at: expired)
+        try await runtime.stop(server.id)
+        let balance = try await budgets.balance(server)
+        let spent = budgets.settings.card.cost(cpuMillis: server.cpuMillis, memoryMB: server.memoryMB, milliseconds: 1)
+            > balance.available(under: server.budget)
+        var ended = server
+        ended.lastError = spent ? "its budget is spent" : "its lease ran out before the control plane renewed it"
+        _ = try await transition(ended, to: spent ? .exhausted : .stopped,
+                                 action: spent ? Action.serverBudgetExhausted : Action.serverStopped, actor: .system)
+        return true
+    }
+
     // MARK: Reconciling
 
     /// At start: adopt servers still running, mark vanished ones failed, lose interrupted runs,
@@ -314,8 +353,11 @@ public struct ServerService: Sendable {
                 adopted += 1
                 continue
             }
+            // Stopped by its watchdog while the control plane was away: a lease ran out.
+            if let budgets, server.state == .running, try await endIfLeaseRanOut(server, budgets) { continue }
             failed += 1
             try? await runtime.stop(server.id)
+            try? await budgets?.settle(server)
             var broken = server
             broken.lastError = server.state == .creating ? "interrupted while being created" : "its container vanished"
             _ = try await transition(broken, to: .failed, action: Action.serverFailed, actor: .system)
@@ -332,11 +374,17 @@ public struct ServerService: Sendable {
 
     // MARK: Helpers
 
-    /// Starts the container and records `running`, or records `failed` and says why.
+    /// Leases the first interval, starts the container and records `running`; records
+    /// `exhausted` when the budget buys nothing more, `failed` when the runtime fails.
     func bringUp(_ server: Server, actor: Actor) async throws -> Server {
+        if let budgets, try await budgets.renew(server) == .exhausted {
+            _ = try await transition(server, to: .exhausted, action: Action.serverBudgetExhausted, actor: actor)
+            throw DomainError(.conflict, "The server's budget is spent; raise budget_usd to start it again.")
+        }
         do {
             try await runtime.start(ContainerSpec(server: server))
         } catch {
+            try? await budgets?.settle(server)
             return try await fail(server, because: error, actor: actor)
         }
         var running = server

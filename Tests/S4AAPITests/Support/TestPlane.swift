@@ -25,6 +25,8 @@ final class TestPlane: @unchecked Sendable {
         options.dataDirectory = directory.path
         options.bcryptCost = 4
         options.listenPort = 0
+        // In-process planes run no metering loop: a lease long enough for any test.
+        options.leaseSeconds = 600
         configure(&options)
         let clock = TestClock()
         let plane = try await ControlPlane(options: options, now: { clock.now })

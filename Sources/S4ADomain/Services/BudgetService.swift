@@ -1,0 +1,101 @@
+import Foundation
+
+/// How budgets are metered: the prices and the length of a lease.
+public struct BudgetSettings: Sendable {
+    public var card: RateCard = .standard
+    /// A lease buys this long; renewed when less than half of it is left.
+    public var leaseMilliseconds: Int64 = 5000
+    public init() {}
+}
+
+/// Un-overspendable budgets: a server runs only inside a prepaid lease reserved against its
+/// cap in one transaction; renewal settles the time used and reserves the next interval (or
+/// the rest); a watchdog next to the server stops it at the deadline if nobody renews.
+public struct BudgetService: Sendable {
+    let env: DomainEnvironment
+    let runtime: any ContainerRuntime
+    let settings: BudgetSettings
+
+    public init(env: DomainEnvironment, runtime: any ContainerRuntime, settings: BudgetSettings) {
+        self.env = env
+        self.runtime = runtime
+        self.settings = settings
+    }
+
+    public enum Renewal: Sendable, Equatable {
+        case leased(until: Date)
+        /// Nothing more is affordable; the current lease (if any) runs out at its deadline.
+        case exhausted
+    }
+
+    /// Settles what the server has used and reserves its next lease, in one transaction, then
+    /// tells the watchdog the new deadline. `.exhausted` reserves nothing.
+    @discardableResult
+    public func renew(_ server: Server) async throws -> Renewal {
+        let now = env.now()
+        let settings = self.settings
+        let lease: Lease? = try await env.store.write { tx in
+            try await tx.lockAccount(id: server.accountID)
+            try await Self.settleOpenLeases(tx, server, at: now, settings: settings)
+            let balance = try await tx.ledgerBalance(serverID: server.id)
+            guard let plan = LeasePlan.next(available: balance.available(under: server.budget), card: settings.card,
+                                            cpuMillis: server.cpuMillis, memoryMB: server.memoryMB,
+                                            intervalMilliseconds: settings.leaseMilliseconds) else { return nil }
+            let lease = Lease(id: RandomToken.id(.lease), serverID: server.id, accountID: server.accountID, startedAt: now,
+                              deadline: now.addingTimeInterval(Double(plan.milliseconds) / 1000), reserved: plan.price)
+            try await tx.insert(lease)
+            return lease
+        }
+        guard let lease else { return .exhausted }
+        try await runtime.setLease(server.id, deadline: lease.deadline)
+        return .leased(until: lease.deadline)
+    }
+
+    /// Settles the server's open leases (it stopped, or its lease ran out at `at`).
+    public func settle(_ server: Server, at time: Date? = nil) async throws {
+        let now = time ?? env.now()
+        let settings = self.settings
+        try await env.store.write { tx in
+            try await tx.lockAccount(id: server.accountID)
+            try await Self.settleOpenLeases(tx, server, at: now, settings: settings)
+        }
+    }
+
+    /// Whether a server's open lease needs renewing now (less than half of a lease left).
+    public func needsRenewal(_ server: Server) async throws -> Bool {
+        let open = try await env.store.read { tx in try await tx.openLeases(serverID: server.id) }
+        guard let deadline = open.map(\.deadline).max() else { return true }
+        return deadline.timeIntervalSince(env.now()) * 1000 < Double(settings.leaseMilliseconds) / 2
+    }
+
+    public func balance(_ server: Server) async throws -> LedgerBalance {
+        try await env.store.read { tx in try await tx.ledgerBalance(serverID: server.id) }
+    }
+
+    /// Charges each open lease for the time used (to `at` or its deadline, whichever is first;
+    /// never more than it reserved) and releases the rest; warns at 50% and 80% of the cap.
+    static func settleOpenLeases(_ tx: any StoreTransaction, _ server: Server, at now: Date,
+                                 settings: BudgetSettings) async throws {
+        let before = try await tx.ledgerBalance(serverID: server.id).charged
+        for lease in try await tx.openLeases(serverID: server.id) {
+            let end = min(now, lease.deadline)
+            let milliseconds = max(0, Int64((end.timeIntervalSince(lease.startedAt) * 1000).rounded(.up)))
+            let used = settings.card.cost(cpuMillis: server.cpuMillis, memoryMB: server.memoryMB, milliseconds: milliseconds)
+            _ = try await tx.settle(leaseID: lease.id, entries: LedgerBalance.settle(leaseID: lease.id, reserved: lease.reserved,
+                                                                                     used: used), at: now)
+        }
+        let after = try await tx.ledgerBalance(serverID: server.id).charged
+        guard server.budget.value > 0 else { return }
+        for percent in [50, 80] {
+            let threshold = server.budget.value * Int64(percent) / 100
+            if before.value < threshold, after.value >= threshold {
+                try await tx.append(
+                    ActivityRecord(action: Action.serverBudgetWarning, actor: .system,
+                                   target: Target(type: "server", id: server.id), projectID: server.projectID,
+                                   metadata: ["percent": "\(percent)", "charged_usd": after.decimal,
+                                              "budget_usd": server.budget.decimal]),
+                    accountID: server.accountID, at: now)
+            }
+        }
+    }
+}

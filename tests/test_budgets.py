@@ -1,0 +1,124 @@
+"""Un-overspendable budgets through the real binary and real runc: prepaid leases against the
+cap, a watchdog next to each server that stops it at its deadline, and a ledger that stays
+consistent through a SIGKILL of the control plane."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+from conftest import Server, signup_and_login
+
+RATE_1CPU_512MIB = 16.25  # µ$ per second at the default prices (14 per vCPU-s, 4.5 per GiB-s)
+
+
+def ledger(srv: Server, server_id: str) -> dict[str, int]:
+    db = sqlite3.connect(srv.data_dir / "s4a.sqlite")
+    try:
+        rows = db.execute("SELECT kind, SUM(amount_micros) FROM ledger_entries WHERE server_id = ? GROUP BY kind",
+                          (server_id,)).fetchall()
+        open_leases = db.execute("SELECT COUNT(*) FROM leases WHERE server_id = ? AND settled_at IS NULL",
+                                 (server_id,)).fetchone()[0]
+        per_lease = db.execute("SELECT lease_id, kind, COUNT(*) FROM ledger_entries WHERE server_id = ? "
+                               "GROUP BY lease_id, kind HAVING COUNT(*) > 1", (server_id,)).fetchall()
+    finally:
+        db.close()
+    totals = {kind: total for kind, total in rows}
+    totals["open_leases"] = open_leases
+    totals["duplicates"] = len(per_lease)
+    return totals
+
+
+def runc_status(srv: Server, server_id: str) -> str | None:
+    out = subprocess.run(["runc", "--root", str(srv.data_dir / "runtime" / "runc"), "state", server_id],
+                         capture_output=True, text=True)
+    return json.loads(out.stdout)["status"] if out.returncode == 0 else None
+
+
+def server_processes(server_id: str) -> list[int]:
+    """Host pids of live processes in the server's cgroup (an exited init waiting for the host's
+    pid 1 to reap it is a zombie: it runs nothing)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+                if f"/s4a/{server_id}\n" in open(f"/proc/{entry}/cgroup").read() and stat.rsplit(")", 1)[1].split()[0] != "Z":
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def burning_server(srv: Server, token: str, budget: str) -> str:
+    project = srv.request("POST", "/v1/projects", token, json={"name": "budget"}).json()["id"]
+    r = srv.request("POST", "/v1/servers", token,
+                    json={"project_id": project, "name": "burn", "budget_usd": budget, "memory_mb": 512, "disk_mb": 64})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    r = srv.request("POST", f"/v1/servers/{sid}/exec", token, json={"command": "while :; do :; done", "background": True})
+    assert r.status_code == 202, r.text
+    return sid
+
+
+def test_a_server_stops_exhausted_at_its_cap_to_the_micro_dollar(make_server):
+    srv = make_server(extra_args=["--lease-seconds", "1"])
+    acct = signup_and_login(srv)
+    cap = 50  # µ$: about three seconds of 1 vCPU and 512 MiB
+    sid = burning_server(srv, acct.token, "0.000050")
+    for _ in range(100):
+        server = srv.request("GET", f"/v1/servers/{sid}", acct.token).json()
+        if server["state"] != "running":
+            break
+        time.sleep(0.2)
+    assert server["state"] == "exhausted", server
+    money = ledger(srv, sid)
+    assert money["charge"] <= cap, money
+    assert money["charge"] >= cap - RATE_1CPU_512MIB * 1.5, money  # it ran for (nearly) what it paid for
+    assert money["reserve"] == money["charge"] + money["release"], money
+    assert money["open_leases"] == 0 and money["duplicates"] == 0, money
+    assert runc_status(srv, sid) is None, "its processes are gone"
+    actions = [e["action"] for e in srv.request("GET", "/v1/activity?limit=50", acct.token).json()["items"]]
+    assert "server.budget_exhausted" in actions and actions.count("server.budget_warning") == 2, actions
+    refused = srv.request("POST", f"/v1/servers/{sid}/start", acct.token)
+    assert refused.status_code == 409, refused.text
+
+
+def test_sigkill_of_the_control_plane_cannot_overspend(make_server):
+    lease = 2
+    srv = make_server(extra_args=["--lease-seconds", str(lease)])
+    acct = signup_and_login(srv)
+    sid = burning_server(srv, acct.token, "1")  # far more than the test runs for
+    time.sleep(1.5)
+    assert runc_status(srv, sid) == "running"
+    srv.process.send_signal(signal.SIGKILL)
+    srv.process.wait(timeout=10)
+    killed = time.monotonic()
+    # Nobody renews the lease: the watchdog stops the server by its deadline (at most one lease on).
+    while runc_status(srv, sid) == "running" and time.monotonic() - killed < lease + 5:
+        time.sleep(0.05)
+    stopped_after = time.monotonic() - killed
+    assert runc_status(srv, sid) != "running", "the server outlived its lease"
+    assert stopped_after <= lease + 0.5, stopped_after
+    # All its processes are gone (the last exit a moment after init's): nothing left to use the CPU.
+    for _ in range(20):
+        if not server_processes(sid):
+            break
+        time.sleep(0.05)
+    assert server_processes(sid) == []
+    assert time.monotonic() - killed <= lease + 1.5
+
+    again = make_server.restart(srv, extra_args=["--lease-seconds", str(lease)])
+    token = again.request("POST", "/v1/sessions", json={"email": acct.email, "password": acct.password}).json()["token"]
+    server = again.request("GET", f"/v1/servers/{sid}", token).json()
+    assert server["state"] == "stopped" and "lease" in server.get("last_error", ""), server
+    money = ledger(again, sid)
+    assert money["reserve"] == money["charge"] + money["release"], money
+    assert money["open_leases"] == 0 and money["duplicates"] == 0, money
+    assert money["charge"] <= 1_000_000, money
+    # It can be started again, and metering goes on.
+    assert again.request("POST", f"/v1/servers/{sid}/start", token).json()["state"] == "running"
