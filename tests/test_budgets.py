@@ -122,3 +122,36 @@ def test_sigkill_of_the_control_plane_cannot_overspend(make_server):
     assert money["charge"] <= 1_000_000, money
     # It can be started again, and metering goes on.
     assert again.request("POST", f"/v1/servers/{sid}/start", token).json()["state"] == "running"
+
+
+def test_raising_a_budget_needs_the_scope_and_stays_under_the_keys_ceiling(make_server, cli_factory):
+    srv = make_server(extra_args=["--lease-seconds", "1"])
+    acct = signup_and_login(srv)
+    sid = burning_server(srv, acct.token, "0.000040")
+    for _ in range(100):
+        if srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["state"] == "exhausted":
+            break
+        time.sleep(0.2)
+    capped = srv.request("POST", "/v1/api-keys", acct.token, json={
+        "name": "capped", "scopes": ["servers:read", "servers:write", "budget:write"], "max_server_budget_usd": "1"}).json()["token"]
+    plain = srv.request("POST", "/v1/api-keys", acct.token, json={
+        "name": "plain", "scopes": ["servers:read", "servers:write"]}).json()["token"]
+    assert srv.request("PATCH", f"/v1/servers/{sid}", plain, json={"budget_usd": "0.5"}).status_code == 403
+    assert srv.request("PATCH", f"/v1/servers/{sid}", capped, json={"budget_usd": "1.01"}).status_code == 403
+    assert srv.request("PATCH", f"/v1/servers/{sid}", capped, json={"budget_usd": "0.000001"}).status_code == 422
+    assert srv.request("PATCH", f"/v1/servers/{sid}", capped, json={"budget_usd": "lots"}).status_code == 400
+    assert srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["budget_usd"] == "0.00004"
+    # The creation ceiling holds too.
+    project = srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["project_id"]
+    over = srv.request("POST", "/v1/servers", capped, json={"project_id": project, "name": "x", "budget_usd": "1.50",
+                                                           "memory_mb": 64, "disk_mb": 64})
+    assert over.status_code == 403, over.text
+
+    # Raised within the ceiling, then started: it runs again, metered.
+    cli = cli_factory()
+    env = {"S4A_API_URL": srv.base_url, "S4A_API_KEY": capped, "S4A_CA_CERT": str(srv.ca)}
+    raised = cli.json("server", "budget", sid, "1", env=env)
+    assert raised["budget_usd"] == "1.00" and raised["state"] == "exhausted", raised
+    assert srv.request("POST", f"/v1/servers/{sid}/start", capped).json()["state"] == "running"
+    actions = [e["action"] for e in srv.request("GET", "/v1/activity?limit=50", acct.token).json()["items"]]
+    assert "server.budget_changed" in actions

@@ -6,7 +6,7 @@ import S4AContract
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server", abstract: "Servers: isolated Linux environments with hard limits and their own disk.",
-        subcommands: [Create.self, List.self, Show.self, Stop.self, Start.self, Delete.self])
+        subcommands: [Create.self, List.self, Show.self, Stop.self, Start.self, Budget.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a server in a project and start it.")
@@ -99,6 +99,25 @@ struct ServerCommand: AsyncParsableCommand {
                 let progress = Progress.start("Starting \(server)", json: client.json)
                 defer { progress.finish() }
                 switch try await connection.client.startServer(path: .init(serverId: server)) {
+                case .ok(let ok): return try ok.body.json
+                case .default(let status, let problem): throw APIProblem(status: status, problem)
+                }
+            }
+            try ServerCommand.show([result], json: client.json, single: true)
+        }
+    }
+
+    struct Budget: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a server's budget cap in USD (needs budget:write; an exhausted server then needs `server start`).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The server's id.") var server: String
+        @Argument(help: "The new cap in US dollars, e.g. 10 or 2.50.") var amount: String
+
+        func run() async throws {
+            let result = try await withConnection(client) { connection in
+                switch try await connection.client.updateServerBudget(path: .init(serverId: server),
+                                                                      body: .json(.init(budgetUsd: .Money(amount)))) {
                 case .ok(let ok): return try ok.body.json
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }

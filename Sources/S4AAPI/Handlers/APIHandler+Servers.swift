@@ -33,6 +33,13 @@ extension APIHandler {
         .ok(.init(body: .json(Self.contract(try await servers.start(try RequestScope.requirePrincipal(), id: input.path.serverId)))))
     }
 
+    func updateServerBudget(_ input: Operations.UpdateServerBudget.Input) async throws -> Operations.UpdateServerBudget.Output {
+        guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        let server = try await servers.setBudget(try RequestScope.requirePrincipal(), id: input.path.serverId,
+                                                 budget: try Self.money(body.budgetUsd, field: "budget_usd"))
+        return .ok(.init(body: .json(Self.contract(server))))
+    }
+
     func deleteServer(_ input: Operations.DeleteServer.Input) async throws -> Operations.DeleteServer.Output {
         try await servers.delete(try RequestScope.requirePrincipal(), id: input.path.serverId)
         return .noContent(.init())

@@ -81,6 +81,7 @@ public enum Action {
     public static let serverDeleted = "server.deleted"
     public static let serverFailed = "server.failed"
     public static let serverBudgetWarning = "server.budget_warning"
+    public static let serverBudgetChanged = "server.budget_changed"
     public static let serverBudgetExhausted = "server.budget_exhausted"
     public static let secretSet = "secret.set"
     public static let secretDeleted = "secret.deleted"

@@ -3,8 +3,11 @@ import Foundation
 /// How budgets are metered: the prices and the length of a lease.
 public struct BudgetSettings: Sendable {
     public var card: RateCard = .standard
-    /// A lease buys this long; renewed when less than half of it is left.
+    /// A lease buys this long.
     public var leaseMilliseconds: Int64 = 5000
+    /// Renewed when less than this (or half a lease, if longer) is left: well over the
+    /// metering loop's period, so that a lease is never let run out between two rounds.
+    public var renewAheadMilliseconds: Int64 = 2500
     public init() {}
 }
 
@@ -61,11 +64,12 @@ public struct BudgetService: Sendable {
         }
     }
 
-    /// Whether a server's open lease needs renewing now (less than half of a lease left).
+    /// Whether a server's open lease needs renewing now.
     public func needsRenewal(_ server: Server) async throws -> Bool {
         let open = try await env.store.read { tx in try await tx.openLeases(serverID: server.id) }
         guard let deadline = open.map(\.deadline).max() else { return true }
-        return deadline.timeIntervalSince(env.now()) * 1000 < Double(settings.leaseMilliseconds) / 2
+        let ahead = max(Double(settings.leaseMilliseconds) / 2, Double(settings.renewAheadMilliseconds))
+        return deadline.timeIntervalSince(env.now()) * 1000 < ahead
     }
 
     public func balance(_ server: Server) async throws -> LedgerBalance {

@@ -142,6 +142,38 @@ public struct ServerService: Sendable {
         }
     }
 
+    /// Sets the budget cap: within the key's ceiling, and never below what is already
+    /// charged and reserved (money spent is not given back by lowering the cap).
+    public func setBudget(_ principal: Principal, id: String, budget: MicroDollars) async throws -> Server {
+        try principal.check(.scope(.budgetWrite))
+        guard budget.value > 0 else { throw DomainError.unprocessable("budget_usd", "must be more than zero") }
+        if let ceiling = principal.apiKey?.maxServerBudget, budget > ceiling {
+            throw DomainError(.forbidden, "This key may set budgets up to \(ceiling.decimal) USD.")
+        }
+        return try await locks.withLock(id) {
+            let now = env.now()
+            return try await env.store.write { tx in
+                try await tx.lockAccount(id: principal.accountID)
+                var server = try await reachable(tx, principal, id)
+                let balance = try await tx.ledgerBalance(serverID: server.id)
+                let committed = MicroDollars(balance.charged.value + balance.reserved.value)
+                guard budget >= committed else {
+                    throw DomainError.unprocessable("budget_usd", "must be at least \(committed.decimal), already charged and reserved")
+                }
+                let previous = server.budget
+                server.budget = budget
+                server.updatedAt = now
+                try await tx.update(server)
+                try await tx.append(
+                    ActivityRecord(action: Action.serverBudgetChanged, actor: principal.actor,
+                                   target: Target(type: "server", id: server.id), projectID: server.projectID,
+                                   metadata: ["from": previous.decimal, "to": budget.decimal]),
+                    accountID: principal.accountID, at: now)
+                return server
+            }
+        }
+    }
+
     public func delete(_ principal: Principal, id: String) async throws {
         try principal.check(.scope(.serversWrite))
         try await locks.withLock(id) {
