@@ -80,18 +80,20 @@ def test_sigkill_then_restart_adopts_servers_and_orphans_nothing(make_server):
     assert mounts_of(again.data_dir, [deleted, killed]) == []
     assert not (again.data_dir / "runtime" / "servers" / deleted).exists()
     assert len(loops_of(again.data_dir)) == 1, loops_of(again.data_dir)
-    # Nothing supervises anything any more.
+    # Nothing supervises anything any more; the running server kept its one lease watchdog.
     assert [p for p in supervisors() if kept in p or killed in p] == []
+    assert len([p for p in supervisors(watchdogs=True) if kept in p]) == 1
 
 
-def supervisors() -> list[str]:
+def supervisors(watchdogs: bool = False) -> list[str]:
+    """`s4a supervise` processes: process supervisors, or (`watchdogs`) lease watchdogs."""
     found = []
     for pid in os.listdir("/proc"):
         try:
             args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
         except OSError:
             continue
-        if len(args) > 2 and args[1] == b"supervise":
+        if len(args) > 3 and args[1] == b"supervise" and (args[3] == b"--lease") == watchdogs:
             found.append(b" ".join(args).decode())
     return found
 
