@@ -155,3 +155,24 @@ def test_raising_a_budget_needs_the_scope_and_stays_under_the_keys_ceiling(make_
     assert srv.request("POST", f"/v1/servers/{sid}/start", capped).json()["state"] == "running"
     actions = [e["action"] for e in srv.request("GET", "/v1/activity?limit=50", acct.token).json()["items"]]
     assert "server.budget_changed" in actions
+
+
+def test_operator_prices_set_the_rate(make_server):
+    """1000 µ$ per vCPU-second and nothing for memory: a 3000 µ$ cap buys about three seconds."""
+    srv = make_server(extra_args=["--lease-seconds", "1", "--price-vcpu-second", "1000", "--price-gib-second", "0"])
+    acct = signup_and_login(srv)
+    sid = burning_server(srv, acct.token, "0.003")
+    for _ in range(100):
+        if srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["state"] != "running":
+            break
+        time.sleep(0.2)
+    money = ledger(srv, sid)
+    server = srv.request("GET", f"/v1/servers/{sid}", acct.token).json()
+    db = sqlite3.connect(srv.data_dir / "s4a.sqlite")
+    leases = db.execute("SELECT started_at, deadline, reserved_micros, settled_at FROM leases WHERE server_id = ? ORDER BY started_at",
+                        (sid,)).fetchall()
+    assert server["state"] == "exhausted", (server, money, leases)
+    assert 1500 <= money["charge"] <= 3000, money
+    bad = subprocess.run([str(__import__("conftest").s4a_bin()), "serve", "--price-vcpu-second", "cheap"],
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode != 0 and "--price-vcpu-second" in bad.stderr + bad.stdout, bad

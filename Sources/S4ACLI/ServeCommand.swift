@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import S4ADomain
 import ServiceLifecycle
 import Hummingbird
 import Logging
@@ -24,6 +25,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The vault's master key: a file of base64 (S4A_MASTER_KEY_FILE, or the base64 itself in S4A_MASTER_KEY). Default <data-dir>/master.key, made at first start: back it up.")
     var masterKeyFile: String?
     @Option(help: "Seconds a prepaid lease runs before renewal, 1…60 (S4A_LEASE_SECONDS; default 5).") var leaseSeconds: Double?
+    @Option(help: "Price in µ$ per vCPU-second allocated, up to 3 decimals (S4A_PRICE_VCPU_SECOND; default 14).")
+    var priceVcpuSecond: String?
+    @Option(help: "Price in µ$ per GiB-second of memory allocated (S4A_PRICE_GIB_SECOND; default 4.5).")
+    var priceGibSecond: String?
+    @Option(help: "Price in µ$ per GiB of egress (S4A_PRICE_EGRESS_GIB; default 90000).") var priceEgressGib: String?
 
     func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServeOptions {
         var options = ServeOptions()
@@ -56,6 +62,17 @@ struct ServeCommand: AsyncParsableCommand {
         if let value = leaseSeconds ?? pick(nil, "S4A_LEASE_SECONDS").flatMap(Double.init) {
             guard (1...60).contains(value) else { throw OptionError("--lease-seconds must be 1 to 60") }
             options.leaseSeconds = value
+        }
+        for (flag, variable, name, keyPath) in [
+            (priceVcpuSecond, "S4A_PRICE_VCPU_SECOND", "--price-vcpu-second", \RateCard.cpuNanosPerVCPUSecond),
+            (priceGibSecond, "S4A_PRICE_GIB_SECOND", "--price-gib-second", \RateCard.memoryNanosPerGiBSecond),
+            (priceEgressGib, "S4A_PRICE_EGRESS_GIB", "--price-egress-gib", \RateCard.egressNanosPerGiB),
+        ] {
+            guard let text = pick(flag, variable) else { continue }
+            guard let nanos = RateCard.nanos(fromMicros: text) else {
+                throw OptionError("\(name) takes micro-dollars with at most three decimals, e.g. 4.5")
+            }
+            options.rateCard[keyPath: keyPath] = nanos
         }
         return options
     }

@@ -30,6 +30,15 @@ struct BudgetTests {
         #expect(free.affordableMilliseconds(MicroDollars(5), cpuMillis: 1000, memoryMB: 512) == nil)
     }
 
+    @Test func operatorPricesParseAsMicroDollarsToTheNano() {
+        #expect(RateCard.nanos(fromMicros: "14") == 14_000)
+        #expect(RateCard.nanos(fromMicros: "4.5") == 4_500)
+        #expect(RateCard.nanos(fromMicros: "0.001") == 1)
+        for bad in ["", "-1", "1.2345", "abc", "1e3", ".5", "1.", "1234567890"] {
+            #expect(RateCard.nanos(fromMicros: bad) == nil, "\(bad)")
+        }
+    }
+
     @Test(arguments: 0..<20)
     func costIsMonotonicSubadditiveAndAffordabilityIsExact(seed: UInt64) {
         var random = SeededGenerator(seed: seed)

@@ -8,7 +8,9 @@ import ServiceLifecycle
 struct BudgetEnforcer: Service {
     let servers: ServerService
     let logger: Logger
-    static let tick: Duration = .seconds(1)
+    /// A second, or a quarter of a lease if that is shorter: several rounds fit in each lease,
+    /// so one renewal is never late for the deadline.
+    let tick: Duration
 
     func run() async throws {
         while !Task.isShuttingDownGracefully {
@@ -17,7 +19,7 @@ struct BudgetEnforcer: Service {
             } catch {
                 logger.error("metering round failed", metadata: ["error": "\(error)"])
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.tick) }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: tick) }
         }
     }
 }
@@ -25,6 +27,7 @@ struct BudgetEnforcer: Service {
 extension ControlPlane {
     /// The background services to run beside the HTTP application.
     public func backgroundServices() -> [any Service] {
-        [BudgetEnforcer(servers: handler.servers, logger: logger)]
+        let quarter = Duration.milliseconds(max(100, options.budgetSettings.leaseMilliseconds / 4))
+        return [BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter))]
     }
 }

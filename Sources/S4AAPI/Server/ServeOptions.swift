@@ -22,6 +22,8 @@ public struct ServeOptions: Sendable {
     public var masterKeyBase64: String?
     /// How long a prepaid lease runs before it must be renewed (the watchdog's horizon).
     public var leaseSeconds: Double = 5
+    /// The operator's prices.
+    public var rateCard: RateCard = .standard
 
     public init() {}
 
@@ -50,6 +52,7 @@ public struct ServeOptions: Sendable {
     var budgetSettings: BudgetSettings {
         var settings = BudgetSettings()
         settings.leaseMilliseconds = Int64(leaseSeconds * 1000)
+        settings.card = rateCard
         return settings
     }
 
