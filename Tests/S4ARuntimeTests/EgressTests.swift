@@ -25,7 +25,7 @@ import Glibc
                         #expect(fetched == internet.token, "\(fetched)")
                         #expect(try await fixture.fetch(b.id, internet.url) == internet.token)
 
-                        var forbidden = ["127.0.0.1", EgressNetwork.gateway, InternetStandIn.hostAddress]
+                        var forbidden = ["127.0.0.1", EgressNetwork.gateway, internet.hostAddress]
                             .map { "http://\($0):\(host.port)/" }
                         forbidden += HostListener.addresses().map { "http://\($0):\(host.port)/" }
                         forbidden += HostResponders.globalIPv6Addresses().map { "http://[\($0)]:\(host.port6)/" }
@@ -79,10 +79,10 @@ import Glibc
                     // Unchanged, as the host sees it, and still enforced.
                     let pid = try String(contentsOfFile: fixture.directory.path + "/servers/\(spec.id)/bundle/init.pid", encoding: .utf8)
                     let table = try await ChildProcess.check(["nsenter", "--net=/proc/\(pid)/ns/net", "nft", "list", "table", "inet", "s4a_egress"]).stdoutText
-                    #expect(table.contains(InternetStandIn.hostAddress) && table.contains("127.0.0.0/8") && table.contains("10.0.2.0/24"))
+                    #expect(table.contains(internet.hostAddress) && table.contains("127.0.0.0/8") && table.contains("10.0.2.0/24"))
                     #expect(try await fixture.sh(spec.id, "ip -4 route").out.contains("default via 10.0.2.2 dev tap0"))
                     #expect(try await fixture.fetch(spec.id, internet.url) == internet.token)
-                    #expect(try await fixture.fetch(spec.id, "http://\(InternetStandIn.hostAddress):\(host.port)/").hasPrefix("error"))
+                    #expect(try await fixture.fetch(spec.id, "http://\(internet.hostAddress):\(host.port)/").hasPrefix("error"))
                 }
             }
         }
@@ -199,15 +199,18 @@ enum EgressProcesses {
     }
 }
 
-/// A network namespace standing in for the internet: a veth pair, 198.51.100.1 (TEST-NET-2) on
-/// the host side, 198.51.100.2 inside, and an HTTP responder there that answers `token`.
+/// A network namespace standing in for the internet: a veth pair, 198.18-19.x.1 on the host
+/// side, .2 inside, and an HTTP responder there that answers `token`.
 final class InternetStandIn: @unchecked Sendable {
-    static let hostAddress = "198.51.100.1"
-    static let address = "198.51.100.2"
+    /// A /24 of the benchmarking range 198.18.0.0/15 (never routed), chosen per run, so that
+    /// a stand-in left by a crashed run can never answer for this one.
+    let subnet = "198.\(Int.random(in: 18...19)).\(Int.random(in: 0...255))"
+    var hostAddress: String { subnet + ".1" }
+    var address: String { subnet + ".2" }
     let name: String
     let hostLink: String
     let token = "internet-\(UUID().uuidString)"
-    var url: String { "http://\(Self.address):8080/" }
+    var url: String { "http://\(address):8080/" }
     private var responder: Process?
 
     private init() {
@@ -237,20 +240,20 @@ final class InternetStandIn: @unchecked Sendable {
         for command in [["ip", "netns", "add", name],
                         ["ip", "link", "add", hostLink, "type", "veth", "peer", "name", String(inner)],
                         ["ip", "link", "set", String(inner), "netns", name],
-                        ["ip", "addr", "add", Self.hostAddress + "/24", "dev", hostLink],
+                        ["ip", "addr", "add", hostAddress + "/24", "dev", hostLink],
                         ["ip", "link", "set", hostLink, "up"],
-                        ["ip", "-n", name, "addr", "add", Self.address + "/24", "dev", String(inner)],
+                        ["ip", "-n", name, "addr", "add", address + "/24", "dev", String(inner)],
                         ["ip", "-n", name, "link", "set", String(inner), "up"],
                         ["ip", "-n", name, "link", "set", "lo", "up"]] {
             try await ChildProcess.check(command)
         }
         responder = try HostResponders.spawn(["ip", "netns", "exec", name, "python3", "-c", HostResponders.script,
-                                              token, "4", Self.address, "8080"])
+                                              token, "4", address, "8080"])
         #expect(try await HostResponders.fetchFromHost(url) == token, "the stand-in answers the host")
     }
 
     private func close() async {
-        if let responder { HostResponders.end(responder) }
+        if let responder { HostResponders.end(responder, token: token) }
         _ = try? await ChildProcess.run(["ip", "netns", "del", name])
         _ = try? await ChildProcess.run(["ip", "link", "del", hostLink])
     }
@@ -284,13 +287,19 @@ final class HostResponders: @unchecked Sendable {
     }
 
     func stop() {
-        processes.forEach(Self.end)
+        for process in processes { Self.end(process, token: token) }
     }
 
-    /// SIGKILL: the test process may hand SIGTERM down ignored.
-    static func end(_ process: Process) {
+    /// SIGKILL (the test process may hand SIGTERM down ignored) to it and to every process
+    /// whose arguments hold `token`: `ip netns exec` may fork the responder rather than become it.
+    static func end(_ process: Process, token: String) {
         Glibc.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: data, as: UTF8.self).contains(token) else { continue }
+            Glibc.kill(pid, SIGKILL)
+        }
     }
 
     static func spawn(_ argv: [String]) throws -> Process {
