@@ -81,6 +81,13 @@ extension RuncRuntime {
                                                 stdin: try [UInt8](JSONEncoder().encode(spec)),
                                                 logFile: layout.serverDirectory(id).appendingPathComponent("watchdog.log").path)
         guard output.exitCode == 0 else { throw RuntimeError.failed("the lease watchdog did not start") }
+        // Return once it runs (setsid --fork returns before its child has become the watchdog),
+        // so that no second one is started beside it and a caller can count on it.
+        for _ in 0..<250 {
+            if !Self.watchdogs(of: id).isEmpty { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw RuntimeError.failed("the lease watchdog did not start")
     }
 
     /// Ends the server's watchdog (it is stopping anyway; this does not wait for it to notice).
