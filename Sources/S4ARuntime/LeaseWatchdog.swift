@@ -16,6 +16,8 @@ public enum LeaseWatchdog {
         var runcRoot: String
         var leaseFile: String
         var expiredFile: String
+        /// Where it says its pid, so that finding it costs one read, not a scan of /proc.
+        var pidFile: String
     }
 
     /// How often the deadline is checked: the most a server can overrun its lease.
@@ -26,6 +28,10 @@ public enum LeaseWatchdog {
         guard let spec = try? JSONDecoder().decode(Spec.self, from: input) else {
             FileHandle.standardError.write(Data("s4a supervise --lease: expected the spec on stdin\n".utf8))
             return 2
+        }
+        let pid = Data("\(getpid())\n".utf8)
+        if FileManager.default.createFile(atPath: spec.pidFile + ".tmp", contents: pid, attributes: [.posixPermissions: 0o600]) {
+            _ = rename(spec.pidFile + ".tmp", spec.pidFile)
         }
         while true {
             switch ContainerState.read(runcRoot: spec.runcRoot, id: spec.serverID) {
@@ -60,7 +66,7 @@ extension RuncRuntime {
         guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]),
               rename(temporary, path) == 0 else { throw RuntimeError.failed("cannot write the lease") }
         // Renewals also heal: a running server whose watchdog is gone gets one again.
-        if Self.watchdogs(of: id).isEmpty, try await status(id) == .running { try await startWatchdog(id) }
+        if watchdogPID(id) == nil, try await status(id) == .running { try await startWatchdog(id) }
     }
 
     public func leaseExpired(_ id: String) async throws -> Date? {
@@ -74,9 +80,10 @@ extension RuncRuntime {
     /// Starts the server's watchdog (after its container runs) unless one runs.
     func startWatchdog(_ id: String) async throws {
         guard let supervisor else { throw RuntimeError.missing("the s4a binary (its supervisor) was not found; set S4A_BIN") }
-        guard Self.watchdogs(of: id).isEmpty else { return }
+        guard watchdogPID(id) == nil else { return }
+        try? FileManager.default.removeItem(atPath: layout.watchdogPIDFile(id))
         let spec = LeaseWatchdog.Spec(serverID: id, runc: runc, runcRoot: layout.runcRoot, leaseFile: layout.leaseFile(id),
-                                      expiredFile: layout.leaseExpiredFile(id))
+                                      expiredFile: layout.leaseExpiredFile(id), pidFile: layout.watchdogPIDFile(id))
         let output = try await ChildProcess.run(["setsid", "--fork", supervisor, "supervise", id, "--lease"],
                                                 stdin: try [UInt8](JSONEncoder().encode(spec)),
                                                 logFile: layout.serverDirectory(id).appendingPathComponent("watchdog.log").path)
@@ -84,7 +91,7 @@ extension RuncRuntime {
         // Return once it runs (setsid --fork returns before its child has become the watchdog),
         // so that no second one is started beside it and a caller can count on it.
         for _ in 0..<250 {
-            if !Self.watchdogs(of: id).isEmpty { return }
+            if watchdogPID(id) != nil { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw RuntimeError.failed("the lease watchdog did not start")
@@ -95,12 +102,22 @@ extension RuncRuntime {
         for pid in Self.watchdogs(of: id) { Glibc.kill(pid, SIGKILL) }
     }
 
-    /// Live watchdog processes of server `id`.
+    /// The server's live watchdog, from the pid it wrote (checked: pids are reused).
+    func watchdogPID(_ id: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: layout.watchdogPIDFile(id), encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), Self.isWatchdog(pid, of: id) else { return nil }
+        return pid
+    }
+
+    static func isWatchdog(_ pid: pid_t, of id: String) -> Bool {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return arguments.count >= 4 && arguments[1] == "supervise" && arguments[2] == id && arguments[3] == "--lease"
+    }
+
+    /// Every live watchdog process of server `id`, found by scanning /proc (for stopping and
+    /// for tests; the hot paths read the pid file).
     static func watchdogs(of id: String) -> [pid_t] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(pid_t.init).filter { pid in
-            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            return arguments.count >= 4 && arguments[1] == "supervise" && arguments[2] == id && arguments[3] == "--lease"
-        }
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(pid_t.init).filter { isWatchdog($0, of: id) }
     }
 }

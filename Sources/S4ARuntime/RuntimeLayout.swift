@@ -47,6 +47,7 @@ struct RuntimeLayout: Sendable {
     /// The lease's deadline (ms since the epoch), written by the control plane, read by the watchdog.
     func leaseFile(_ id: String) -> String { serverDirectory(id).appendingPathComponent("lease").path }
     /// Written by the watchdog when it stopped the server at its deadline.
+    func watchdogPIDFile(_ id: String) -> String { serverDirectory(id).appendingPathComponent("watchdog.pid").path }
     func leaseExpiredFile(_ id: String) -> String { serverDirectory(id).appendingPathComponent("lease-expired").path }
     /// Supervised processes: `<name>.json` (the supervisor's record) and `<name>.log` (its own errors).
     func processesDirectory(_ id: String) -> String { serverDirectory(id).appendingPathComponent("processes").path }
