@@ -92,27 +92,7 @@ enum ChildProcess {
         }
         if let extra { posix_spawn_file_actions_adddup2(&actions, extra.read, 3) }
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
-
-        let environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"]
-        var cArgs = argv.map { strdup($0) } + [nil]
-        var cEnv = environment.map { strdup($0) } + [nil]
-        defer {
-            for pointer in cArgs { free(pointer) }
-            for pointer in cEnv { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, argv[0], &actions, &attributes, &cArgs, &cEnv)
+        let (pid, spawned) = spawn(argv, actions: &actions, session: .ownGroup)
         for fd in [input.read, out.write, err.write] + (extra.map { [$0.read] } ?? []) { close(fd) }
         guard spawned == 0 else {
             for fd in [input.write, out.read, err.read] + (extra.map { [$0.write] } ?? []) { close(fd) }
@@ -124,12 +104,7 @@ enum ChildProcess {
         func write(_ bytes: [UInt8], to fd: Int32) {
             group.enter()
             DispatchQueue.global().async {
-                var offset = 0
-                while offset < bytes.count {
-                    let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-                    if written < 0 { if errno == EINTR { continue } else { break } }
-                    offset += written
-                }
+                writeAll(bytes, to: fd)
                 close(fd)
                 group.leave()
             }
@@ -192,6 +167,57 @@ enum ChildProcess {
         }
     }
 
+    /// How a child stands apart from the control plane's signals.
+    enum Session {
+        /// A process group of its own (killed whole at a timeout).
+        case ownGroup
+        /// A session of its own (POSIX_SPAWN_SETSID, glibc 2.26).
+        case ownSession
+    }
+
+    /// posix_spawnp with every signal unblocked and at its default, and a minimal environment.
+    /// Returns the pid and posix_spawnp's result (0 on success).
+    static func spawn(_ argv: [String], actions: inout posix_spawn_file_actions_t, session: Session) -> (pid_t, Int32) {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        switch session {
+        case .ownGroup:
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        case .ownSession:
+            flags |= 0x80  // POSIX_SPAWN_SETSID
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+        let environment = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"]
+        var cArgs = argv.map { strdup($0) } + [nil]
+        var cEnv = environment.map { strdup($0) } + [nil]
+        defer {
+            for pointer in cArgs { free(pointer) }
+            for pointer in cEnv { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawnp(&pid, argv[0], &actions, &attributes, &cArgs, &cEnv)
+        return (pid, spawned)
+    }
+
+    /// Writes all of `bytes` to `fd` (retrying interrupted and short writes) until done or an error.
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if written < 0 { if errno == EINTR { continue } else { break } }
+            offset += written
+        }
+    }
+
     private final class Collected: @unchecked Sendable {
         let lock = NSLock()
         var stdout: [UInt8] = []
@@ -204,6 +230,20 @@ enum ChildProcess {
 
 /// Host processes, read from /proc.
 enum ProcessTable {
+    /// The command line of `pid` (nil if it is gone).
+    static func arguments(of pid: pid_t) -> [String]? {
+        guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        return data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `s4a supervise <server> <role>` processes: `role` is a run id, or `--lease` for the watchdog.
+    static func supervisorRole(of pid: pid_t, server id: String) -> String? {
+        guard let arguments = arguments(of: pid), arguments.count >= 4, arguments[1] == "supervise", arguments[2] == id else {
+            return nil
+        }
+        return arguments[3]
+    }
+
     /// Kills `root` and every process below it. All are stopped first, until no new one
     /// appears, so none can fork or react (a parent shell running its next command) while the
     /// rest die.
@@ -250,4 +290,4 @@ enum ProcessTable {
 /// pipe2(2): close-on-exec from birth, so a concurrent spawn never inherits another's pipe.
 /// Glibc declares it only under _GNU_SOURCE, which the Swift module map does not set.
 @_silgen_name("pipe2")
-private func systemPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
+func systemPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32

@@ -27,7 +27,7 @@ final class HostTerminal: @unchecked Sendable {
         Self.setSize(master, rows: rows, columns: columns)
 
         var spec: [Int32] = [0, 0]
-        guard systemPipe2ForTerminal(&spec, O_CLOEXEC) == 0 else {
+        guard systemPipe2(&spec, O_CLOEXEC) == 0 else {
             close(master)
             throw RuntimeError.failed("pipe: \(errno)")
         }
@@ -36,38 +36,15 @@ final class HostTerminal: @unchecked Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         for fd in Int32(0)...2 { posix_spawn_file_actions_adddup2(&actions, slave, fd) }
         posix_spawn_file_actions_adddup2(&actions, spec[0], 3)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        // POSIX_SPAWN_SETSID (glibc 2.26): its own session, apart from the control plane's signals.
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | 0x80))
-        var cArgs = argv.map { strdup($0) } + [nil]
-        let environment: [String] = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
-        var cEnv = environment.map { strdup($0) } + [nil]
-        defer {
-            for pointer in cArgs { free(pointer) }
-            for pointer in cEnv { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawnp(&pid, argv[0], &actions, &attributes, &cArgs, &cEnv)
+        // A session of its own, apart from the control plane's signals.
+        let (pid, spawned) = ChildProcess.spawn(argv, actions: &actions, session: .ownSession)
         close(spec[0])
         guard spawned == 0 else {
             close(spec[1])
             close(master)
             throw RuntimeError.failed("cannot start \(argv[0]): \(String(cString: strerror(spawned)))")
         }
-        var offset = 0
-        while offset < fd3.count {
-            let written = fd3[offset...].withUnsafeBytes { Glibc.write(spec[1], $0.baseAddress, $0.count) }
-            if written < 0 { if errno == EINTR { continue } else { break } }
-            offset += written
-        }
+        ChildProcess.writeAll(fd3, to: spec[1])
         close(spec[1])
         self.master = master
         self.pid = pid
@@ -95,6 +72,3 @@ final class HostTerminal: @unchecked Sendable {
         _ = withUnsafeMutablePointer(to: &window) { ioctl(fd, UInt(TIOCSWINSZ), $0) }
     }
 }
-
-@_silgen_name("pipe2")
-private func systemPipe2ForTerminal(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32

@@ -29,10 +29,7 @@ public enum LeaseWatchdog {
             FileHandle.standardError.write(Data("s4a supervise --lease: expected the spec on stdin\n".utf8))
             return 2
         }
-        let pid = Data("\(getpid())\n".utf8)
-        if FileManager.default.createFile(atPath: spec.pidFile + ".tmp", contents: pid, attributes: [.posixPermissions: 0o600]) {
-            _ = rename(spec.pidFile + ".tmp", spec.pidFile)
-        }
+        _ = AtomicFile.write(Data("\(getpid())\n".utf8), to: spec.pidFile)
         while true {
             switch ContainerState.read(runcRoot: spec.runcRoot, id: spec.serverID) {
             case .status(.running?), .status(.paused?), .unknown: break
@@ -62,9 +59,7 @@ extension RuncRuntime {
         try Self.checkID(id)
         let path = layout.leaseFile(id)
         let data = Data("\(Int64((deadline.timeIntervalSince1970 * 1000).rounded(.down)))\n".utf8)
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]),
-              rename(temporary, path) == 0 else { throw RuntimeError.failed("cannot write the lease") }
+        guard AtomicFile.write(data, to: path) else { throw RuntimeError.failed("cannot write the lease") }
         // Renewals also heal: a running server whose watchdog is gone gets one again.
         if watchdogPID(id) == nil, try await status(id) == .running { try await startWatchdog(id) }
     }
@@ -110,9 +105,7 @@ extension RuncRuntime {
     }
 
     static func isWatchdog(_ pid: pid_t, of id: String) -> Bool {
-        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        return arguments.count >= 4 && arguments[1] == "supervise" && arguments[2] == id && arguments[3] == "--lease"
+        ProcessTable.supervisorRole(of: pid, server: id) == "--lease"
     }
 
     /// Every live watchdog process of server `id`, found by scanning /proc (for stopping and

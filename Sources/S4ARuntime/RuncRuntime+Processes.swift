@@ -72,10 +72,7 @@ extension RuncRuntime {
 
     /// Whether `pid` is still a supervisor of server `id` (and not a reused pid).
     static func isSupervisor(_ pid: Int32, of id: String) -> Bool {
-        guard pid > 0, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-        let arguments = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-        // `supervise <id> <name>`; the lease watchdog is `supervise <id> --lease`.
-        return arguments.count >= 4 && arguments[1] == "supervise" && arguments[2] == id && arguments[3] != "--lease"
+        ProcessTable.supervisorRole(of: pid, server: id).map { $0 != "--lease" } ?? false
     }
 
     private func supervisorErrors(_ id: String, _ name: String) -> String {

@@ -37,9 +37,7 @@ struct SupervisorRecord: Codable {
     /// Written whole and renamed into place: a reader never sees half a record.
     func write(to path: String) {
         guard let data = try? ServerLogFiles.encoder().encode(self) else { return }
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else { return }
-        _ = rename(temporary, path)
+        _ = AtomicFile.write(data, to: path)
     }
 }
 
@@ -121,6 +119,8 @@ public enum Supervisor {
     }
 
     private static func containerRunning(_ spec: SupervisorSpec) async -> Bool {
+        // As the watchdog reads it, without a process; runc only when its state file is unclear.
+        if case .status(let status) = ContainerState.read(runcRoot: spec.runcRoot, id: spec.serverID) { return status == .running }
         guard let output = try? await ChildProcess.run([spec.runc, "--root", spec.runcRoot, "state", spec.serverID]),
               output.exitCode == 0,
               let object = try? JSONSerialization.jsonObject(with: Data(output.stdout)) as? [String: Any] else { return false }
