@@ -39,8 +39,7 @@ public struct BudgetService: Sendable {
         let settings = self.settings
         let lease: Lease? = try await env.store.write { tx in
             try await tx.lockAccount(id: server.accountID)
-            try await Self.settleOpenLeases(tx, server, at: now, settings: settings)
-            let balance = try await tx.ledgerBalance(serverID: server.id)
+            let balance = try await Self.settleOpenLeases(tx, server, at: now, settings: settings)
             guard let plan = LeasePlan.next(available: balance.available(under: server.budget), card: settings.card,
                                             cpuMillis: server.cpuMillis, memoryMB: server.memoryMB,
                                             intervalMilliseconds: settings.leaseMilliseconds) else { return nil }
@@ -60,7 +59,7 @@ public struct BudgetService: Sendable {
         let settings = self.settings
         try await env.store.write { tx in
             try await tx.lockAccount(id: server.accountID)
-            try await Self.settleOpenLeases(tx, server, at: now, settings: settings)
+            _ = try await Self.settleOpenLeases(tx, server, at: now, settings: settings)
         }
     }
 
@@ -78,8 +77,9 @@ public struct BudgetService: Sendable {
 
     /// Charges each open lease for the time used (to `at` or its deadline, whichever is first;
     /// never more than it reserved) and releases the rest; warns at 50% and 80% of the cap.
+    /// Returns the server's balance afterwards.
     static func settleOpenLeases(_ tx: any StoreTransaction, _ server: Server, at now: Date,
-                                 settings: BudgetSettings) async throws {
+                                 settings: BudgetSettings) async throws -> LedgerBalance {
         let before = try await tx.ledgerBalance(serverID: server.id).charged
         for lease in try await tx.openLeases(serverID: server.id) {
             let end = min(now, lease.deadline)
@@ -88,8 +88,9 @@ public struct BudgetService: Sendable {
             _ = try await tx.settle(leaseID: lease.id, entries: LedgerBalance.settle(leaseID: lease.id, reserved: lease.reserved,
                                                                                      used: used), at: now)
         }
-        let after = try await tx.ledgerBalance(serverID: server.id).charged
-        guard server.budget.value > 0 else { return }
+        let balance = try await tx.ledgerBalance(serverID: server.id)
+        let after = balance.charged
+        guard server.budget.value > 0 else { return balance }
         for percent in [50, 80] {
             let threshold = server.budget.value * Int64(percent) / 100
             if before.value < threshold, after.value >= threshold {
@@ -101,5 +102,6 @@ public struct BudgetService: Sendable {
                     accountID: server.accountID, at: now)
             }
         }
+        return balance
     }
 }
