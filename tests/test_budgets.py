@@ -176,3 +176,55 @@ def test_operator_prices_set_the_rate(make_server):
     bad = subprocess.run([str(__import__("conftest").s4a_bin()), "serve", "--price-vcpu-second", "cheap"],
                          capture_output=True, text=True, timeout=30)
     assert bad.returncode != 0 and "--price-vcpu-second" in bad.stderr + bad.stdout, bad
+
+
+def race_against_the_spending_limit(srv: Server) -> None:
+    """20 creates and 20 raises at once against a 10 USD account limit: caps never sum past
+    it, the refused ones change nothing, and the limit is only a person's to set."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    acct = signup_and_login(srv)
+    agent = srv.request("POST", "/v1/api-keys", acct.token, json={
+        "name": "agent", "scopes": ["projects:write", "servers:read", "servers:write", "budget:write"]}).json()["token"]
+    assert srv.request("PATCH", "/v1/account", agent, json={"spending_limit_usd": "100"}).status_code == 403
+    assert srv.request("PATCH", "/v1/account", acct.token, json={"spending_limit_usd": "ten"}).status_code == 400
+    r = srv.request("PATCH", "/v1/account", acct.token, json={"spending_limit_usd": 10})
+    assert r.status_code == 200 and r.json()["spending_limit_usd"] == "10.00", r.text
+    assert srv.request("GET", "/v1/account", agent).json()["spending_limit_usd"] == "10.00"
+    project = srv.request("POST", "/v1/projects", agent, json={"name": "limited"}).json()["id"]
+
+    def create(i: int):
+        return srv.request("POST", "/v1/servers", agent, json={
+            "project_id": project, "name": f"s{i}", "budget_usd": "1", "memory_mb": 64, "disk_mb": 64})
+
+    with ThreadPoolExecutor(20) as pool:
+        created = list(pool.map(create, range(20)))
+    ok = [r.json()["id"] for r in created if r.status_code == 201]
+    refused = [r for r in created if r.status_code != 201]
+    assert len(ok) == 10, [r.status_code for r in created]
+    assert all(r.status_code == 422 and "spending limit" in r.json()["detail"] for r in refused), [r.text for r in refused]
+    listed = srv.request("GET", "/v1/servers?limit=100", agent).json()["items"]
+    assert sorted(s["id"] for s in listed) == sorted(ok)
+
+    # Free 5 USD by lowering five caps, then 20 raises of 1 → 2 race for it.
+    for sid in ok[:5]:
+        assert srv.request("PATCH", f"/v1/servers/{sid}", agent, json={"budget_usd": "0.5"}).status_code == 200
+    with ThreadPoolExecutor(20) as pool:
+        raised = list(pool.map(lambda sid: srv.request("PATCH", f"/v1/servers/{sid}", agent, json={"budget_usd": "1.5"}),
+                               ok * 2))
+    caps = [float(s["budget_usd"]) for s in srv.request("GET", "/v1/servers?limit=100", agent).json()["items"]]
+    assert sum(caps) <= 10.0 + 1e-9, caps
+    assert sum(1 for r in raised if r.status_code == 200) >= 1
+    assert all(r.status_code in (200, 422) for r in raised), [r.text for r in raised]
+    # Deleting a server gives back its cap but not what it was charged.
+    for sid in ok:
+        assert srv.request("DELETE", f"/v1/servers/{sid}", agent).status_code == 204
+    assert srv.request("DELETE", "/v1/account/spending-limit", agent).status_code == 403
+    r = srv.request("DELETE", "/v1/account/spending-limit", acct.token)
+    assert r.status_code == 200 and "spending_limit_usd" not in r.json(), r.text
+    actions = [e["action"] for e in srv.request("GET", "/v1/activity?limit=100", acct.token).json()["items"]]
+    assert actions.count("account.spending_limit_changed") == 2
+
+
+def test_concurrent_creates_and_raises_never_pass_the_account_limit(make_server):
+    race_against_the_spending_limit(make_server())

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from conftest import signup_and_login
+from test_budgets import race_against_the_spending_limit
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +74,7 @@ def test_serve_and_verify_on_postgres(make_server, cli, database):
     bad = cli.run("activity", "verify", "--database-url", database)
     out = bad.stdout + bad.stderr
     assert bad.returncode == 1 and "BROKEN" in out and event_id in out, out
+
+
+def test_the_account_limit_holds_under_concurrency_on_postgres(make_server, database):
+    race_against_the_spending_limit(make_server(extra_args=["--database-url", database]))

@@ -190,6 +190,39 @@ enum Migrations {
             "CREATE INDEX ledger_account ON ledger_entries(account_id)",
             "CREATE UNIQUE INDEX ledger_one_settlement ON ledger_entries(lease_id, kind)",
         ]),
+        // Account spending limits, usage samples, each run's CPU time, and the anonymous daily
+        // aggregates that outlive the samples.
+        (5, [
+            "ALTER TABLE accounts ADD COLUMN spending_limit_micros BIGINT",
+            "ALTER TABLE runs ADD COLUMN cpu_micros BIGINT",
+            """
+            CREATE TABLE usage_samples (
+                server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                sampled_at BIGINT NOT NULL,
+                cpu_micros BIGINT NOT NULL,
+                memory_bytes BIGINT NOT NULL,
+                pids INTEGER NOT NULL,
+                disk_bytes BIGINT NOT NULL,
+                net_rx_bytes BIGINT NOT NULL,
+                net_tx_bytes BIGINT NOT NULL,
+                charged_micros BIGINT NOT NULL,
+                PRIMARY KEY (server_id, sampled_at)
+            )
+            """,
+            "CREATE INDEX usage_samples_account ON usage_samples(account_id, sampled_at)",
+            "CREATE INDEX usage_samples_time ON usage_samples(sampled_at)",
+            """
+            CREATE TABLE usage_daily (
+                day TEXT PRIMARY KEY,
+                servers INTEGER NOT NULL,
+                samples BIGINT NOT NULL,
+                cpu_micros BIGINT NOT NULL,
+                max_memory_bytes BIGINT NOT NULL,
+                log_lines BIGINT NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static func run(on engine: any SQLEngine) async throws {

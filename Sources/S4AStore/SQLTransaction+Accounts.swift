@@ -22,9 +22,14 @@ extension SQLTransaction {
         try await db.raw("UPDATE accounts SET password_hash = \(bind: hash) WHERE id = \(bind: accountID)").run()
     }
 
+    func setSpendingLimit(accountID: String, limit: MicroDollars?) async throws {
+        try await db.raw("UPDATE accounts SET spending_limit_micros = \(bind: limit?.value) WHERE id = \(bind: accountID)").run()
+    }
+
     static func account(_ row: any SQLRow) throws -> Account {
         Account(id: try row.string("id"), email: try row.string("email"), passwordHash: try row.string("password_hash"),
-                createdAt: try row.date("created_at"))
+                createdAt: try row.date("created_at"),
+                spendingLimit: try row.optionalInt64("spending_limit_micros").map(MicroDollars.init))
     }
 
     // MARK: Sessions

@@ -48,6 +48,19 @@ extension SQLTransaction {
         try await balance(where: SQLQueryString("account_id = \(bind: accountID)"))
     }
 
+    func committedBudget(accountID: String) async throws -> MicroDollars {
+        let caps = try await db.raw("""
+            SELECT CAST(COALESCE(SUM(budget_micros), 0) AS BIGINT) AS total FROM servers
+            WHERE account_id = \(bind: accountID) AND state <> 'deleted'
+            """).first()?.int64("total") ?? 0
+        let spent = try await db.raw("""
+            SELECT CAST(COALESCE(SUM(l.amount_micros), 0) AS BIGINT) AS total FROM ledger_entries l
+            JOIN servers s ON s.id = l.server_id
+            WHERE l.account_id = \(bind: accountID) AND l.kind = 'charge' AND s.state = 'deleted'
+            """).first()?.int64("total") ?? 0
+        return MicroDollars(caps + spent)
+    }
+
     private func balance(where condition: SQLQueryString) async throws -> LedgerBalance {
         let query = SQLQueryString("SELECT kind, CAST(SUM(amount_micros) AS BIGINT) AS total FROM ledger_entries WHERE ") + condition
             + " GROUP BY kind"

@@ -12,7 +12,23 @@ extension APIHandler {
 
     func getAccount(_ input: Operations.GetAccount.Input) async throws -> Operations.GetAccount.Output {
         let account = try await accounts.account(try RequestScope.requirePrincipal())
-        return .ok(.init(body: .json(.init(id: account.id, email: account.email, createdAt: account.createdAt))))
+        return .ok(.init(body: .json(Self.contract(account))))
+    }
+
+    func updateAccount(_ input: Operations.UpdateAccount.Input) async throws -> Operations.UpdateAccount.Output {
+        guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        let limit = try Self.money(body.spendingLimitUsd, field: "spending_limit_usd")
+        let account = try await accounts.setSpendingLimit(try RequestScope.requirePrincipal(), limit)
+        return .ok(.init(body: .json(Self.contract(account))))
+    }
+
+    func deleteSpendingLimit(_ input: Operations.DeleteSpendingLimit.Input) async throws -> Operations.DeleteSpendingLimit.Output {
+        let account = try await accounts.setSpendingLimit(try RequestScope.requirePrincipal(), nil)
+        return .ok(.init(body: .json(Self.contract(account))))
+    }
+
+    static func contract(_ account: Account) -> Components.Schemas.Account {
+        .init(id: account.id, email: account.email, createdAt: account.createdAt, spendingLimitUsd: account.spendingLimit?.decimal)
     }
 
     func changePassword(_ input: Operations.ChangePassword.Input) async throws -> Operations.ChangePassword.Output {

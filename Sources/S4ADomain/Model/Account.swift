@@ -5,12 +5,15 @@ public struct Account: Sendable, Equatable {
     public var email: String
     public var passwordHash: String
     public var createdAt: Date
+    /// What all the account's servers together may ever spend; nil: no limit but each cap.
+    public var spendingLimit: MicroDollars?
 
-    public init(id: String, email: String, passwordHash: String, createdAt: Date) {
+    public init(id: String, email: String, passwordHash: String, createdAt: Date, spendingLimit: MicroDollars? = nil) {
         self.id = id
         self.email = email
         self.passwordHash = passwordHash
         self.createdAt = createdAt
+        self.spendingLimit = spendingLimit
     }
 }
 

@@ -67,6 +67,7 @@ public struct ActivityEvent: Sendable, Equatable {
 public enum Action {
     public static let accountCreated = "account.created"
     public static let accountPasswordChanged = "account.password_changed"
+    public static let accountSpendingLimitChanged = "account.spending_limit_changed"
     public static let sessionCreated = "session.created"
     public static let sessionDeleted = "session.deleted"
     public static let apiKeyCreated = "api_key.created"

@@ -99,6 +99,27 @@ public struct AccountService: Sendable {
         }
     }
 
+    /// Sets (or with nil removes) what all the account's servers together may ever spend.
+    /// A limit below what is already committed is allowed: it stops new caps and raises, and
+    /// leases stop being renewed once the account's spend reaches it.
+    public func setSpendingLimit(_ principal: Principal, _ limit: MicroDollars?) async throws -> Account {
+        try principal.check(.session)
+        let now = env.now()
+        return try await env.store.write { tx in
+            try await tx.lockAccount(id: principal.accountID)
+            guard var account = try await tx.account(id: principal.accountID) else { throw DomainError.unauthenticated }
+            let previous = account.spendingLimit
+            account.spendingLimit = limit
+            try await tx.setSpendingLimit(accountID: account.id, limit: limit)
+            try await tx.append(
+                ActivityRecord(action: Action.accountSpendingLimitChanged, actor: principal.actor,
+                               target: Target(type: "account", id: account.id),
+                               metadata: ["from": previous?.decimal ?? "none", "to": limit?.decimal ?? "none"]),
+                accountID: account.id, at: now)
+            return account
+        }
+    }
+
     /// Changes the password and ends every other session of the account.
     public func changePassword(_ principal: Principal, current: String, new: String) async throws {
         guard case .session(let session) = principal.credential else {

@@ -40,7 +40,11 @@ public struct BudgetService: Sendable {
         let lease: Lease? = try await env.store.write { tx in
             try await tx.lockAccount(id: server.accountID)
             let balance = try await Self.settleOpenLeases(tx, server, at: now, settings: settings)
-            guard let plan = LeasePlan.next(available: balance.available(under: server.budget), card: settings.card,
+            var available = balance.available(under: server.budget)
+            if let limit = try await tx.account(id: server.accountID)?.spendingLimit {
+                available = min(available, try await tx.ledgerBalance(accountID: server.accountID).available(under: limit))
+            }
+            guard let plan = LeasePlan.next(available: available, card: settings.card,
                                             cpuMillis: server.cpuMillis, memoryMB: server.memoryMB,
                                             intervalMilliseconds: settings.leaseMilliseconds) else { return nil }
             let lease = Lease(id: RandomToken.id(.lease), serverID: server.id, accountID: server.accountID, startedAt: now,

@@ -76,6 +76,7 @@ public struct ServerService: Sendable {
                   try await tx.project(id: request.projectID, accountID: principal.accountID) != nil else {
                 throw DomainError(.notFound, "No such project.")
             }
+            try await Self.checkSpendingLimit(tx, accountID: principal.accountID, adding: request.budget)
             let slot = try await tx.freeUIDSlot()
             guard slot < ServerLimits.maxSlots else { throw DomainError(.conflict, "This platform has no room for more servers.") }
             let server = Server(id: RandomToken.id(.server), projectID: request.projectID, accountID: principal.accountID,
@@ -161,6 +162,10 @@ public struct ServerService: Sendable {
                     throw DomainError.unprocessable("budget_usd", "must be at least \(committed.decimal), already charged and reserved")
                 }
                 let previous = server.budget
+                if budget > previous {
+                    try await Self.checkSpendingLimit(tx, accountID: principal.accountID,
+                                                      adding: MicroDollars(budget.value - previous.value))
+                }
                 server.budget = budget
                 server.updatedAt = now
                 try await tx.update(server)
@@ -171,6 +176,18 @@ public struct ServerService: Sendable {
                     accountID: principal.accountID, at: now)
                 return server
             }
+        }
+    }
+
+    /// Throws unless the account's spending limit (if any) leaves room for `adding` more in caps.
+    /// Call with the account locked, so that concurrent creates and raises take turns.
+    static func checkSpendingLimit(_ tx: any StoreTransaction, accountID: String, adding: MicroDollars) async throws {
+        guard let limit = try await tx.account(id: accountID)?.spendingLimit else { return }
+        let committed = try await tx.committedBudget(accountID: accountID)
+        guard committed.value + adding.value <= limit.value else {
+            let room = MicroDollars(max(0, limit.value - committed.value))
+            throw DomainError.unprocessable("budget_usd", "passes the account's spending limit of \(limit.decimal) USD "
+                                            + "(\(room.decimal) USD left for caps)")
         }
     }
 

@@ -66,6 +66,8 @@ public protocol StoreTransaction: Sendable {
     func account(id: String) async throws -> Account?
     func account(email: String) async throws -> Account?
     func updatePasswordHash(accountID: String, hash: String) async throws
+    /// nil removes the limit.
+    func setSpendingLimit(accountID: String, limit: MicroDollars?) async throws
     /// Serialises writers of one account (its activity chain) until the transaction ends.
     func lockAccount(id: String) async throws
 
@@ -160,6 +162,9 @@ public protocol StoreTransaction: Sendable {
     func ledgerBalance(serverID: String) async throws -> LedgerBalance
     /// Over every server of the account (for its spending limit).
     func ledgerBalance(accountID: String) async throws -> LedgerBalance
+    /// What the account's servers may ever spend: the caps of those that live and what the
+    /// deleted ones were charged. A spending limit bounds this.
+    func committedBudget(accountID: String) async throws -> MicroDollars
 
     // Idempotency
     func idempotencyRecord(id: String) async throws -> IdempotencyRecord?
