@@ -30,6 +30,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Price in µ$ per GiB-second of memory allocated (S4A_PRICE_GIB_SECOND; default 4.5).")
     var priceGibSecond: String?
     @Option(help: "Price in µ$ per GiB of egress (S4A_PRICE_EGRESS_GIB; default 90000).") var priceEgressGib: String?
+    @Option(help: "A JSON file of prices in µ$, e.g. {\"vcpu_second\": \"14\", \"gib_second\": \"4.5\", \"egress_gib\": \"90000\"} (S4A_PRICES_FILE); the price flags win over it.")
+    var pricesFile: String?
+    @Option(help: "Seconds between usage samples of each running server, 1…60 (S4A_USAGE_INTERVAL; default 5).")
+    var usageInterval: Double?
+    @Option(help: "Days log lines and usage samples are kept; older ones become anonymous daily totals (S4A_RETENTION_DAYS; default 30).")
+    var retentionDays: Int?
 
     func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServeOptions {
         var options = ServeOptions()
@@ -62,6 +68,17 @@ struct ServeCommand: AsyncParsableCommand {
         if let value = leaseSeconds ?? pick(nil, "S4A_LEASE_SECONDS").flatMap(Double.init) {
             guard (1...60).contains(value) else { throw OptionError("--lease-seconds must be 1 to 60") }
             options.leaseSeconds = value
+        }
+        if let value = usageInterval ?? pick(nil, "S4A_USAGE_INTERVAL").flatMap(Double.init) {
+            guard (1...60).contains(value) else { throw OptionError("--usage-interval must be 1 to 60") }
+            options.usageIntervalSeconds = value
+        }
+        if let value = retentionDays ?? pick(nil, "S4A_RETENTION_DAYS").flatMap(Int.init) {
+            guard (1...3650).contains(value) else { throw OptionError("--retention-days must be 1 to 3650") }
+            options.retentionDays = value
+        }
+        if let path = pick(pricesFile, "S4A_PRICES_FILE") {
+            options.rateCard = try RateCard.load(file: path, over: options.rateCard)
         }
         for (flag, variable, name, keyPath) in [
             (priceVcpuSecond, "S4A_PRICE_VCPU_SECOND", "--price-vcpu-second", \RateCard.cpuNanosPerVCPUSecond),

@@ -56,6 +56,15 @@ extension RuncRuntime {
         return ServerLogFiles.read(directory: layout.logsDirectory(id), after: cursor)
     }
 
+    public func pruneLogs(before: Date) async throws -> [String: Int64] {
+        var removed: [String: Int64] = [:]
+        let servers = (try? FileManager.default.contentsOfDirectory(atPath: layout.serversDirectory.path)) ?? []
+        for id in servers where RuntimeLayout.isValidID(id) {
+            removed.merge(ServerLogFiles.prune(directory: layout.logsDirectory(id), before: before), uniquingKeysWith: +)
+        }
+        return removed
+    }
+
     /// After the container is gone its supervisors end by themselves (their `runc exec`
     /// returns and the server no longer runs); this waits for that and kills any that hang.
     func endSupervisors(_ id: String) async {

@@ -215,6 +215,12 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         try await ChildProcess.check([runc, "--root", layout.runcRoot, "kill", "--all", id, String(signal)])
     }
 
+    public func stats(_ id: String) async throws -> ContainerStats? {
+        try Self.checkID(id)
+        guard case .status(.running) = ContainerState.read(runcRoot: layout.runcRoot, id: id) else { return nil }
+        return ContainerUsage.read(runcRoot: layout.runcRoot, id: id, diskMount: layout.diskMount(id))
+    }
+
     public func status(_ id: String) async throws -> ContainerStatus? {
         try Self.checkID(id)
         if case .status(let status) = ContainerState.read(runcRoot: layout.runcRoot, id: id) { return status }
@@ -235,20 +241,6 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         return items.compactMap { $0["id"] as? String }
     }
 
-    public func stats(_ id: String) async throws -> ContainerStats {
-        try Self.checkID(id)
-        let output = try await ChildProcess.check([runc, "--root", layout.runcRoot, "events", "--stats", id])
-        guard let object = try JSONSerialization.jsonObject(with: Data(output.stdout)) as? [String: Any],
-              let data = object["data"] as? [String: Any] else { throw RuntimeError.failed("unreadable stats") }
-        func number(_ path: [String]) -> UInt64 {
-            var value: Any? = data
-            for key in path { value = (value as? [String: Any])?[key] }
-            return (value as? NSNumber)?.uint64Value ?? 0
-        }
-        return ContainerStats(cpuNanoseconds: number(["cpu", "usage", "total"]),
-                              memoryBytes: number(["memory", "usage", "usage"]), pids: number(["pids", "current"]))
-    }
-
     // MARK: Exec
 
     public func exec(_ id: String, _ request: ExecRequest) async throws -> ExecResult {
@@ -260,8 +252,11 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         let spec = try [UInt8](encoder.encode(process))
         let pidFile = layout.bundle(id) + "/exec-\(UUID().uuidString).pid"
         defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let cgroup = RunCgroup(runcRoot: layout.runcRoot, id: id)
+        defer { cgroup?.remove() }
         let output = try await ChildProcess.run(
-            [runc, "--root", layout.runcRoot, "exec", "--process", "/proc/self/fd/3", "--pid-file", pidFile, id],
+            [runc, "--root", layout.runcRoot, "exec", "--process", "/proc/self/fd/3", "--pid-file", pidFile]
+                + (cgroup.map { ["--cgroup", $0.argument] } ?? []) + [id],
             stdin: request.stdin, fd3: spec, outputLimit: request.outputLimit, timeout: request.timeout,
             onOutput: request.onOutput,
             onTimeout: { _ in
@@ -271,7 +266,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
                 ProcessTable.killTree(pid, server: id)
             })
         return ExecResult(exitCode: output.exitCode, stdout: output.stdout, stderr: output.stderr,
-                          truncated: output.truncated, timedOut: output.timedOut)
+                          truncated: output.truncated, timedOut: output.timedOut, cpuNanoseconds: cgroup?.cpuNanoseconds)
     }
 
     // MARK: Orphans

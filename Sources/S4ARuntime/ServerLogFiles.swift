@@ -63,6 +63,51 @@ enum ServerLogFiles {
     }
 }
 
+extension ServerLogFiles {
+    /// Drops the lines older than `before` from every log file of `directory` and returns how
+    /// many went, per UTC day. A file is replaced whole (its writer notices and follows);
+    /// what its writer appended to the old file meanwhile is carried over.
+    static func prune(directory: String, before: Date) -> [String: Int64] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".jsonl") }
+        var removed: [String: Int64] = [:]
+        let decoder = decoder()
+        for name in names {
+            let path = directory + "/" + name
+            guard let old = FileHandle(forReadingAtPath: path) else { continue }
+            defer { try? old.close() }
+            guard let data = try? old.readToEnd(), let end = data.lastIndex(of: UInt8(ascii: "\n")) else { continue }
+            var kept = Data()
+            var dropped: [String: Int64] = [:]
+            for piece in data[data.startIndex...end].split(separator: UInt8(ascii: "\n")) {
+                if let line = try? decoder.decode(LogLine.self, from: Data(piece)), line.time < before {
+                    dropped[DailyUsage.dayName(line.time), default: 0] += 1
+                } else {
+                    kept.append(contentsOf: piece)
+                    kept.append(UInt8(ascii: "\n"))
+                }
+            }
+            guard !dropped.isEmpty else { continue }
+            let temporary = path + ".prune"
+            guard FileManager.default.createFile(atPath: temporary, contents: kept, attributes: [.posixPermissions: 0o600]),
+                  rename(temporary, path) == 0 else {
+                try? FileManager.default.removeItem(atPath: temporary)
+                continue
+            }
+            removed.merge(dropped, uniquingKeysWith: +)
+            // A write already under way when the file was replaced lands in the old one.
+            usleep(20_000)
+            var late = Data(data[(end + 1)...])
+            if let more = try? old.readToEnd() { late.append(more) }
+            if !late.isEmpty, let new = FileHandle(forWritingAtPath: path) {
+                _ = try? new.seekToEnd()
+                try? new.write(contentsOf: late)
+                try? new.close()
+            }
+        }
+        return removed
+    }
+}
+
 /// Appends one process's output to its log file as timestamped lines.
 final class ServerLogWriter: @unchecked Sendable {
     private let path: String
@@ -124,6 +169,14 @@ final class ServerLogWriter: @unchecked Sendable {
         if text.hasSuffix("\r") { text.removeLast() }
         guard var data = try? encoder.encode(LogLine(time: Date(), stream: stream, process: process, text: text)) else { return }
         data.append(UInt8(ascii: "\n"))
+        // The retention janitor replaces a file to drop old lines: write to the new one.
+        if let open = handle {
+            var onDisk = stat(), held = stat()
+            if stat(path, &onDisk) != 0 || fstat(open.fileDescriptor, &held) != 0 || onDisk.st_ino != held.st_ino {
+                try? open.close()
+                handle = nil
+            }
+        }
         if handle == nil {
             if !FileManager.default.fileExists(atPath: path) {
                 FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])

@@ -72,6 +72,7 @@ public enum Supervisor {
         record.write(to: spec.recordFile)
         let process = ServerBundle.process(args: request.argv, env: request.env, cwd: request.cwd, hostname: spec.serverID)
         let processJSON = try [UInt8](JSONEncoder().encode(process))
+        let cgroup = RunCgroup(runcRoot: spec.runcRoot, id: spec.serverID)
         var backoff: Duration = .seconds(1)
         while true {
             guard await containerRunning(spec) else {
@@ -85,11 +86,13 @@ public enum Supervisor {
             record.write(to: spec.recordFile)
             log.system(record.status.restarts == 0 ? "started" : "restarted (\(record.status.restarts))")
             let output = try await ChildProcess.run(
-                [spec.runc, "--root", spec.runcRoot, "exec", "--process", "/proc/self/fd/3", spec.serverID],
+                [spec.runc, "--root", spec.runcRoot, "exec", "--process", "/proc/self/fd/3"]
+                    + (cgroup.map { ["--cgroup", $0.argument] } ?? []) + [spec.serverID],
                 fd3: processJSON, collect: false,
                 onOutput: { kind, bytes in log.append(kind == .stdout ? .stdout : .stderr, bytes) })
             log.flush()
             record.status.exitCode = output.exitCode
+            record.status.cpuNanoseconds = cgroup?.cpuNanoseconds ?? record.status.cpuNanoseconds
             log.system("exited with code \(output.exitCode)")
             let again = switch request.restart {
             case .never: false

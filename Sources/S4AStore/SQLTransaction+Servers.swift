@@ -72,17 +72,19 @@ extension SQLTransaction {
     func insert(_ run: Run) async throws {
         try await db.raw("""
             INSERT INTO runs (id, server_id, account_id, kind, command, state, exit_code, stdout, stderr, truncated,
-                              started_at, finished_at)
+                              started_at, finished_at, cpu_micros)
             VALUES (\(bind: run.id), \(bind: run.serverID), \(bind: run.accountID), \(bind: run.kind), \(bind: run.command),
                     \(bind: run.state.rawValue), \(bind: run.exitCode), \(bind: run.stdout), \(bind: run.stderr),
-                    \(bind: run.truncated ? 1 : 0), \(bind: run.startedAt.millis), \(bind: run.finishedAt?.millis))
+                    \(bind: run.truncated ? 1 : 0), \(bind: run.startedAt.millis), \(bind: run.finishedAt?.millis),
+                    \(bind: run.cpuMicros))
             """).run()
     }
 
     func update(_ run: Run) async throws {
         try await db.raw("""
             UPDATE runs SET state = \(bind: run.state.rawValue), exit_code = \(bind: run.exitCode), stdout = \(bind: run.stdout),
-                stderr = \(bind: run.stderr), truncated = \(bind: run.truncated ? 1 : 0), finished_at = \(bind: run.finishedAt?.millis)
+                stderr = \(bind: run.stderr), truncated = \(bind: run.truncated ? 1 : 0), finished_at = \(bind: run.finishedAt?.millis),
+                cpu_micros = \(bind: run.cpuMicros)
             WHERE id = \(bind: run.id)
             """).run()
     }
@@ -95,7 +97,7 @@ extension SQLTransaction {
         // Without their output: a list shows runs, GET of one run shows what it printed.
         let query = SQLQueryString("""
             SELECT id, server_id, account_id, kind, command, state, exit_code, '' AS stdout, '' AS stderr, truncated,
-                   started_at, finished_at
+                   started_at, finished_at, cpu_micros
             FROM runs WHERE server_id = \(bind: serverID)
             """)
         let rows = try await db.raw(try newestFirst(query, by: "started_at", after: cursor, limit: limit)).all()
@@ -118,6 +120,7 @@ extension SQLTransaction {
                    kind: try row.string("kind"), command: try row.string("command"), state: state,
                    exitCode: try row.optionalInt64("exit_code").map { Int($0) }, stdout: try row.string("stdout"),
                    stderr: try row.string("stderr"), truncated: try row.int64("truncated") != 0,
-                   startedAt: try row.date("started_at"), finishedAt: try row.optionalDate("finished_at"))
+                   startedAt: try row.date("started_at"), finishedAt: try row.optionalDate("finished_at"),
+                   cpuMicros: try row.optionalInt64("cpu_micros"))
     }
 }

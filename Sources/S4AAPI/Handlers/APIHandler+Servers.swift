@@ -106,7 +106,8 @@ extension APIHandler {
 
     static func result(_ run: Run) -> Components.Schemas.ExecResult {
         .init(runId: run.id, exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr, truncated: run.truncated,
-              timedOut: run.state == .timedOut, durationMs: run.durationMilliseconds ?? 0)
+              timedOut: run.state == .timedOut, durationMs: run.durationMilliseconds ?? 0,
+              cpuMs: run.cpuMicros.map { Int($0 / 1000) })
     }
 
     func listRuns(_ input: Operations.ListRuns.Input) async throws -> Operations.ListRuns.Output {
@@ -168,6 +169,7 @@ extension APIHandler {
             id: run.id, serverId: run.serverID, kind: run.kind, command: run.command,
             state: .init(rawValue: run.state.rawValue) ?? .lost, exitCode: run.exitCode,
             stdout: withOutput ? run.stdout : nil, stderr: withOutput ? run.stderr : nil, truncated: run.truncated,
-            durationMs: run.durationMilliseconds, startedAt: run.startedAt, finishedAt: run.finishedAt)
+            durationMs: run.durationMilliseconds, cpuMs: run.cpuMicros.map { Int($0 / 1000) }, startedAt: run.startedAt,
+            finishedAt: run.finishedAt)
     }
 }

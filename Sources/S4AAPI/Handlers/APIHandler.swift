@@ -14,6 +14,7 @@ struct APIHandler: APIProtocol {
     let servers: ServerService
     let files: FileService
     let secrets: SecretService
+    let usage: UsageService
     let documentObject: OpenAPIObjectContainer
     let metrics: MetricsEndpoint
 

@@ -13,7 +13,7 @@ struct BudgetEnforcer: Service {
     let tick: Duration
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 try await servers.enforceBudgets()
             } catch {
@@ -28,6 +28,8 @@ extension ControlPlane {
     /// The background services to run beside the HTTP application.
     public func backgroundServices() -> [any Service] {
         let quarter = Duration.milliseconds(max(100, options.budgetSettings.leaseMilliseconds / 4))
-        return [BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter))]
+        return [BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter)),
+                UsageSampler(usage: handler.usage, logger: logger, interval: .milliseconds(Int64(options.usageIntervalSeconds * 1000))),
+                RetentionJanitor(usage: handler.usage, logger: logger, days: options.retentionDays)]
     }
 }

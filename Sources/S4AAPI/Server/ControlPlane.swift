@@ -56,6 +56,7 @@ public final class ControlPlane: Sendable {
             accounts: await AccountService(env: environment), keys: APIKeyService(env: environment),
             projects: ProjectService(env: environment), activity: ActivityService(env: environment),
             servers: servers, files: FileService(servers: servers), secrets: secrets,
+            usage: UsageService(env: environment, runtime: self.runtime, card: options.rateCard),
             documentObject: object, metrics: .shared)
     }
 

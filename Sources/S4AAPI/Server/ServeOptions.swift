@@ -24,6 +24,10 @@ public struct ServeOptions: Sendable {
     public var leaseSeconds: Double = 5
     /// The operator's prices.
     public var rateCard: RateCard = .standard
+    /// Seconds between two usage samples of a running server.
+    public var usageIntervalSeconds: Double = 5
+    /// Days log lines and usage samples are kept.
+    public var retentionDays = 30
 
     public init() {}
 

@@ -58,3 +58,35 @@ public struct RateCard: Sendable, Equatable {
         cost(cpuMillis: cpuMillis, memoryMB: memoryMB, milliseconds: 3_600_000)
     }
 }
+
+extension RateCard {
+    public struct FileError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads an operator's prices file: a JSON object of micro-dollar prices, each a string or
+    /// number with at most three decimals, under `vcpu_second`, `gib_second` and `egress_gib`;
+    /// a price left out keeps its value in `base`. Unknown keys are refused (a typo would
+    /// otherwise silently keep a default price).
+    public static func load(file path: String, over base: RateCard) throws -> RateCard {
+        guard let data = FileManager.default.contents(atPath: path) else { throw FileError(description: "cannot read prices file \(path)") }
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw FileError(description: "prices file \(path) is not a JSON object")
+        }
+        let keys: [String: WritableKeyPath<RateCard, Int64>] = [
+            "vcpu_second": \.cpuNanosPerVCPUSecond, "gib_second": \.memoryNanosPerGiBSecond, "egress_gib": \.egressNanosPerGiB,
+        ]
+        var card = base
+        for (key, value) in object {
+            guard let keyPath = keys[key] else {
+                throw FileError(description: "prices file \(path): unknown price \(key) (known: \(keys.keys.sorted().joined(separator: ", ")))")
+            }
+            let text = (value as? String) ?? (value as? NSNumber).map { "\($0)" } ?? ""
+            guard let nanos = nanos(fromMicros: text) else {
+                throw FileError(description: "prices file \(path): \(key) must be micro-dollars with at most three decimals")
+            }
+            card[keyPath: keyPath] = nanos
+        }
+        return card
+    }
+}

@@ -107,9 +107,13 @@ public struct Run: Sendable, Equatable {
     public var truncated: Bool
     public var startedAt: Date
     public var finishedAt: Date?
+    /// CPU time the command and its children used, once it ended (nil: not measured).
+    public var cpuMicros: Int64?
 
     public init(id: String, serverID: String, accountID: String, kind: String, command: String, state: State,
-                exitCode: Int?, stdout: String, stderr: String, truncated: Bool, startedAt: Date, finishedAt: Date?) {
+                exitCode: Int?, stdout: String, stderr: String, truncated: Bool, startedAt: Date, finishedAt: Date?,
+                cpuMicros: Int64? = nil) {
+        self.cpuMicros = cpuMicros
         self.id = id
         self.serverID = serverID
         self.accountID = accountID

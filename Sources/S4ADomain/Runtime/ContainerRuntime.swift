@@ -64,23 +64,36 @@ public struct ExecResult: Sendable, Equatable {
     public var stderr: [UInt8]
     public var truncated: Bool
     public var timedOut: Bool
-    public init(exitCode: Int32, stdout: [UInt8], stderr: [UInt8], truncated: Bool, timedOut: Bool) {
+    /// CPU time of the command and everything it started (nil where it could not be measured).
+    public var cpuNanoseconds: UInt64?
+    public init(exitCode: Int32, stdout: [UInt8], stderr: [UInt8], truncated: Bool, timedOut: Bool,
+                cpuNanoseconds: UInt64? = nil) {
         self.exitCode = exitCode
         self.stdout = stdout
         self.stderr = stderr
         self.truncated = truncated
         self.timedOut = timedOut
+        self.cpuNanoseconds = cpuNanoseconds
     }
 }
 
+/// What a running server uses right now, read from its cgroup, its disk and its network
+/// namespace. Counters (CPU, network) are cumulative since the server started.
 public struct ContainerStats: Sendable, Equatable {
     public var cpuNanoseconds: UInt64
     public var memoryBytes: UInt64
     public var pids: UInt64
-    public init(cpuNanoseconds: UInt64, memoryBytes: UInt64, pids: UInt64) {
+    public var diskBytes: UInt64
+    public var networkReceivedBytes: UInt64
+    public var networkSentBytes: UInt64
+    public init(cpuNanoseconds: UInt64, memoryBytes: UInt64, pids: UInt64, diskBytes: UInt64 = 0,
+                networkReceivedBytes: UInt64 = 0, networkSentBytes: UInt64 = 0) {
         self.cpuNanoseconds = cpuNanoseconds
         self.memoryBytes = memoryBytes
         self.pids = pids
+        self.diskBytes = diskBytes
+        self.networkReceivedBytes = networkReceivedBytes
+        self.networkSentBytes = networkSentBytes
     }
 }
 
@@ -110,7 +123,9 @@ public protocol ContainerRuntime: ServerLogReader {
     func kill(_ id: String, signal: Int32) async throws
     /// nil when no such container runs or exists.
     func status(_ id: String) async throws -> ContainerStatus?
-    func stats(_ id: String) async throws -> ContainerStats
+    /// nil when the server is not running. Reads files only: the sampler calls it for every
+    /// running server every few seconds.
+    func stats(_ id: String) async throws -> ContainerStats?
     /// Stops the container and unmounts its disk; the disk stays for the next start.
     func stop(_ id: String) async throws
     /// Stops if needed and removes everything of the server, its disk included.
@@ -166,13 +181,17 @@ public struct ProcessStatus: Sendable, Equatable, Codable {
     public var restarts: Int
     public var startedAt: Date
     public var finishedAt: Date?
+    /// CPU time of every run of the process so far (read each time it exits).
+    public var cpuNanoseconds: UInt64?
 
-    public init(state: State, exitCode: Int32? = nil, restarts: Int = 0, startedAt: Date, finishedAt: Date? = nil) {
+    public init(state: State, exitCode: Int32? = nil, restarts: Int = 0, startedAt: Date, finishedAt: Date? = nil,
+                cpuNanoseconds: UInt64? = nil) {
         self.state = state
         self.exitCode = exitCode
         self.restarts = restarts
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.cpuNanoseconds = cpuNanoseconds
     }
 }
 
@@ -208,6 +227,8 @@ public struct LogCursor: Sendable, Equatable {
 public protocol ServerLogReader: Sendable {
     /// Lines after `cursor` (all kept lines without one), oldest first, and where that left off.
     func readLogs(_ id: String, after cursor: LogCursor?) async throws -> (lines: [LogLine], cursor: LogCursor)
+    /// Deletes every server's log lines older than `before`; how many went, per UTC day.
+    func pruneLogs(before: Date) async throws -> [String: Int64]
 }
 
 /// A terminal's size in character cells.

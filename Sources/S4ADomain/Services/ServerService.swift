@@ -272,6 +272,7 @@ public struct ServerService: Sendable {
         run.stdout = String(decoding: masker.mask(bytes: result.stdout), as: UTF8.self)
         run.stderr = String(decoding: masker.mask(bytes: result.stderr), as: UTF8.self)
         run.truncated = result.truncated
+        run.cpuMicros = result.cpuNanoseconds.map { Int64($0 / 1000) }
         run.finishedAt = env.now()
         let finished = run
         try await env.store.write { tx in try await tx.update(finished) }
@@ -309,14 +310,17 @@ public struct ServerService: Sendable {
         guard run.kind == Run.background, run.state == .running else { return run }
         switch try? await runtime.processStatus(run.serverID, name: run.id) {
         case nil: return try await finish(run, exitCode: nil)  // no record: its outcome is unknown
-        case let status? where status.state == .exited: return try await finish(run, exitCode: status.exitCode, at: status.finishedAt)
+        case let status? where status.state == .exited:
+            return try await finish(run, exitCode: status.exitCode, at: status.finishedAt,
+                                    cpuMicros: status.cpuNanoseconds.map { Int64($0 / 1000) })
         case _?: return run
         }
     }
 
     /// Records how a run that was not waited for ended (nil: unknown, so lost).
-    func finish(_ run: Run, exitCode: Int32?, at time: Date? = nil) async throws -> Run {
+    func finish(_ run: Run, exitCode: Int32?, at time: Date? = nil, cpuMicros: Int64? = nil) async throws -> Run {
         var ended = run
+        ended.cpuMicros = cpuMicros
         ended.state = exitCode == nil ? .lost : .exited
         ended.exitCode = exitCode.map(Int.init)
         ended.finishedAt = time ?? env.now()

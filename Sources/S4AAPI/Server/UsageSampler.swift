@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import Metrics
+import S4ADomain
+import ServiceLifecycle
+
+/// Samples every running server's usage every few seconds into the store, and keeps the
+/// platform's own totals in /metrics.
+struct UsageSampler: Service {
+    let usage: UsageService
+    let logger: Logger
+    let interval: Duration
+
+    func run() async throws {
+        let running = Gauge(label: "s4a_servers_running")
+        let memory = Gauge(label: "s4a_servers_memory_bytes")
+        let cpu = Counter(label: "s4a_servers_cpu_seconds_total")
+        let rounds = Counter(label: "s4a_usage_samples_total")
+        var previous: [String: Int64] = [:]
+        var carried: Int64 = 0
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                let round = try await usage.sample(previous: &previous)
+                running.record(round.servers)
+                memory.record(round.memoryBytes)
+                // The counter takes whole seconds; the rest waits for the next round.
+                carried += round.cpuMicros
+                cpu.increment(by: carried / 1_000_000)
+                carried %= 1_000_000
+                rounds.increment(by: round.servers)
+            } catch {
+                logger.error("usage sampling failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}
+
+/// Once an hour (and at start), retires log lines and usage samples past the retention
+/// period into anonymous daily aggregates.
+struct RetentionJanitor: Service {
+    let usage: UsageService
+    let logger: Logger
+    let days: Int
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                let (samples, lines) = try await usage.retire(keepingDays: days)
+                if samples > 0 || lines > 0 {
+                    logger.info("retention: retired old usage samples and log lines",
+                                metadata: ["samples": "\(samples)", "log_lines": "\(lines)"])
+                }
+            } catch {
+                logger.error("retention round failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+        }
+    }
+}
