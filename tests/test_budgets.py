@@ -228,3 +228,24 @@ def race_against_the_spending_limit(srv: Server) -> None:
 
 def test_concurrent_creates_and_raises_never_pass_the_account_limit(make_server):
     race_against_the_spending_limit(make_server())
+
+
+def test_a_prices_file_sets_the_rate_and_a_bad_one_stops_the_start(make_server, tmp_path):
+    from conftest import s4a_bin
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"vcpu_second": "14", "gib_secnd": "4.5"}')
+    p = subprocess.run([str(s4a_bin()), "serve", "--data-dir", str(tmp_path / "data"), "--listen", "127.0.0.1:1",
+                        "--prices-file", str(bad)], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "unknown price gib_secnd" in p.stderr + p.stdout, (p.returncode, p.stderr)
+
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"vcpu_second": 1000, "gib_second": "0", "egress_gib": "5.5"}')
+    # The flag wins over the file for the price it names.
+    srv = make_server(extra_args=["--prices-file", str(prices), "--price-gib-second", "1000"])
+    acct = signup_and_login(srv)
+    project = srv.request("POST", "/v1/projects", acct.token, json={"name": "priced"}).json()["id"]
+    sid = srv.request("POST", "/v1/servers", acct.token, json={
+        "project_id": project, "name": "p", "budget_usd": "20", "cpu_millis": 1000, "memory_mb": 1024}).json()["id"]
+    spend = srv.request("GET", f"/v1/servers/{sid}/usage", acct.token).json()["spend"]
+    assert spend["rate_usd_per_hour"] == "7.20", spend  # (1000 + 1000) µ$ × 3600

@@ -195,6 +195,7 @@ enum Migrations {
         (5, [
             "ALTER TABLE accounts ADD COLUMN spending_limit_micros BIGINT",
             "ALTER TABLE runs ADD COLUMN cpu_micros BIGINT",
+            "ALTER TABLE leases ADD COLUMN egress_counter BIGINT",
             """
             CREATE TABLE usage_samples (
                 server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,

@@ -7,9 +7,10 @@ import SQLKit
 extension SQLTransaction {
     func insert(_ lease: Lease) async throws {
         try await db.raw("""
-            INSERT INTO leases (id, server_id, account_id, started_at, deadline, reserved_micros, settled_at)
+            INSERT INTO leases (id, server_id, account_id, started_at, deadline, reserved_micros, settled_at, egress_counter)
             VALUES (\(bind: lease.id), \(bind: lease.serverID), \(bind: lease.accountID), \(bind: lease.startedAt.millis),
-                    \(bind: lease.deadline.millis), \(bind: lease.reserved.value), \(bind: lease.settledAt?.millis))
+                    \(bind: lease.deadline.millis), \(bind: lease.reserved.value), \(bind: lease.settledAt?.millis),
+                    \(bind: lease.egressCounter))
             """).run()
         try await appendLedger([LedgerEntry(kind: .reserve, amount: lease.reserved, leaseID: lease.id)],
                                serverID: lease.serverID, accountID: lease.accountID, at: lease.startedAt)
@@ -56,7 +57,7 @@ extension SQLTransaction {
         let spent = try await db.raw("""
             SELECT CAST(COALESCE(SUM(l.amount_micros), 0) AS BIGINT) AS total FROM ledger_entries l
             JOIN servers s ON s.id = l.server_id
-            WHERE l.account_id = \(bind: accountID) AND l.kind = 'charge' AND s.state = 'deleted'
+            WHERE l.account_id = \(bind: accountID) AND l.kind IN ('charge', 'egress') AND s.state = 'deleted'
             """).first()?.int64("total") ?? 0
         return MicroDollars(caps + spent)
     }
@@ -75,6 +76,7 @@ extension SQLTransaction {
     static func lease(_ row: any SQLRow) throws -> Lease {
         Lease(id: try row.string("id"), serverID: try row.string("server_id"), accountID: try row.string("account_id"),
               startedAt: try row.date("started_at"), deadline: try row.date("deadline"),
-              reserved: MicroDollars(try row.int64("reserved_micros")), settledAt: try row.optionalDate("settled_at"))
+              reserved: MicroDollars(try row.int64("reserved_micros")), settledAt: try row.optionalDate("settled_at"),
+              egressCounter: try row.optionalInt64("egress_counter"))
     }
 }

@@ -45,6 +45,40 @@ import Glibc
         }
     }
 
+    /// What egress is charged by: the bytes the server sent out, counted in its namespace (and
+    /// nothing for a server that only talks to itself).
+    @Test func statsCountTheBytesAServerSendsOut() async throws {
+        try await InternetStandIn.with { internet in
+            try await RuntimeFixture.run { fixture in
+                try await fixture.withServer(fixture.egressSpec()) { spec in
+                    let before = try #require(try await fixture.runtime.stats(spec.id))
+                    let send = """
+                        import socket
+                        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                        for _ in range(4000): s.sendto(b"x" * 1000, ("\(internet.address)", 9))
+                        """
+                    #expect(try await fixture.sh(spec.id, "python3 -c '\(send)'").exitCode == 0)
+                    #expect(try await fixture.sh(spec.id, "head -c 4000000 /dev/zero > /dev/null; echo local").out == "local\n")
+                    let after = try #require(try await fixture.runtime.stats(spec.id))
+                    let sent = after.networkSentBytes - before.networkSentBytes
+                    // UDP the tap's queue had no room for is dropped before it is counted.
+                    #expect(sent >= 1_000_000 && sent < 4_600_000, "\(sent) bytes counted: \(before) → \(after)")
+                    #expect(after.cpuNanoseconds > before.cpuNanoseconds)
+                    #expect(after.memoryBytes > 0 && after.pids >= 1 && after.diskBytes > 0)
+                }
+                try await fixture.withServer { spec in
+                    let local = "python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b\"x\", (\"127.0.0.1\", 9))'"
+                    let sent = try await fixture.sh(spec.id, local)
+                    #expect(sent.exitCode == 0)
+                    let stats = try await fixture.runtime.stats(spec.id)
+                    #expect(stats?.networkSentBytes == 0)
+                }
+                let absent = try await fixture.runtime.stats("srv_notrunning000000000")
+                #expect(absent == nil)
+            }
+        }
+    }
+
     @Test func aServerWithoutNetworkHasOnlyLoopback() async throws {
         try await InternetStandIn.with { internet in
             try await RuntimeFixture.run { fixture in

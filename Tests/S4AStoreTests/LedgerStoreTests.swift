@@ -1,5 +1,5 @@
 import Foundation
-import S4ADomain
+@testable import S4ADomain
 import S4AStore
 import Testing
 
@@ -57,6 +57,48 @@ import Testing
             #expect(try await store.read { tx in try await tx.openLeases(serverID: server.id) }.isEmpty)
             #expect(try await store.read { tx in try await tx.ledgerBalance(accountID: account.id) }
                     == LedgerBalance(charged: MicroDollars(60), reserved: MicroDollars(7)))
+        }
+    }
+}
+
+/// Egress is charged at settlement from the bytes counted since the lease began, and never
+/// past the cap however much was sent.
+@Suite struct EgressChargeTests {
+    @Test(arguments: Engine.allCases)
+    func egressIsChargedButNeverPastTheCap(engine: Engine) async throws {
+        try await engine.withStore { store in
+            let account = try await makeAccount(store)
+            var server = try await LedgerStoreTests().makeServer(store, account)  // cap 1000 µ$
+            server.network = .egress
+            var settings = BudgetSettings()
+            // 1000 µ$ per GiB; time costs nothing here, so egress is all there is.
+            settings.card = RateCard(cpuNanosPerVCPUSecond: 0, memoryNanosPerGiBSecond: 0, egressNanosPerGiB: 1_000_000)
+            let start = Date()
+            func lease(_ counter: Int64, at: Date) -> Lease {
+                Lease(id: RandomToken.id(.lease), serverID: server.id, accountID: account.id, startedAt: at,
+                      deadline: at.addingTimeInterval(5), reserved: MicroDollars(0), egressCounter: counter)
+            }
+            let first = lease(1 << 20, at: start)
+            try await store.write { tx in try await tx.insert(first) }
+            // 256 MiB sent: 250 µ$ (a quarter GiB at 1000 µ$).
+            let balance = try await store.write { [server] tx in
+                try await tx.lockAccount(id: account.id)
+                return try await BudgetService.settleOpenLeases(tx, server, at: start.addingTimeInterval(5), settings: settings,
+                                                                 egressCounter: (1 << 20) + (256 << 20))
+            }
+            #expect(balance.charged == MicroDollars(250))
+            // Then 10 GiB in one lease: only what the cap leaves is charged.
+            let second = lease(0, at: start.addingTimeInterval(5))
+            try await store.write { tx in try await tx.insert(second) }
+            let capped = try await store.write { [server] tx in
+                try await tx.lockAccount(id: account.id)
+                return try await BudgetService.settleOpenLeases(tx, server, at: start.addingTimeInterval(10), settings: settings,
+                                                                 egressCounter: 10 << 30)
+            }
+            #expect(capped.charged == server.budget)
+            #expect(capped.available(under: server.budget) == MicroDollars(0))
+            let total = try await store.read { tx in try await tx.ledgerBalance(serverID: server.id) }
+            #expect(total == capped)
         }
     }
 }

@@ -9,9 +9,12 @@ public struct Lease: Sendable, Equatable {
     public var deadline: Date
     public var reserved: MicroDollars
     public var settledAt: Date?
+    /// The server's count of bytes sent out when the lease began (nil: no egress network).
+    public var egressCounter: Int64?
 
     public init(id: String, serverID: String, accountID: String, startedAt: Date, deadline: Date, reserved: MicroDollars,
-                settledAt: Date? = nil) {
+                settledAt: Date? = nil, egressCounter: Int64? = nil) {
+        self.egressCounter = egressCounter
         self.id = id
         self.serverID = serverID
         self.accountID = accountID

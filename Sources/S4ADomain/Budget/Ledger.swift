@@ -2,9 +2,10 @@ import Foundation
 
 /// One movement of money for a server. Money moves only by appending these: a lease
 /// *reserves* its price in advance; at renewal the time used is *charged* and the rest
-/// *released*. Nothing is ever updated or deleted.
+/// *released*; the bytes the server sent out during the lease are charged as *egress*, never
+/// past the cap. Nothing is ever updated or deleted.
 public struct LedgerEntry: Sendable, Equatable {
-    public enum Kind: String, Sendable, Codable { case reserve, charge, release }
+    public enum Kind: String, Sendable, Codable { case reserve, charge, release, egress }
 
     public var kind: Kind
     public var amount: MicroDollars
@@ -40,6 +41,7 @@ public struct LedgerBalance: Sendable, Equatable {
         case .reserve: reserved.value += entry.amount.value
         case .charge: charged.value += entry.amount.value; reserved.value -= entry.amount.value
         case .release: reserved.value -= entry.amount.value
+        case .egress: charged.value += entry.amount.value
         }
     }
 

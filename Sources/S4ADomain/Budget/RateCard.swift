@@ -53,6 +53,13 @@ public struct RateCard: Sendable, Equatable {
         return Int64(min(Int128(Int64.max), Int128(max(0, budget.value)) * Self.denominator / rate))
     }
 
+    /// The cost of sending `bytes` out, rounded up to the micro-dollar.
+    public func egressCost(bytes: Int64) -> MicroDollars {
+        let exact = Int128(max(0, bytes)) * Int128(egressNanosPerGiB)
+        let denominator = Int128(1 << 30) * 1000
+        return MicroDollars(Int64((exact + denominator - 1) / denominator))
+    }
+
     /// Dollars per hour for an allocation (for display), rounded up to the micro-dollar.
     public func perHour(cpuMillis: Int, memoryMB: Int) -> MicroDollars {
         cost(cpuMillis: cpuMillis, memoryMB: memoryMB, milliseconds: 3_600_000)

@@ -35,11 +35,12 @@ public struct BudgetService: Sendable {
     /// tells the watchdog the new deadline. `.exhausted` reserves nothing.
     @discardableResult
     public func renew(_ server: Server) async throws -> Renewal {
+        let egress = await egressCounter(server)
         let now = env.now()
         let settings = self.settings
         let lease: Lease? = try await env.store.write { tx in
             try await tx.lockAccount(id: server.accountID)
-            let balance = try await Self.settleOpenLeases(tx, server, at: now, settings: settings)
+            let balance = try await Self.settleOpenLeases(tx, server, at: now, settings: settings, egressCounter: egress)
             var available = balance.available(under: server.budget)
             if let limit = try await tx.account(id: server.accountID)?.spendingLimit {
                 available = min(available, try await tx.ledgerBalance(accountID: server.accountID).available(under: limit))
@@ -48,7 +49,8 @@ public struct BudgetService: Sendable {
                                             cpuMillis: server.cpuMillis, memoryMB: server.memoryMB,
                                             intervalMilliseconds: settings.leaseMilliseconds) else { return nil }
             let lease = Lease(id: RandomToken.id(.lease), serverID: server.id, accountID: server.accountID, startedAt: now,
-                              deadline: now.addingTimeInterval(Double(plan.milliseconds) / 1000), reserved: plan.price)
+                              deadline: now.addingTimeInterval(Double(plan.milliseconds) / 1000), reserved: plan.price,
+                              egressCounter: egress)
             try await tx.insert(lease)
             return lease
         }
@@ -58,13 +60,21 @@ public struct BudgetService: Sendable {
     }
 
     /// Settles the server's open leases (it stopped, or its lease ran out at `at`).
-    public func settle(_ server: Server, at time: Date? = nil) async throws {
+    /// `egressCounter`: its count of bytes sent, read before it stopped (nil: unknown, and the
+    /// last lease's egress goes uncharged).
+    public func settle(_ server: Server, at time: Date? = nil, egressCounter: Int64? = nil) async throws {
         let now = time ?? env.now()
         let settings = self.settings
         try await env.store.write { tx in
             try await tx.lockAccount(id: server.accountID)
-            _ = try await Self.settleOpenLeases(tx, server, at: now, settings: settings)
+            _ = try await Self.settleOpenLeases(tx, server, at: now, settings: settings, egressCounter: egressCounter)
         }
+    }
+
+    /// The server's count of bytes sent out so far, if it has an egress network and runs.
+    public func egressCounter(_ server: Server) async -> Int64? {
+        guard server.network == .egress, let stats = try? await runtime.stats(server.id) else { return nil }
+        return Int64(stats.networkSentBytes)
     }
 
     /// Whether a server's open lease needs renewing now.
@@ -82,17 +92,30 @@ public struct BudgetService: Sendable {
     /// Charges each open lease for the time used (to `at` or its deadline, whichever is first;
     /// never more than it reserved) and releases the rest; warns at 50% and 80% of the cap.
     /// Returns the server's balance afterwards.
-    static func settleOpenLeases(_ tx: any StoreTransaction, _ server: Server, at now: Date,
-                                 settings: BudgetSettings) async throws -> LedgerBalance {
+    static func settleOpenLeases(_ tx: any StoreTransaction, _ server: Server, at now: Date, settings: BudgetSettings,
+                                 egressCounter: Int64?) async throws -> LedgerBalance {
         let before = try await tx.ledgerBalance(serverID: server.id).charged
-        for lease in try await tx.openLeases(serverID: server.id) {
+        let open = try await tx.openLeases(serverID: server.id)
+        for lease in open {
             let end = min(now, lease.deadline)
             let milliseconds = max(0, Int64((end.timeIntervalSince(lease.startedAt) * 1000).rounded(.up)))
             let used = settings.card.cost(cpuMillis: server.cpuMillis, memoryMB: server.memoryMB, milliseconds: milliseconds)
             _ = try await tx.settle(leaseID: lease.id, entries: LedgerBalance.settle(leaseID: lease.id, reserved: lease.reserved,
                                                                                      used: used), at: now)
         }
-        let balance = try await tx.ledgerBalance(serverID: server.id)
+        var balance = try await tx.ledgerBalance(serverID: server.id)
+        // Bytes sent since the oldest open lease began (a counter that fell restarted from
+        // zero), charged with the newest lease, never past the cap: egress cannot be reserved
+        // ahead, so at most one lease's worth goes uncharged rather than overspent.
+        if let sent = egressCounter, let last = open.last, let start = open.compactMap(\.egressCounter).first {
+            let cost = settings.card.egressCost(bytes: sent >= start ? sent - start : sent)
+            let charge = min(cost, balance.available(under: server.budget))
+            if charge.value > 0 {
+                let entry = LedgerEntry(kind: .egress, amount: charge, leaseID: last.id)
+                try await tx.appendLedger([entry], serverID: server.id, accountID: server.accountID, at: now)
+                balance.apply(entry)
+            }
+        }
         let after = balance.charged
         guard server.budget.value > 0 else { return balance }
         for percent in [50, 80] {

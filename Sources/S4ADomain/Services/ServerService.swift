@@ -137,8 +137,9 @@ public struct ServerService: Sendable {
         return try await locks.withLock(id) {
             let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
             guard server.state == .running else { return server }
+            let egress = await budgets?.egressCounter(server)
             try await runtime.stop(server.id)
-            try await budgets?.settle(server)
+            try await budgets?.settle(server, egressCounter: egress)
             return try await transition(server, to: .stopped, action: Action.serverStopped, actor: principal.actor)
         }
     }
@@ -218,12 +219,13 @@ public struct ServerService: Sendable {
     }
 
     func destroy(_ server: Server, actor: Actor) async throws {
+        let egress = await budgets?.egressCounter(server)
         do {
             try await runtime.destroy(server.id)
         } catch {
             throw DomainError(.runtimeFailed, "The server could not be destroyed: \(error)")
         }
-        try await budgets?.settle(server)
+        try await budgets?.settle(server, egressCounter: egress)
         _ = try await transition(server, to: .deleted, action: Action.serverDeleted, actor: actor)
     }
 
