@@ -148,6 +148,12 @@ struct ServerCommand: AsyncParsableCommand {
             [$0.id, $0.name, $0.state.rawValue, "\($0.cpuMillis)m", "\($0.memoryMb) MiB", "\($0.diskMb) MiB", "$\($0.budgetUsd)"]
         })
         if single, let error = servers[0].lastError { print("last error: \(error)") }
+        if single, let deployment = servers[0].deployment {
+            var line = "app: \(deployment.state.rawValue) on port \(deployment.port), restart \(deployment.restart.rawValue), "
+                + "\(deployment.restarts) restarts"
+            if let code = deployment.lastExitCode { line += ", last exit \(code)" }
+            print(line + " — \(deployment.command)")
+        }
     }
 }
 

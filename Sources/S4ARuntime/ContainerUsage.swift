@@ -79,9 +79,10 @@ struct RunCgroup {
     private let unified: Bool
 
     /// nil where the server's cgroups cannot be found (the command then runs unmeasured).
-    init?(runcRoot: String, id: String) {
+    /// `name`: a supervised process's, so that it can be found again to end it.
+    init?(runcRoot: String, id: String, name: String? = nil) {
         guard let state = RuncStateFile(runcRoot: runcRoot, id: id) else { return nil }
-        let name = "run-" + UUID().uuidString.lowercased()
+        let name = name.map { "proc-" + $0 } ?? "run-" + UUID().uuidString.lowercased()
         if let cpuacct = state.cgroup("cpuacct") {
             directory = cpuacct + "/" + name
             argument = "cpuacct:" + name
@@ -93,7 +94,19 @@ struct RunCgroup {
         } else {
             return nil
         }
-        guard mkdir(directory, 0o755) == 0 else { return nil }
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else { return nil }
+    }
+
+    /// Kills every process in the cgroup, again until none is left (a dying process's children
+    /// may still be forking).
+    func killAll() {
+        for _ in 0..<100 {
+            let pids = ((try? String(contentsOfFile: directory + "/cgroup.procs", encoding: .utf8)) ?? "")
+                .split(separator: "\n").compactMap { Int32($0) }
+            if pids.isEmpty { return }
+            for pid in pids { kill(pid, SIGKILL) }
+            usleep(10_000)
+        }
     }
 
     var cpuNanoseconds: UInt64? {

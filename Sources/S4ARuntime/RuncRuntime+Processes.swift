@@ -18,7 +18,11 @@ extension RuncRuntime {
         try FileManager.default.createDirectory(atPath: processes, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         let recordFile = processes + "/" + request.name + ".json"
-        guard !FileManager.default.fileExists(atPath: recordFile) else { throw RuntimeError.failed("process \(request.name) exists") }
+        // A name is one process's record; it may start again once that ended (a deployment
+        // after its server restarted).
+        if let record = SupervisorRecord.read(recordFile), record.status.state != .exited || Self.isSupervisor(record.pid, of: id) {
+            throw RuntimeError.failed("process \(request.name) exists")
+        }
         let spec = SupervisorSpec(
             serverID: id,
             request: .init(name: request.name, argv: request.argv, cwd: request.cwd, env: request.env, restart: request.restart,
@@ -56,6 +60,11 @@ extension RuncRuntime {
         return ServerLogFiles.read(directory: layout.logsDirectory(id), after: cursor)
     }
 
+    public func logAccess(_ id: String, _ line: String) {
+        guard RuntimeLayout.isValidID(id) else { return }
+        accessLogs.writer(for: id, directory: layout.logsDirectory(id))?.system(line)
+    }
+
     public func pruneLogs(before: Date) async throws -> [String: Int64] {
         var removed: [String: Int64] = [:]
         let servers = (try? FileManager.default.contentsOfDirectory(atPath: layout.serversDirectory.path)) ?? []
@@ -63,6 +72,23 @@ extension RuncRuntime {
             removed.merge(ServerLogFiles.prune(directory: layout.logsDirectory(id), before: before), uniquingKeysWith: +)
         }
         return removed
+    }
+
+    public func endProcess(_ id: String, name: String) async throws {
+        try Self.checkID(id)
+        guard RuntimeLayout.isValidProcessName(name) else { throw RuntimeError.failed("invalid process name") }
+        let recordFile = layout.processesDirectory(id) + "/" + name + ".json"
+        guard let record = SupervisorRecord.read(recordFile) else { return }
+        if Self.isSupervisor(record.pid, of: id) {
+            Glibc.kill(record.pid, SIGTERM)
+            for _ in 0..<250 {
+                if !Self.isSupervisor(record.pid, of: id) { return }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            Glibc.kill(record.pid, SIGKILL)
+        }
+        // No supervisor (or one that would not end): its processes go all the same.
+        RunCgroup(runcRoot: layout.runcRoot, id: id, name: name)?.killAll()
     }
 
     /// After the container is gone its supervisors end by themselves (their `runc exec`

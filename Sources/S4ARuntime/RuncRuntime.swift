@@ -14,6 +14,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
     let runc: String
     /// The `s4a` binary that runs supervisors (`s4a supervise`).
     let supervisor: String?
+    let accessLogs = AccessLogWriters()
 
     public init(directory: URL, logger: Logger = Logger(label: "s4a.runtime"), supervisor: String? = nil) throws {
         layout = RuntimeLayout(root: directory)

@@ -108,6 +108,23 @@ extension ServerLogFiles {
     }
 }
 
+/// One open writer of ingress access lines per server (a writer follows its file if the
+/// janitor replaces it, and reopens it if the server's logs were removed).
+final class AccessLogWriters: @unchecked Sendable {
+    private let lock = NSLock()
+    private var writers: [String: ServerLogWriter] = [:]
+
+    func writer(for id: String, directory: String) -> ServerLogWriter? {
+        lock.withLock {
+            if let writer = writers[id] { return writer }
+            guard FileManager.default.fileExists(atPath: (directory as NSString).deletingLastPathComponent),
+                  let writer = try? ServerLogWriter(directory: directory, process: "ingress") else { return nil }
+            writers[id] = writer
+            return writer
+        }
+    }
+}
+
 /// Appends one process's output to its log file as timestamped lines.
 final class ServerLogWriter: @unchecked Sendable {
     private let path: String

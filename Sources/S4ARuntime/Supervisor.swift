@@ -72,9 +72,24 @@ public enum Supervisor {
         record.write(to: spec.recordFile)
         let process = ServerBundle.process(args: request.argv, env: request.env, cwd: request.cwd, hostname: spec.serverID)
         let processJSON = try [UInt8](JSONEncoder().encode(process))
-        let cgroup = RunCgroup(runcRoot: spec.runcRoot, id: spec.serverID)
+        let cgroup = RunCgroup(runcRoot: spec.runcRoot, id: spec.serverID, name: request.name)
+        // SIGTERM ends the process for good (it was replaced): every process it started goes,
+        // and it is not restarted.
+        signal(SIGTERM, SIG_IGN)
+        let ending = Flag()
+        let terminate = DispatchSource.makeSignalSource(signal: SIGTERM)
+        terminate.setEventHandler {
+            ending.set()
+            cgroup?.killAll()
+        }
+        terminate.resume()
         var backoff: Duration = .seconds(1)
         while true {
+            if ending.isSet {
+                log.system("ended")
+                finish(&record, exitCode: record.status.exitCode, at: spec.recordFile)
+                return
+            }
             guard await containerRunning(spec) else {
                 log.system("the server stopped; not starting \(request.name)")
                 finish(&record, exitCode: record.status.exitCode, at: spec.recordFile)
@@ -99,7 +114,8 @@ public enum Supervisor {
             case .onFailure: output.exitCode != 0
             case .always: true
             }
-            guard again, await containerRunning(spec) else {
+            guard again, !ending.isSet, await containerRunning(spec) else {
+                if ending.isSet { log.system("ended") }
                 finish(&record, exitCode: output.exitCode, at: spec.recordFile)
                 return
             }
@@ -108,10 +124,18 @@ public enum Supervisor {
             record.status.state = .backoff
             record.write(to: spec.recordFile)
             log.system("restarting in \(backoff.components.seconds) s")
-            try await Task.sleep(for: backoff)
+            for _ in 0..<Int(backoff.components.seconds * 10) where !ending.isSet { try await Task.sleep(for: .milliseconds(100)) }
             backoff = min(backoff * 2, maxBackoff)
             record.status.restarts += 1
         }
+    }
+
+    /// Set once, from a signal handler's queue, read by the loop.
+    final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        func set() { lock.withLock { value = true } }
+        var isSet: Bool { lock.withLock { value } }
     }
 
     private static func finish(_ record: inout SupervisorRecord, exitCode: Int32?, at path: String) {

@@ -224,6 +224,24 @@ enum Migrations {
             )
             """,
         ]),
+        // Deployments (the app a server serves) and the server behind each project's URL.
+        (6, [
+            """
+            CREATE TABLE deployments (
+                id TEXT PRIMARY KEY,
+                server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                command TEXT NOT NULL,
+                port INTEGER NOT NULL,
+                health_path TEXT,
+                restart TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                replaced_at BIGINT
+            )
+            """,
+            "CREATE INDEX deployments_server ON deployments(server_id, replaced_at)",
+            "ALTER TABLE projects ADD COLUMN attached_server_id TEXT",
+        ]),
     ]
 
     static func run(on engine: any SQLEngine) async throws {

@@ -31,7 +31,7 @@ extension SQLTransaction {
     func update(_ project: Project) async throws {
         try await db.raw("""
             UPDATE projects SET name = \(bind: project.name), visibility = \(bind: project.visibility.rawValue),
-                updated_at = \(bind: project.updatedAt.millis)
+                updated_at = \(bind: project.updatedAt.millis), attached_server_id = \(bind: project.attachedServerID)
             WHERE id = \(bind: project.id)
             """).run()
     }
@@ -46,6 +46,6 @@ extension SQLTransaction {
         }
         return Project(id: try row.string("id"), accountID: try row.string("account_id"), name: try row.string("name"),
                        slug: try row.string("slug"), visibility: visibility, createdAt: try row.date("created_at"),
-                       updatedAt: try row.date("updated_at"))
+                       updatedAt: try row.date("updated_at"), attachedServerID: try row.optionalString("attached_server_id"))
     }
 }

@@ -41,6 +41,17 @@ extension APIHandler {
         Components.Schemas.Project(
             id: project.id, name: project.name, slug: project.slug,
             visibility: project.visibility == .public ? ._public : ._private,
-            url: projects.url(of: project), createdAt: project.createdAt)
+            url: projects.url(of: project), attachedServerId: project.attachedServerID, createdAt: project.createdAt)
+    }
+
+    func attachServer(_ input: Operations.AttachServer.Input) async throws -> Operations.AttachServer.Output {
+        guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        let project = try await projects.attach(try RequestScope.requirePrincipal(), id: input.path.projectId, serverID: body.serverId)
+        return .ok(.init(body: .json(contract(project))))
+    }
+
+    func detachServer(_ input: Operations.DetachServer.Input) async throws -> Operations.DetachServer.Output {
+        let project = try await projects.attach(try RequestScope.requirePrincipal(), id: input.path.projectId, serverID: nil)
+        return .ok(.init(body: .json(contract(project))))
     }
 }

@@ -18,11 +18,21 @@ extension APIHandler {
     func listServers(_ input: Operations.ListServers.Input) async throws -> Operations.ListServers.Output {
         let page = try await servers.list(try RequestScope.requirePrincipal(), projectID: input.query.projectId,
                                           cursor: input.query.cursor, limit: try Self.limit(input.query.limit))
-        return .ok(.init(body: .json(.init(items: page.items.map(Self.contract), nextCursor: page.nextCursor))))
+        return .ok(.init(body: .json(.init(items: page.items.map { Self.contract($0) }, nextCursor: page.nextCursor))))
     }
 
     func getServer(_ input: Operations.GetServer.Input) async throws -> Operations.GetServer.Output {
-        .ok(.init(body: .json(Self.contract(try await servers.get(try RequestScope.requirePrincipal(), id: input.path.serverId)))))
+        let server = try await servers.get(try RequestScope.requirePrincipal(), id: input.path.serverId)
+        return .ok(.init(body: .json(Self.contract(server, deployment: try await servers.deployment(of: server)))))
+    }
+
+    func deployServer(_ input: Operations.DeployServer.Input) async throws -> Operations.DeployServer.Output {
+        guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
+        let (server, deployment) = try await servers.deploy(
+            try RequestScope.requirePrincipal(), id: input.path.serverId,
+            NewDeployment(command: body.command, port: body.port, healthPath: body.healthPath,
+                          restart: body.restart.flatMap { RestartPolicy(rawValue: $0.rawValue) }))
+        return .created(.init(body: .json(Self.contract(server, deployment: deployment))))
     }
 
     func stopServer(_ input: Operations.StopServer.Input) async throws -> Operations.StopServer.Output {
@@ -156,12 +166,28 @@ extension APIHandler {
         return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
     }
 
-    static func contract(_ server: Server) -> Components.Schemas.Server {
+    static func contract(_ server: Server, deployment: DeploymentStatus? = nil) -> Components.Schemas.Server {
         Components.Schemas.Server(
             id: server.id, projectId: server.projectID, name: server.name, template: server.template,
             cpuMillis: server.cpuMillis, memoryMb: server.memoryMB, diskMb: server.diskMB, budgetUsd: server.budget.decimal,
             network: .init(rawValue: server.network.rawValue) ?? .none, state: .init(rawValue: server.state.rawValue) ?? .failed,
-            lastError: server.lastError, createdAt: server.createdAt, updatedAt: server.updatedAt)
+            lastError: server.lastError, deployment: deployment.map(contract), createdAt: server.createdAt,
+            updatedAt: server.updatedAt)
+    }
+
+    static func contract(_ status: DeploymentStatus) -> Components.Schemas.Deployment {
+        let deployment = status.deployment
+        let state: Components.Schemas.Deployment.StatePayload = switch status.process?.state {
+        case nil: .notRunning
+        case .starting?: .starting
+        case .running?: .running
+        case .backoff?: .backoff
+        case .exited?: .exited
+        }
+        return .init(id: deployment.id, command: deployment.command, port: deployment.port, healthPath: deployment.healthPath,
+                     restart: .init(rawValue: deployment.restart.rawValue) ?? .always, state: state,
+                     restarts: status.process?.restarts ?? 0, lastExitCode: status.process?.exitCode.map(Int.init),
+                     startedAt: status.process?.startedAt, createdAt: deployment.createdAt)
     }
 
     static func contract(_ run: Run, withOutput: Bool) -> Components.Schemas.Run {

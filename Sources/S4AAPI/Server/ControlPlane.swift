@@ -20,6 +20,8 @@ public final class ControlPlane: Sendable {
     public let environment: DomainEnvironment
     public let runtime: any ContainerRuntime
     let handler: APIHandler
+    /// Kept-alive connections from the ingress to apps inside servers.
+    let appConnections: AppConnectionPool
     let document: ContractDocument
     let logger: Logger
 
@@ -49,6 +51,7 @@ public final class ControlPlane: Sendable {
             throw error
         }
         environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
+        appConnections = AppConnectionPool(runtime: self.runtime)
         let secrets = SecretService(env: environment, master: master)
         let budgets = BudgetService(env: environment, runtime: self.runtime, settings: options.budgetSettings)
         let servers = ServerService(env: environment, runtime: self.runtime, secrets: secrets, budgets: budgets)
@@ -76,6 +79,12 @@ public final class ControlPlane: Sendable {
         try handler.registerHandlers(on: router, serverURL: URL(string: "/")!, configuration: .s4a,
                                      middlewares: middlewares)
         return router
+    }
+
+    /// The listener's front: project URLs to their apps, everything else to the API router.
+    public func ingress() throws -> IngressBuilder {
+        IngressBuilder(router: try router(), appsDomain: options.appsDomain, ingress: IngressService(env: environment),
+                       pool: appConnections, runtime: runtime, logger: logger)
     }
 
     /// Origins a cookie-authenticated browser request may come from (CSRF defence).
@@ -107,7 +116,7 @@ public final class ControlPlane: Sendable {
         let (certificate, key) = try tlsCredentials()
         let tls = try ServerTLS.configuration(certificatePath: certificate, keyPath: key)
         return Application(
-            router: try router(),
+            router: try ingress(),
             // Idle keep-alive connections (and stalled handshakes) close after a minute.
             server: try .tls(.http1WebSocketUpgrade(
                 webSocketRouter: webSocketRouter(),

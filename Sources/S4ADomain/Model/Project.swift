@@ -13,9 +13,12 @@ public struct Project: Sendable, Equatable {
     public var visibility: Visibility
     public var createdAt: Date
     public var updatedAt: Date
+    /// The server behind the project's URL, if any.
+    public var attachedServerID: String?
 
     public init(id: String, accountID: String, name: String, slug: String, visibility: Visibility,
-                createdAt: Date, updatedAt: Date) {
+                createdAt: Date, updatedAt: Date, attachedServerID: String? = nil) {
+        self.attachedServerID = attachedServerID
         self.id = id
         self.accountID = accountID
         self.name = name

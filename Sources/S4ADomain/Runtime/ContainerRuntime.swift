@@ -118,6 +118,8 @@ public protocol ContainerRuntime: ServerLogReader {
     func shell(_ id: String, _ request: ShellRequest) async throws -> any ShellSession
     /// Starts a long-running process under the server's supervisor and returns once it runs.
     func spawn(_ id: String, _ request: ProcessRequest) async throws
+    /// Ends a long-running process for good (it is not restarted), with everything it started.
+    func endProcess(_ id: String, name: String) async throws
     /// nil when the server never had a process of that name (or its record is gone).
     func processStatus(_ id: String, name: String) async throws -> ProcessStatus?
     func kill(_ id: String, signal: Int32) async throws
@@ -227,6 +229,8 @@ public struct LogCursor: Sendable, Equatable {
 public protocol ServerLogReader: Sendable {
     /// Lines after `cursor` (all kept lines without one), oldest first, and where that left off.
     func readLogs(_ id: String, after cursor: LogCursor?) async throws -> (lines: [LogLine], cursor: LogCursor)
+    /// Appends one line of the ingress (a request to the server's app) to its logs.
+    func logAccess(_ id: String, _ line: String)
     /// Deletes every server's log lines older than `before`; how many went, per UTC day.
     func pruneLogs(before: Date) async throws -> [String: Int64]
 }

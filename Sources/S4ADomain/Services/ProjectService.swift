@@ -99,6 +99,41 @@ public struct ProjectService: Sendable {
         }
     }
 
+    /// Puts a server of the project behind its URL (`server.attached`), or with nil takes the
+    /// attached one away (`server.detached`). Serving still needs the project to be public.
+    public func attach(_ principal: Principal, id: String, serverID: String?) async throws -> Project {
+        try principal.check(.scope(.projectsWrite))
+        let now = env.now()
+        return try await env.store.write { tx in
+            try await tx.lockAccount(id: principal.accountID)
+            var project = try await reachable(tx, principal, id)
+            let previous = project.attachedServerID
+            if let serverID {
+                guard let server = try await tx.server(id: serverID, accountID: principal.accountID),
+                      server.projectID == project.id else {
+                    throw DomainError.unprocessable("server_id", "is not a server of this project")
+                }
+            }
+            guard previous != serverID else { return project }
+            project.attachedServerID = serverID
+            project.updatedAt = now
+            try await tx.update(project)
+            if let previous {
+                try await tx.append(
+                    ActivityRecord(action: Action.serverDetached, actor: principal.actor, target: Target(type: "server", id: previous),
+                                   projectID: project.id, metadata: ["project_id": project.id]),
+                    accountID: principal.accountID, at: now)
+            }
+            if let serverID {
+                try await tx.append(
+                    ActivityRecord(action: Action.serverAttached, actor: principal.actor, target: Target(type: "server", id: serverID),
+                                   projectID: project.id, metadata: ["project_id": project.id]),
+                    accountID: principal.accountID, at: now)
+            }
+            return project
+        }
+    }
+
     /// `before` runs once the project is known to be the caller's (its servers are destroyed there).
     public func delete(_ principal: Principal, id: String,
                        before: @Sendable (Project) async throws -> Void = { _ in }) async throws {

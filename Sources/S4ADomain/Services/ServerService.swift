@@ -444,7 +444,12 @@ public struct ServerService: Sendable {
         }
         var running = server
         running.lastError = nil
-        return try await transition(running, to: .running, action: Action.serverStarted, actor: actor)
+        let started = try await transition(running, to: .running, action: Action.serverStarted, actor: actor)
+        // Its app comes back with it (a failure shows in the deployment's state, not here).
+        if let deployment = try await env.store.read({ tx in try await tx.currentDeployment(serverID: server.id) }) {
+            try? await startDeployment(started, deployment)
+        }
+        return started
     }
 
     func fail(_ server: Server, because error: any Error, actor: Actor) async throws -> Server {
@@ -463,7 +468,15 @@ public struct ServerService: Sendable {
         try await env.store.write { tx in
             try await tx.lockAccount(id: server.accountID)
             try await tx.update(updated)
-            if state == .deleted { try await tx.deleteSecrets(serverID: server.id) }
+            if state == .deleted {
+                try await tx.deleteSecrets(serverID: server.id)
+                // A deleted server serves no URL.
+                if var project = try await tx.project(id: server.projectID, accountID: server.accountID),
+                   project.attachedServerID == server.id {
+                    project.attachedServerID = nil
+                    try await tx.update(project)
+                }
+            }
             var metadata = ["from": server.state.rawValue, "to": state.rawValue]
             if let reason = updated.lastError, state == .failed { metadata["reason"] = reason }
             try await tx.append(

@@ -166,6 +166,11 @@ public protocol StoreTransaction: Sendable {
     /// deleted ones were charged. A spending limit bounds this.
     func committedBudget(accountID: String) async throws -> MicroDollars
 
+    // Deployments
+    /// Inserts a deployment, marking the server's current one replaced.
+    func insert(_ deployment: Deployment) async throws
+    func currentDeployment(serverID: String) async throws -> Deployment?
+
     // Usage
     func insert(_ samples: [UsageSample]) async throws
     /// A server's samples in [since, until) reduced per bucket of `step` (from `since`), oldest

@@ -39,6 +39,7 @@ public enum IDPrefix: String, Sendable {
     case secret = "sec"
     case lease = "lse"
     case ledgerEntry = "led"
+    case deployment = "dep"
 }
 
 extension Sequence where Element == UInt8 {

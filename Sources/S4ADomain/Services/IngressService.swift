@@ -1,0 +1,33 @@
+import Foundation
+
+/// Where a request to a project's URL goes. Everything that must not be told apart from an
+/// unknown slug — a private project, no attached server — is `.notServed`.
+public enum IngressTarget: Sendable, Equatable {
+    case notServed
+    /// Public with a server attached, but nothing to send the request to (stopped, no app).
+    case unavailable(serverID: String)
+    case app(serverID: String, port: Int)
+}
+
+/// Resolves a project URL's slug to the app behind it, on every request: a visibility flip or
+/// a detach takes effect on the very next request, kept-alive connections included.
+public struct IngressService: Sendable {
+    let env: DomainEnvironment
+
+    public init(env: DomainEnvironment) {
+        self.env = env
+    }
+
+    public func target(slug: String) async throws -> IngressTarget {
+        guard Slug.problem(with: slug) == nil else { return .notServed }
+        return try await env.store.read { tx in
+            guard let project = try await tx.project(slug: slug), project.visibility == .public,
+                  let serverID = project.attachedServerID,
+                  let server = try await tx.server(id: serverID, accountID: project.accountID) else { return .notServed }
+            guard server.state == .running, let deployment = try await tx.currentDeployment(serverID: server.id) else {
+                return .unavailable(serverID: server.id)
+            }
+            return .app(serverID: server.id, port: deployment.port)
+        }
+    }
+}
