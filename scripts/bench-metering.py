@@ -30,15 +30,13 @@ def cpu_seconds(pids):
 
 
 def watchdogs(data):
+    """The lease watchdogs of this run's servers, by their pid files."""
     found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmd = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")
-            except OSError:
-                continue
-            if b"supervise" in cmd and b"--lease" in cmd and str(data).encode() in b" ".join(cmd):
-                found.append(int(entry))
+    for pid_file in (data / "runtime" / "servers").glob("*/watchdog.pid"):
+        try:
+            found.append(int(pid_file.read_text().strip()))
+        except (OSError, ValueError):
+            pass
     return found
 
 

@@ -30,11 +30,17 @@ public enum LeaseWatchdog {
             return 2
         }
         _ = AtomicFile.write(Data("\(getpid())\n".utf8), to: spec.pidFile)
+        var ticks = 0
         while true {
-            switch ContainerState.read(runcRoot: spec.runcRoot, id: spec.serverID) {
-            case .status(.running?), .status(.paused?), .unknown: break
-            default: return 0  // the server stopped or is gone: nothing left to enforce
+            // Whether the server still runs costs a JSON parse: asked once a second, while the
+            // deadline (one small file) is read every tick. Hundreds of watchdogs share two cores.
+            if ticks % 10 == 0 {
+                switch ContainerState.read(runcRoot: spec.runcRoot, id: spec.serverID) {
+                case .status(.running?), .status(.paused?), .unknown: break
+                default: return 0  // the server stopped or is gone: nothing left to enforce
+                }
             }
+            ticks += 1
             if let deadline = readDeadline(spec.leaseFile), Date() >= deadline {
                 _ = try? await ChildProcess.run([spec.runc, "--root", spec.runcRoot, "kill", "--all", spec.serverID, "KILL"])
                 let note = Data("\(Int64(Date().timeIntervalSince1970 * 1000))\n".utf8)
@@ -47,9 +53,19 @@ public enum LeaseWatchdog {
 
     /// The deadline in the lease file (milliseconds since the epoch); nil when there is none.
     static func readDeadline(_ path: String) -> Date? {
-        guard let data = FileManager.default.contents(atPath: path),
-              let millis = Int64(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-        else { return nil }
+        // A plain read(2) into a small buffer: this runs ten times a second per server.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = read(fd, &buffer, buffer.count)
+        guard count > 0 else { return nil }
+        var millis: Int64 = 0
+        for byte in buffer[..<count] {
+            if byte == UInt8(ascii: "\n") { break }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            millis = millis * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
         return Date(timeIntervalSince1970: Double(millis) / 1000)
     }
 }
