@@ -153,6 +153,21 @@ let package = Package(
         .testTarget(name: "S4AStoreTests", dependencies: ["S4AStore", "S4ADomain"], swiftSettings: v5),
         .testTarget(name: "S4ARuntimeTests", dependencies: ["S4ARuntime", "S4ADomain"], swiftSettings: v5),
         .testTarget(
+            name: "S4AACMETests",
+            dependencies: [
+                "S4AACME", "S4ATLS",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: v5
+        ),
+        .testTarget(
             name: "S4AAPITests",
             dependencies: [
                 "S4AAPI", "S4ACLI", "S4AClient",
