@@ -34,7 +34,7 @@ PY = $(if $(wildcard .venv/bin/python),.venv/bin/python,$(PYTHON))
 .PHONY: deps deps-lite deps-system deps-python build serve test bench pg-start pg-stop
 
 # apt-get only when something is missing, so that a ready machine pays nothing.
-# $(1): the packages to consider: "base" (curl, openssl) or "all" (+ postgresql, python).
+# $(1): the packages to consider: "base" (curl, openssl) or "all" (+ postgresql, python, pebble).
 define apt_missing
 missing=""; \
 command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
@@ -55,6 +55,7 @@ if [ "$(1)" = all ]; then \
   command -v $(PYTHON) >/dev/null 2>&1 || missing="$$missing python3"; \
   { $(PYTHON) -m pip --version >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; } \
     || missing="$$missing python3-pip python3-venv"; \
+  [ -x /usr/bin/pebble ] || missing="$$missing pebble"; \
 fi; \
 if [ -n "$$missing" ]; then \
   echo "== installing:$$missing"; \
@@ -94,7 +95,7 @@ test: deps
 	pg_url=$$(scripts/postgres-test.sh start); \
 	rc=0; \
 	echo "== swift test (PostgreSQL: $$pg_url)"; \
-	S4A_TEST_POSTGRES_URL="$$pg_url" S4A_REQUIRE_POSTGRES=1 $(SWIFT) test || rc=$$?; \
+	S4A_TEST_POSTGRES_URL="$$pg_url" S4A_REQUIRE_POSTGRES=1 S4A_REQUIRE_PEBBLE=1 $(SWIFT) test || rc=$$?; \
 	echo "== pytest tests (S4A_BIN=$(BIN))"; \
 	S4A_TEST_POSTGRES_URL="$$pg_url" S4A_REQUIRE_POSTGRES=1 S4A_BIN="$(abspath $(BIN))" \
 	  $(PY) -m pytest -q tests || { r=$$?; [ "$$rc" -ne 0 ] || rc=$$r; }; \
