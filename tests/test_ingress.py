@@ -1,0 +1,284 @@
+"""Deploy, attach and a project's public URL, through the real binary, runc and TLS: the URL
+serves nothing until the project is public (one identical 404 otherwise), bodies stream both
+ways without being held in memory, Host tricks reach nothing, a crashed app restarts."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import socket
+import ssl
+import time
+
+from conftest import Server, signup_and_login
+
+APP = r'''
+import hashlib, json, os, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TOKEN = os.environ.get("APP_TOKEN", "none")
+
+class App(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def reply(self, status, body, kind="text/plain"):
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/":
+            self.reply(200, ("hello " + TOKEN).encode())
+        elif self.path == "/headers":
+            self.reply(200, json.dumps({k.lower(): v for k, v in self.headers.items()}).encode(), "application/json")
+        elif self.path.startswith("/big"):
+            size = 50 << 20
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            block = b"z" * (1 << 20)
+            for _ in range(50):
+                self.wfile.write(block)
+        elif self.path == "/crash":
+            self.reply(200, b"bye")
+            os._exit(3)
+        else:
+            self.reply(404, b"app 404")
+
+    def do_POST(self):
+        left = int(self.headers.get("Content-Length", "0"))
+        digest = hashlib.sha256()
+        while left:
+            chunk = self.rfile.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            digest.update(chunk)
+            left -= len(chunk)
+        self.reply(200, digest.hexdigest().encode())
+
+    def log_message(self, *args):
+        sys.stderr.write("app: " + (args[0] % args[1:]) + "\n")
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), App).serve_forever()
+'''
+
+
+class AppClient:
+    """Raw HTTPS to the listener with the SNI and Host a test chooses."""
+
+    def __init__(self, srv: Server, sni: str, tls: ssl.TLSVersion | None = None):
+        ctx = ssl.create_default_context(cafile=str(srv.ca))
+        if tls:
+            ctx.minimum_version = ctx.maximum_version = tls
+        raw = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+        self.sock = ctx.wrap_socket(raw, server_hostname=sni)
+        self.version = self.sock.version()
+
+    def request(self, method: str, target: str, host: str | None, body: bytes = b"", headers: dict | None = None):
+        lines = [f"{method} {target} HTTP/1.1"]
+        if host is not None:
+            lines.append(f"Host: {host}")
+        for name, value in (headers or {}).items():
+            lines.append(f"{name}: {value}")
+        if body:
+            lines.append(f"Content-Length: {len(body)}")
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        response = http.client.HTTPResponse(self.sock, method=method)
+        response.begin()
+        data = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+
+    def close(self):
+        self.sock.close()
+
+
+def comparable(answer):
+    status, headers, body = answer
+    return status, {k: v for k, v in headers.items() if k != "date"}, body
+
+
+def deployed_app(srv: Server, token: str, slug: str, app_token: str) -> tuple[str, str]:
+    project = srv.request("POST", "/v1/projects", token, json={"name": slug, "slug": slug}).json()
+    assert project["visibility"] == "private"
+    sid = srv.request("POST", "/v1/servers", token, json={
+        "project_id": project["id"], "name": "web", "budget_usd": "5", "memory_mb": 256, "disk_mb": 256}).json()["id"]
+    r = srv.request("POST", f"/v1/servers/{sid}/exec", token, json={"command": "cat > /root/app.py", "stdin": APP})
+    assert r.status_code == 200 and r.json()["exit_code"] == 0, r.text
+    r = srv.request("PUT", f"/v1/servers/{sid}/secrets/APP_TOKEN", token, json={"value": app_token})
+    assert r.status_code in (200, 201), r.text
+    r = srv.request("POST", f"/v1/servers/{sid}/deploy", token, json={"command": "exec python3 /root/app.py", "port": 8080})
+    assert r.status_code == 201, r.text
+    deployment = r.json()["deployment"]
+    assert deployment["port"] == 8080 and deployment["restart"] == "always", deployment
+    r = srv.request("POST", f"/v1/projects/{project['id']}/attach", token, json={"server_id": sid})
+    assert r.status_code == 200 and r.json()["attached_server_id"] == sid, r.text
+    return project["id"], sid
+
+
+def wait_until(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def test_a_private_url_serves_nothing_until_published(make_server):
+    srv = make_server()
+    acct = signup_and_login(srv)
+    host = f"shop.{srv.apps_domain}:{srv.port}"
+    project, sid = deployed_app(srv, acct.token, "shop", "tok-123")
+    url = srv.request("GET", f"/v1/projects/{project}", acct.token).json()["url"]
+    assert url == f"https://shop.{srv.apps_domain}:{srv.port}"
+
+    def ask(h, target="/", sni=f"shop.{srv.apps_domain}"):
+        client = AppClient(srv, sni)
+        try:
+            return client.request("GET", target, h)
+        finally:
+            client.close()
+
+    unknown = ask(f"nosuch.{srv.apps_domain}:{srv.port}", sni=f"nosuch.{srv.apps_domain}")
+    assert unknown[0] == 404
+    # Private, deployed and attached: exactly what an unknown slug answers.
+    wait_until(lambda: srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]["state"] == "running")
+    assert comparable(ask(host)) == comparable(unknown)
+    # Public: the app, over TLS 1.2 and 1.3 with the local CA.
+    assert srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"visibility": "public"}).status_code == 200
+    for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        client = AppClient(srv, f"shop.{srv.apps_domain}", tls=version)
+        status, headers, body = client.request("GET", "/", host)
+        client.close()
+        assert (status, body) == (200, b"hello tok-123"), (version, status, body)
+    # The app sees who asked, as the ingress says, not as the client claims.
+    client = AppClient(srv, f"shop.{srv.apps_domain}")
+    seen = json.loads(client.request("GET", "/headers", host, headers={"X-Forwarded-For": "6.6.6.6",
+                                                                      "Connection": "keep-alive, X-Secret-Hop",
+                                                                      "X-Secret-Hop": "drop me"})[2])
+    assert seen["x-forwarded-for"] == "127.0.0.1" and seen["x-forwarded-proto"] == "https", seen
+    assert seen["x-forwarded-host"] == host and "x-secret-hop" not in seen, seen
+    # Unpublished: the very next request on this kept-alive connection is the 404 again.
+    assert srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"visibility": "private"}).status_code == 200
+    assert comparable(client.request("GET", "/", host)) == comparable(unknown)
+    client.close()
+    assert srv.request("GET", f"/v1/projects/{project}", acct.token).json()["url"] == url
+    # Detached: the 404 again even when public.
+    srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"visibility": "public"})
+    assert ask(host)[0] == 200
+    assert srv.request("POST", f"/v1/projects/{project}/detach", acct.token).json().get("attached_server_id") is None
+    assert comparable(ask(host)) == comparable(unknown)
+    actions = [e["action"] for e in srv.request("GET", "/v1/activity?limit=100", acct.token).json()["items"]]
+    for action in ("server.deployed", "server.attached", "server.detached"):
+        assert action in actions, actions
+    # The access lines are in the server's logs.
+    lines = srv.request("GET", f"/v1/servers/{sid}/logs?q=GET", acct.token).json()["lines"]
+    assert any(l["stream"] == "system" and "GET /headers 200" in l["text"] for l in lines), lines
+
+
+def test_host_tricks_reach_nothing(make_server):
+    srv = make_server()
+    acct = signup_and_login(srv)
+    public, public_sid = deployed_app(srv, acct.token, "open-shop", "public-token")
+    private, _ = deployed_app(srv, acct.token, "closed-shop", "private-token")
+    srv.request("PATCH", f"/v1/projects/{public}", acct.token, json={"visibility": "public"})
+    wait_until(lambda: srv.request("GET", f"/v1/servers/{public_sid}", acct.token).json()["deployment"]["state"] == "running")
+    d = srv.apps_domain
+
+    def ask(sni, host, target="/"):
+        client = AppClient(srv, sni)
+        try:
+            return client.request("GET", target, host)
+        finally:
+            client.close()
+
+    assert ask(f"open-shop.{d}", f"open-shop.{d}")[2] == b"hello public-token"
+    unknown = comparable(ask(f"nosuch.{d}", f"nosuch.{d}"))
+    for sni, host, target in [
+        (f"closed-shop.{d}", f"closed-shop.{d}", "/"),                      # private
+        (f"open-shop.{d}", f"closed-shop.{d}", "/"),                        # SNI and Host disagree
+        (f"closed-shop.{d}", f"closed-shop.{d}:1", "/"),                    # a Host with another port
+        (f"open-shop.{d}", f"x.closed-shop.{d}", "/"),                      # nested labels
+        (f"open-shop.{d}", d, "/"),                                         # the bare apps domain
+        (f"open-shop.{d}", f"CLOSED-SHOP.{d.upper()}.", "/"),               # case and a trailing dot
+    ]:
+        answer = ask(sni, host, target)
+        assert b"token" not in answer[2], (sni, host, answer)
+        assert comparable(answer) == unknown, (sni, host, answer)
+    # A suffix trick is not a project host: the API answers (no app content).
+    status, _, body = ask(f"open-shop.{d}", f"open-shop.{d}.evil")
+    assert b"hello" not in body and status == 404, (status, body)
+    # Absolute-form targets naming another project: one Host decides (the server's HTTP/1
+    # layer reduces the target to its path), so the private project is never reached.
+    for host, target in [(f"open-shop.{d}", f"https://closed-shop.{d}/"), (f"closed-shop.{d}", f"https://open-shop.{d}/")]:
+        status, _, body = ask(f"open-shop.{d}", host, target)
+        assert b"private-token" not in body, (host, target, status, body)
+        assert (status, body) in [(200, b"hello public-token"), (404, b"Not found.\n")], (host, target, status, body)
+    # No Host at all: never an app.
+    client = AppClient(srv, f"open-shop.{d}")
+    client.sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    data = client.sock.recv(65536)
+    client.close()
+    assert b"hello" not in data
+
+
+def test_bodies_stream_and_a_crashed_app_restarts(make_server):
+    srv = make_server()
+    acct = signup_and_login(srv)
+    project, sid = deployed_app(srv, acct.token, "stream", "s")
+    srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"visibility": "public"})
+    wait_until(lambda: srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]["state"] == "running")
+    host = f"stream.{srv.apps_domain}"
+
+    def rss() -> int:
+        for line in open(f"/proc/{srv.process.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    before = rss()
+    client = AppClient(srv, host)
+    # 50 MiB down, read slowly in pieces: the ingress must not buffer it.
+    client.sock.sendall(f"GET /big HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    response = http.client.HTTPResponse(client.sock, method="GET")
+    response.begin()
+    assert response.status == 200 and response.getheader("content-length") == str(50 << 20)
+    total, peak = 0, 0
+    while chunk := response.read(1 << 20):
+        total += len(chunk)
+        if total % (8 << 20) < (1 << 20):
+            time.sleep(0.05)
+            peak = max(peak, rss())
+    assert total == 50 << 20
+    # 50 MiB up, streamed to the app.
+    blob = hashlib.sha256(b"seed").digest() * (50 * 32768)
+    status, _, digest = client.request("POST", "/upload", host, body=blob)
+    peak = max(peak, rss())
+    client.close()
+    assert status == 200 and digest.decode() == hashlib.sha256(blob).hexdigest()
+    assert peak - before < 40 << 20, f"RSS grew {(peak - before) >> 20} MiB while 50 MiB streamed"
+
+    # Killed, it restarts by its policy; the deployment shows the crash.
+    client = AppClient(srv, host)
+    assert client.request("GET", "/crash", host)[0] == 200
+    client.close()
+    server = wait_until(lambda: (s := srv.request("GET", f"/v1/servers/{sid}", acct.token).json())
+                        ["deployment"]["restarts"] >= 1 and s["deployment"]["state"] == "running" and s)
+    assert server["deployment"]["last_exit_code"] == 3, server["deployment"]
+    assert wait_until(lambda: AppClient(srv, host).request("GET", "/", host)[0] == 200)
+    # Stopped: 503; its app comes back with it.
+    srv.request("POST", f"/v1/servers/{sid}/stop", acct.token)
+    assert AppClient(srv, host).request("GET", "/", host)[0] == 503
+    srv.request("POST", f"/v1/servers/{sid}/start", acct.token)
+    assert wait_until(lambda: AppClient(srv, host).request("GET", "/", host)[0] == 200)
+    # Redeployed on a port nothing listens on: 502, and the old app's processes are gone.
+    r = srv.request("POST", f"/v1/servers/{sid}/deploy", acct.token, json={"command": "sleep 1000", "port": 9999})
+    assert r.status_code == 201, r.text
+    assert AppClient(srv, host).request("GET", "/", host)[0] == 502
+    ps = srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, json={"command": "ps -eo args"}).json()["stdout"]
+    assert "app.py" not in ps and "sleep 1000" in ps, ps
