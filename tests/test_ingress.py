@@ -227,8 +227,8 @@ def test_host_tricks_reach_nothing(make_server):
     assert b"hello" not in data
 
 
-def test_bodies_stream_and_a_crashed_app_restarts(make_server):
-    srv = make_server()
+def test_bodies_stream_and_a_crashed_app_restarts(make_server, cli_factory):
+    srv = make_server(extra_args=["--probe-interval", "1"])
     acct = signup_and_login(srv)
     project, sid = deployed_app(srv, acct.token, "stream", "s")
     srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"visibility": "public"})
@@ -271,6 +271,18 @@ def test_bodies_stream_and_a_crashed_app_restarts(make_server):
                         ["deployment"]["restarts"] >= 1 and s["deployment"]["state"] == "running" and s)
     assert server["deployment"]["last_exit_code"] == 3, server["deployment"]
     assert wait_until(lambda: AppClient(srv, host).request("GET", "/", host)[0] == 200)
+    # The monitor saw the crash: an incident that ended once the app answered again.
+    uptime = wait_until(lambda: (u := srv.request("GET", f"/v1/projects/{project}/uptime", acct.token).json())
+                        ["incidents"] and "ended_at" in u["incidents"][0] and u)
+    incident = uptime["incidents"][0]
+    assert incident["server_id"] == sid and "code 3" in incident["reason"], incident
+    assert 0 < uptime["availability_24h"] < 1 and uptime["probes_24h"] >= 2, uptime
+    actions = [e["action"] for e in srv.request("GET", "/v1/activity?limit=100", acct.token).json()["items"]]
+    assert "server.app_crashed" in actions and "server.app_recovered" in actions, actions
+    cli = cli_factory()
+    env = {"S4A_API_URL": srv.base_url, "S4A_API_KEY": acct.token, "S4A_CA_CERT": str(srv.ca)}
+    out = cli.ok("uptime", "stream", env=env).stdout
+    assert "over 24 hours" in out and incident["reason"][:20] in out, out
     # Stopped: 503; its app comes back with it.
     srv.request("POST", f"/v1/servers/{sid}/stop", acct.token)
     assert AppClient(srv, host).request("GET", "/", host)[0] == 503

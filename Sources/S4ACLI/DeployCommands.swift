@@ -97,3 +97,32 @@ struct OpenCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `s4a uptime PROJECT`: availability and incidents of the project's apps.
+struct UptimeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "uptime", abstract: "Show how a project's apps did: availability over 24 hours and 30 days, and incidents.")
+
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "The project's id or slug.") var project: String
+
+    func run() async throws {
+        let json = client.json
+        try await withConnection(client) { connection in
+            let found = try await ProjectCommand.find(project, connection)
+            switch try await connection.client.getProjectUptime(path: .init(projectId: found.id)) {
+            case .ok(let ok):
+                let uptime = try ok.body.json
+                if json { return try Output.json(uptime) }
+                func percent(_ value: Double?) -> String { value.map { String(format: "%.3f%%", $0 * 100) } ?? "no probes" }
+                print("\(found.url): \(percent(uptime.availability24h)) over 24 hours (\(uptime.probes24h) probes), "
+                      + "\(percent(uptime.availability30d)) over 30 days")
+                guard !uptime.incidents.isEmpty else { return print("No incidents in 30 days.") }
+                Output.table(["STARTED", "ENDED", "SERVER", "REASON"], uptime.incidents.map {
+                    [Output.date($0.startedAt), $0.endedAt.map { Output.date($0) } ?? "ongoing", $0.serverId, $0.reason]
+                })
+            case .default(let status, let problem): throw APIProblem(status: status, problem)
+            }
+        }
+    }
+}

@@ -34,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
     var pricesFile: String?
     @Option(help: "Seconds between usage samples of each running server, 1…60 (S4A_USAGE_INTERVAL; default 5).")
     var usageInterval: Double?
+    @Option(help: "Seconds between health probes of each deployed app, 1…60 (S4A_PROBE_INTERVAL; default 5).")
+    var probeInterval: Double?
     @Option(help: "Days log lines and usage samples are kept; older ones become anonymous daily totals (S4A_RETENTION_DAYS; default 30).")
     var retentionDays: Int?
 
@@ -72,6 +74,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let value = usageInterval ?? pick(nil, "S4A_USAGE_INTERVAL").flatMap(Double.init) {
             guard (1...60).contains(value) else { throw OptionError("--usage-interval must be 1 to 60") }
             options.usageIntervalSeconds = value
+        }
+        if let value = probeInterval ?? pick(nil, "S4A_PROBE_INTERVAL").flatMap(Double.init) {
+            guard (1...60).contains(value) else { throw OptionError("--probe-interval must be 1 to 60") }
+            options.probeIntervalSeconds = value
         }
         if let value = retentionDays ?? pick(nil, "S4A_RETENTION_DAYS").flatMap(Int.init) {
             guard (1...3650).contains(value) else { throw OptionError("--retention-days must be 1 to 3650") }

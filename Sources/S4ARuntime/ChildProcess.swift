@@ -209,13 +209,15 @@ enum ChildProcess {
     }
 
     /// Writes all of `bytes` to `fd` (retrying interrupted and short writes) until done or an error.
-    static func writeAll(_ bytes: [UInt8], to fd: Int32) {
+    @discardableResult
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if written < 0 { if errno == EINTR { continue } else { break } }
+            if written < 0 { if errno == EINTR { continue } else { return false } }
             offset += written
         }
+        return true
     }
 
     private final class Collected: @unchecked Sendable {

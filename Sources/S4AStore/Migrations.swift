@@ -242,6 +242,35 @@ enum Migrations {
             "CREATE INDEX deployments_server ON deployments(server_id, replaced_at)",
             "ALTER TABLE projects ADD COLUMN attached_server_id TEXT",
         ]),
+        // Health: every probe of a deployed app (kept as long as usage samples) and incidents.
+        (7, [
+            """
+            CREATE TABLE health_probes (
+                server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                deployment_id TEXT NOT NULL,
+                probed_at BIGINT NOT NULL,
+                healthy INTEGER NOT NULL,
+                milliseconds INTEGER NOT NULL,
+                detail TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX health_probes_project ON health_probes(project_id, probed_at)",
+            "CREATE INDEX health_probes_time ON health_probes(probed_at)",
+            """
+            CREATE TABLE incidents (
+                id TEXT PRIMARY KEY,
+                project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                server_id TEXT NOT NULL REFERENCES servers(id) ON DELETE CASCADE,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                started_at BIGINT NOT NULL,
+                ended_at BIGINT,
+                reason TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX incidents_project ON incidents(project_id, started_at)",
+            "CREATE INDEX incidents_open ON incidents(server_id, ended_at)",
+        ]),
     ]
 
     static func run(on engine: any SQLEngine) async throws {

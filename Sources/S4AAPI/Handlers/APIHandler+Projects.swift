@@ -50,6 +50,15 @@ extension APIHandler {
         return .ok(.init(body: .json(contract(project))))
     }
 
+    func getProjectUptime(_ input: Operations.GetProjectUptime.Input) async throws -> Operations.GetProjectUptime.Output {
+        let uptime = try await health.uptime(try RequestScope.requirePrincipal(), projectID: input.path.projectId)
+        return .ok(.init(body: .json(.init(
+            availability24h: uptime.last24Hours, availability30d: uptime.last30Days, probes24h: uptime.probes24Hours,
+            incidents: uptime.incidents.map {
+                .init(id: $0.id, serverId: $0.serverID, startedAt: $0.startedAt, endedAt: $0.endedAt, reason: $0.reason)
+            }))))
+    }
+
     func detachServer(_ input: Operations.DetachServer.Input) async throws -> Operations.DetachServer.Output {
         let project = try await projects.attach(try RequestScope.requirePrincipal(), id: input.path.projectId, serverID: nil)
         return .ok(.init(body: .json(contract(project))))

@@ -15,6 +15,7 @@ struct APIHandler: APIProtocol {
     let files: FileService
     let secrets: SecretService
     let usage: UsageService
+    let health: HealthService
     let documentObject: OpenAPIObjectContainer
     let metrics: MetricsEndpoint
 

@@ -60,6 +60,7 @@ public final class ControlPlane: Sendable {
             projects: ProjectService(env: environment), activity: ActivityService(env: environment),
             servers: servers, files: FileService(servers: servers), secrets: secrets,
             usage: UsageService(env: environment, runtime: self.runtime, card: options.rateCard),
+            health: HealthService(env: environment, runtime: self.runtime, servers: servers),
             documentObject: object, metrics: .shared)
     }
 

@@ -26,6 +26,8 @@ public struct ServeOptions: Sendable {
     public var rateCard: RateCard = .standard
     /// Seconds between two usage samples of a running server.
     public var usageIntervalSeconds: Double = 5
+    /// Seconds between two health probes of a deployed app.
+    public var probeIntervalSeconds: Double = 5
     /// Days log lines and usage samples are kept.
     public var retentionDays = 30
 

@@ -82,6 +82,8 @@ public enum Action {
     public static let serverDeleted = "server.deleted"
     public static let serverFailed = "server.failed"
     public static let serverDeployed = "server.deployed"
+    public static let serverAppCrashed = "server.app_crashed"
+    public static let serverAppRecovered = "server.app_recovered"
     public static let serverAttached = "server.attached"
     public static let serverDetached = "server.detached"
     public static let serverBudgetWarning = "server.budget_warning"

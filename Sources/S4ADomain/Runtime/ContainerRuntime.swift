@@ -118,6 +118,8 @@ public protocol ContainerRuntime: ServerLogReader {
     func shell(_ id: String, _ request: ShellRequest) async throws -> any ShellSession
     /// Starts a long-running process under the server's supervisor and returns once it runs.
     func spawn(_ id: String, _ request: ProcessRequest) async throws
+    /// Probes the app on `port` inside the server: a TCP connect, or an HTTP GET of `path`.
+    func probe(_ id: String, port: Int, path: String?, timeout: Duration) async -> ProbeOutcome
     /// Ends a long-running process for good (it is not restarted), with everything it started.
     func endProcess(_ id: String, name: String) async throws
     /// nil when the server never had a process of that name (or its record is gone).
@@ -273,4 +275,16 @@ public protocol ShellSession: Sendable {
     func wait() async -> Int32
     /// Ends the shell and everything it started (the client went away).
     func terminate() async
+}
+
+/// One health probe's answer.
+public struct ProbeOutcome: Sendable, Equatable {
+    public var healthy: Bool
+    public var milliseconds: Int
+    public var detail: String
+    public init(healthy: Bool, milliseconds: Int, detail: String) {
+        self.healthy = healthy
+        self.milliseconds = milliseconds
+        self.detail = detail
+    }
 }

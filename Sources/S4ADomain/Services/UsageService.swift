@@ -133,7 +133,10 @@ public struct UsageService: Sendable {
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let cutoff = calendar.startOfDay(for: env.now().addingTimeInterval(-Double(days) * 86_400))
         let lines = try await runtime.pruneLogs(before: cutoff)
-        let samples = try await env.store.write { tx in try await tx.retireUsageSamples(before: cutoff, logLines: lines) }
+        let samples = try await env.store.write { tx in
+            try await tx.deleteProbes(before: cutoff)
+            return try await tx.retireUsageSamples(before: cutoff, logLines: lines)
+        }
         return (samples, lines.values.reduce(0, +))
     }
 

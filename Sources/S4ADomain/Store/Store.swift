@@ -171,6 +171,17 @@ public protocol StoreTransaction: Sendable {
     func insert(_ deployment: Deployment) async throws
     func currentDeployment(serverID: String) async throws -> Deployment?
 
+    // Health
+    func insert(_ probes: [HealthProbe]) async throws
+    /// Probes of a project's apps since `since`: how many, and how many healthy.
+    func probeCounts(projectID: String, since: Date) async throws -> (total: Int, healthy: Int)
+    func deleteProbes(before: Date) async throws
+    func insert(_ incident: Incident) async throws
+    func openIncident(serverID: String) async throws -> Incident?
+    func closeIncident(id: String, at: Date) async throws
+    /// A project's incidents open or ended since `since`, newest first.
+    func incidents(projectID: String, since: Date) async throws -> [Incident]
+
     // Usage
     func insert(_ samples: [UsageSample]) async throws
     /// A server's samples in [since, until) reduced per bucket of `step` (from `since`), oldest

@@ -40,6 +40,7 @@ public enum IDPrefix: String, Sendable {
     case lease = "lse"
     case ledgerEntry = "led"
     case deployment = "dep"
+    case incident = "inc"
 }
 
 extension Sequence where Element == UInt8 {

@@ -58,3 +58,34 @@ struct RetentionJanitor: Service {
         }
     }
 }
+
+/// Probes every deployed app every few seconds (see `HealthService`).
+struct HealthMonitor: Service {
+    let health: HealthService
+    let logger: Logger
+    let interval: Duration
+
+    func run() async throws {
+        var memory = HealthMemory()
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                try await health.probeAll(&memory)
+            } catch {
+                logger.error("health round failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}
+
+extension ControlPlane {
+    /// The background services to run beside the HTTP application.
+    public func backgroundServices() -> [any Service] {
+        let quarter = Duration.milliseconds(max(100, options.budgetSettings.leaseMilliseconds / 4))
+        return [BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter)),
+                UsageSampler(usage: handler.usage, logger: logger, interval: .milliseconds(Int64(options.usageIntervalSeconds * 1000))),
+                RetentionJanitor(usage: handler.usage, logger: logger, days: options.retentionDays),
+                HealthMonitor(health: handler.health, logger: logger,
+                              interval: .milliseconds(Int64(options.probeIntervalSeconds * 1000)))]
+    }
+}

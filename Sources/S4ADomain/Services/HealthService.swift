@@ -1,0 +1,144 @@
+import Foundation
+
+/// What the monitor remembers between rounds, per deployment: failed probes in a row and the
+/// supervisor's restart count last seen (a rise is a crash, however quickly it came back).
+public struct HealthMemory: Sendable {
+    var failures: [String: Int] = [:]
+    var restarts: [String: Int] = [:]
+    /// The start of the process last seen answering (its startup grace is over).
+    var answered: [String: Date] = [:]
+    public init() {}
+}
+
+/// Health and uptime of deployed apps: probes every app every few seconds (a TCP connect, or
+/// HTTP on its health path), records each probe, opens an incident when an app crashes or
+/// fails twice in a row and closes it when it answers again, and restarts an app that runs
+/// but stopped answering (by its policy).
+public struct HealthService: Sendable {
+    let env: DomainEnvironment
+    let runtime: any ContainerRuntime
+    let servers: ServerService
+    public static let failuresBeforeIncident = 2
+    public static let failuresBeforeRestart = 3
+    public static let probeTimeout: Duration = .seconds(2)
+    /// A (re)started app has this long to first answer before its silence counts.
+    public static let startupGrace: TimeInterval = 30
+
+    public init(env: DomainEnvironment, runtime: any ContainerRuntime, servers: ServerService) {
+        self.env = env
+        self.runtime = runtime
+        self.servers = servers
+    }
+
+    /// One round over every running server with a deployment; returns how many were probed.
+    @discardableResult
+    public func probeAll(_ memory: inout HealthMemory) async throws -> Int {
+        let running = try await env.store.read { tx in
+            var found: [(Server, Deployment)] = []
+            for server in try await tx.liveServers() where server.state == .running {
+                if let deployment = try await tx.currentDeployment(serverID: server.id) { found.append((server, deployment)) }
+            }
+            return found
+        }
+        var probes: [HealthProbe] = []
+        for (server, deployment) in running {
+            probes += try await probe(server, deployment, &memory)
+        }
+        let live = Set(running.map(\.1.id))
+        memory.failures = memory.failures.filter { live.contains($0.key) }
+        memory.restarts = memory.restarts.filter { live.contains($0.key) }
+        memory.answered = memory.answered.filter { live.contains($0.key) }
+        let batch = probes
+        if !batch.isEmpty { try await env.store.write { tx in try await tx.insert(batch) } }
+        return running.count
+    }
+
+    private func probe(_ server: Server, _ deployment: Deployment, _ memory: inout HealthMemory) async throws -> [HealthProbe] {
+        let now = env.now()
+        func record(_ healthy: Bool, _ milliseconds: Int, _ detail: String) -> HealthProbe {
+            HealthProbe(serverID: server.id, projectID: server.projectID, deploymentID: deployment.id, at: now, healthy: healthy,
+                        milliseconds: milliseconds, detail: detail)
+        }
+        var probes: [HealthProbe] = []
+        let process = try? await runtime.processStatus(server.id, name: deployment.processName)
+        let restarts = process?.restarts ?? 0
+        if let seen = memory.restarts[deployment.id], restarts > seen {
+            let reason = "the app exited (code \(process?.exitCode.map(String.init) ?? "unknown")) and was restarted"
+            probes.append(record(false, 0, reason))
+            try await openIncident(server, reason: reason, at: now)
+        }
+        memory.restarts[deployment.id] = restarts
+        let outcome: ProbeOutcome
+        if process?.state == .exited || process == nil {
+            outcome = ProbeOutcome(healthy: false, milliseconds: 0,
+                                   detail: "the app is not running (exit code \(process?.exitCode.map(String.init) ?? "unknown"))")
+        } else {
+            outcome = await runtime.probe(server.id, port: deployment.port, path: deployment.healthPath, timeout: Self.probeTimeout)
+        }
+        let starting = process.map { $0.state != .exited && memory.answered[deployment.id] != $0.startedAt
+            && now.timeIntervalSince($0.startedAt) < Self.startupGrace } ?? false
+        if starting && !outcome.healthy { return probes }  // still starting up: not (yet) a failure
+        probes.append(record(outcome.healthy, outcome.milliseconds, outcome.detail))
+        if outcome.healthy {
+            if let process { memory.answered[deployment.id] = process.startedAt }
+            memory.failures[deployment.id] = 0
+            try await closeIncident(server, at: now)
+            return probes
+        }
+        let failures = (memory.failures[deployment.id] ?? 0) + 1
+        memory.failures[deployment.id] = failures
+        if failures >= Self.failuresBeforeIncident { try await openIncident(server, reason: outcome.detail, at: now) }
+        // Running but not answering: restarted by its policy (an exited one is its supervisor's).
+        if failures >= Self.failuresBeforeRestart, deployment.restart != .never, process?.state == .running {
+            memory.failures[deployment.id] = 0
+            try? await runtime.endProcess(server.id, name: deployment.processName)
+            try? await servers.startDeployment(server, deployment)
+        }
+        return probes
+    }
+
+    private func openIncident(_ server: Server, reason: String, at now: Date) async throws {
+        try await env.store.write { tx in
+            guard try await tx.openIncident(serverID: server.id) == nil else { return }
+            try await tx.lockAccount(id: server.accountID)
+            let incident = Incident(id: RandomToken.id(.incident), projectID: server.projectID, serverID: server.id,
+                                    accountID: server.accountID, startedAt: now, reason: String(reason.prefix(300)))
+            try await tx.insert(incident)
+            try await tx.append(
+                ActivityRecord(action: Action.serverAppCrashed, actor: .system, target: Target(type: "server", id: server.id),
+                               projectID: server.projectID, metadata: ["incident_id": incident.id, "reason": incident.reason]),
+                accountID: server.accountID, at: now)
+        }
+    }
+
+    private func closeIncident(_ server: Server, at now: Date) async throws {
+        try await env.store.write { tx in
+            guard let open = try await tx.openIncident(serverID: server.id) else { return }
+            try await tx.lockAccount(id: server.accountID)
+            try await tx.closeIncident(id: open.id, at: now)
+            try await tx.append(
+                ActivityRecord(action: Action.serverAppRecovered, actor: .system, target: Target(type: "server", id: server.id),
+                               projectID: server.projectID,
+                               metadata: ["incident_id": open.id,
+                                          "down_seconds": "\(Int(now.timeIntervalSince(open.startedAt).rounded()))"]),
+                accountID: server.accountID, at: now)
+        }
+    }
+
+    /// Availability over the last 24 hours and 30 days, and the incidents of the last 30 days.
+    public func uptime(_ principal: Principal, projectID: String) async throws -> Uptime {
+        try principal.check(.scope(.projectsRead))
+        let now = env.now()
+        return try await env.store.read { tx in
+            guard principal.canReach(projectID: projectID),
+                  try await tx.project(id: projectID, accountID: principal.accountID) != nil else { throw DomainError.notFound }
+            let day = try await tx.probeCounts(projectID: projectID, since: now.addingTimeInterval(-86_400))
+            let month = try await tx.probeCounts(projectID: projectID, since: now.addingTimeInterval(-30 * 86_400))
+            func share(_ counts: (total: Int, healthy: Int)) -> Double? {
+                counts.total == 0 ? nil : Double(counts.healthy) / Double(counts.total)
+            }
+            return Uptime(last24Hours: share(day), last30Days: share(month), probes24Hours: day.total,
+                          incidents: try await tx.incidents(projectID: projectID, since: now.addingTimeInterval(-30 * 86_400)))
+        }
+    }
+}
