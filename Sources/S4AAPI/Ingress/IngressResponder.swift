@@ -8,8 +8,8 @@ import S4ADomain
 
 /// The front of the listener: requests for `<slug>.<apps-domain>` go to the app behind that
 /// project's URL, when the project is public; every other request goes to the API router.
-struct IngressResponder<API: HTTPResponder>: HTTPResponder where API.Context == S4ARequestContext {
-    typealias Context = S4ARequestContext
+public struct IngressResponder<API: HTTPResponder>: HTTPResponder where API.Context == S4ARequestContext {
+    public typealias Context = S4ARequestContext
     let api: API
     let appsDomain: String
     let ingress: IngressService
@@ -17,7 +17,7 @@ struct IngressResponder<API: HTTPResponder>: HTTPResponder where API.Context == 
     let runtime: any ContainerRuntime
     let logger: Logger
 
-    func respond(to request: Request, context: Context) async throws -> Response {
+    public func respond(to request: Request, context: Context) async throws -> Response {
         switch IngressHost.classify(request.head.authority, appsDomain: appsDomain) {
         case .api: return try await api.respond(to: request, context: context)
         case .unknown: return IngressAnswers.notFound()
@@ -137,7 +137,8 @@ public struct IngressBuilder: HTTPResponderBuilder {
     let runtime: any ContainerRuntime
     let logger: Logger
 
-    public func buildResponder() -> some HTTPResponder<S4ARequestContext> {
+    // A concrete type, not `some HTTPResponder`: the release build's compiler crashed on the opaque one.
+    public func buildResponder() -> IngressResponder<RouterResponder<S4ARequestContext>> {
         IngressResponder(api: router.buildResponder(), appsDomain: appsDomain, ingress: ingress, pool: pool, runtime: runtime,
                          logger: logger)
     }
