@@ -294,3 +294,49 @@ def test_bodies_stream_and_a_crashed_app_restarts(make_server, cli_factory):
     assert AppClient(srv, host).request("GET", "/", host)[0] == 502
     ps = srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, json={"command": "ps -eo args"}).json()["stdout"]
     assert "app.py" not in ps and "sleep 1000" in ps, ps
+
+
+def test_slow_or_huge_heads_are_cut_off_before_any_app(make_server):
+    srv = make_server(extra_args=["--header-timeout", "2"])
+    acct = signup_and_login(srv)
+    project, sid = deployed_app(srv, acct.token, "guarded", "g")
+    srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"visibility": "public"})
+    host = f"guarded.{srv.apps_domain}"
+    wait_until(lambda: AppClient(srv, host).request("GET", "/", host)[0] == 200)
+    # Slowloris: a head trickled a byte a second is cut off at the deadline.
+    client = AppClient(srv, host)
+    client.sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\n".encode())
+    started = time.monotonic()
+    closed = False
+    client.sock.settimeout(0.5)
+    for _ in range(12):
+        try:
+            client.sock.sendall(b"X")
+            if client.sock.recv(1024) == b"":
+                closed = True
+                break
+        except socket.timeout:
+            continue  # still open, nothing said
+        except (ssl.SSLError, OSError):
+            closed = True
+            break
+    assert closed and time.monotonic() - started < 5.5, "a trickled head kept the connection"
+    # An idle kept-alive connection is closed too; a prompt one is served.
+    client = AppClient(srv, host)
+    assert client.request("GET", "/", host)[0] == 200
+    time.sleep(3)
+    try:
+        client.request("GET", "/", host)
+        reused = True
+    except (http.client.HTTPException, OSError):
+        reused = False
+    assert not reused
+    # A 100 KiB header never reaches the app.
+    client = AppClient(srv, host)
+    try:
+        status = client.request("GET", "/headers", host, headers={"X-Big": "a" * (100 << 10)})[0]
+    except (http.client.HTTPException, OSError):
+        status = None
+    assert status in (None, 400, 431), status
+    lines = srv.request("GET", f"/v1/servers/{sid}/logs?q=x-big", acct.token).json()["lines"]
+    assert not lines

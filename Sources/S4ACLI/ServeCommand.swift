@@ -34,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
     var pricesFile: String?
     @Option(help: "Seconds between usage samples of each running server, 1…60 (S4A_USAGE_INTERVAL; default 5).")
     var usageInterval: Double?
+    @Option(help: "Seconds a request's head may take to arrive, 1…300 (S4A_HEADER_TIMEOUT; default 15).")
+    var headerTimeout: Double?
     @Option(help: "Seconds between health probes of each deployed app, 1…60 (S4A_PROBE_INTERVAL; default 5).")
     var probeInterval: Double?
     @Option(help: "Days log lines and usage samples are kept; older ones become anonymous daily totals (S4A_RETENTION_DAYS; default 30).")
@@ -74,6 +76,10 @@ struct ServeCommand: AsyncParsableCommand {
         if let value = usageInterval ?? pick(nil, "S4A_USAGE_INTERVAL").flatMap(Double.init) {
             guard (1...60).contains(value) else { throw OptionError("--usage-interval must be 1 to 60") }
             options.usageIntervalSeconds = value
+        }
+        if let value = headerTimeout ?? pick(nil, "S4A_HEADER_TIMEOUT").flatMap(Double.init) {
+            guard (1...300).contains(value) else { throw OptionError("--header-timeout must be 1 to 300") }
+            options.headerTimeoutSeconds = value
         }
         if let value = probeInterval ?? pick(nil, "S4A_PROBE_INTERVAL").flatMap(Double.init) {
             guard (1...60).contains(value) else { throw OptionError("--probe-interval must be 1 to 60") }

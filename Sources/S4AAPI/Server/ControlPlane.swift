@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import NIOCore
 import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
@@ -116,14 +118,22 @@ public final class ControlPlane: Sendable {
     public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let (certificate, key) = try tlsCredentials()
         let tls = try ServerTLS.configuration(certificatePath: certificate, keyPath: key)
+        let headerTimeout = TimeAmount.milliseconds(Int64(options.headerTimeoutSeconds * 1000))
+        let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(additionalChannelHandlers: [HeaderReadDeadline(limit: headerTimeout)],
+                         idleTimeout: .seconds(60),  // idle keep-alive connections, stalled handshakes
+                         httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10,
+                                                         maxHeaderFieldCount: 200)),
+            ws: .init(maxFrameSize: ShellRoute.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(30))))
+        let webSockets = webSocketRouter().buildResponder()
+        let http = HTTPServerBuilder { responder in
+            FirstHeadDeadlineChannel(
+                base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSockets, configuration: configuration),
+                limit: headerTimeout)
+        }
         return Application(
             router: try ingress(),
-            // Idle keep-alive connections (and stalled handshakes) close after a minute.
-            server: try .tls(.http1WebSocketUpgrade(
-                webSocketRouter: webSocketRouter(),
-                configuration: .init(http1: .init(idleTimeout: .seconds(60)),
-                                     ws: .init(maxFrameSize: ShellRoute.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(30))))),
-                tlsConfiguration: tls),
+            server: try .tls(http, tlsConfiguration: tls),
             configuration: .init(address: .hostname(options.listenHost, port: options.listenPort), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)

@@ -26,6 +26,9 @@ public struct ServeOptions: Sendable {
     public var rateCard: RateCard = .standard
     /// Seconds between two usage samples of a running server.
     public var usageIntervalSeconds: Double = 5
+    /// A request's head must arrive within this many seconds (slowloris), also the most an idle
+    /// kept-alive connection waits for its next request.
+    public var headerTimeoutSeconds: Double = 15
     /// Seconds between two health probes of a deployed app.
     public var probeIntervalSeconds: Double = 5
     /// Days log lines and usage samples are kept.
