@@ -340,3 +340,116 @@ def test_slow_or_huge_heads_are_cut_off_before_any_app(make_server):
     assert status in (None, 400, 431), status
     lines = srv.request("GET", f"/v1/servers/{sid}/logs?q=x-big", acct.token).json()["lines"]
     assert not lines
+
+
+WS_APP = r'''
+import base64, hashlib, os, socket, struct, threading
+
+def frames(conn):
+    while True:
+        head = conn.recv(2, socket.MSG_WAITALL)
+        if len(head) < 2:
+            return
+        opcode, size = head[0] & 15, head[1] & 127
+        if size == 126:
+            size = struct.unpack(">H", conn.recv(2, socket.MSG_WAITALL))[0]
+        elif size == 127:
+            size = struct.unpack(">Q", conn.recv(8, socket.MSG_WAITALL))[0]
+        mask = conn.recv(4, socket.MSG_WAITALL) if head[1] & 128 else b"\0\0\0\0"
+        data = bytes(b ^ mask[i % 4] for i, b in enumerate(conn.recv(size, socket.MSG_WAITALL)))
+        yield opcode, data
+
+def send(conn, opcode, data):
+    size = len(data)
+    head = bytes([128 | opcode]) + (bytes([size]) if size < 126 else bytes([126]) + struct.pack(">H", size))
+    conn.sendall(head + data)
+
+def serve(conn):
+    request = b""
+    while b"\r\n\r\n" not in request:
+        request += conn.recv(4096)
+    headers = dict(line.split(": ", 1) for line in request.decode().split("\r\n")[1:] if ": " in line)
+    key = {k.lower(): v for k, v in headers.items()}.get("sec-websocket-key", "")
+    accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+    conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Accept: {accept}\r\n\r\n").encode())
+    for opcode, data in frames(conn):
+        if opcode == 8:
+            send(conn, 8, data)
+            break
+        send(conn, opcode, b"echo:" + data)
+    conn.close()
+
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", int(os.environ["PORT"])))
+server.listen()
+while True:
+    connection, _ = server.accept()
+    threading.Thread(target=serve, args=(connection,), daemon=True).start()
+'''
+
+
+def test_a_websocket_app_works_through_the_url(make_server):
+    import base64
+    import os
+    import struct
+
+    srv = make_server()
+    acct = signup_and_login(srv)
+    project = srv.request("POST", "/v1/projects", acct.token, json={"name": "chat", "slug": "chat"}).json()["id"]
+    sid = srv.request("POST", "/v1/servers", acct.token, json={
+        "project_id": project, "name": "ws", "budget_usd": "5", "memory_mb": 128, "disk_mb": 64}).json()["id"]
+    srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, json={"command": "cat > /root/ws.py", "stdin": WS_APP})
+    srv.request("POST", f"/v1/servers/{sid}/deploy", acct.token, json={"command": "exec python3 /root/ws.py"})
+    srv.request("POST", f"/v1/projects/{project}/attach", acct.token, json={"server_id": sid})
+    host = f"chat.{srv.apps_domain}"
+
+    def handshake(host=host):
+        client = AppClient(srv, host)
+        key = base64.b64encode(os.urandom(16)).decode()
+        client.sock.sendall((f"GET /socket HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = client.sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        return client, answer
+
+    # Private: not upgraded, and answered exactly as an unknown slug is (a refused upgrade is
+    # hummingbird-websocket's bare 400, the same for both).
+    client, answer = handshake()
+    client.close()
+    client, unknown = handshake(f"nosuch.{srv.apps_domain}")
+    client.close()
+    assert not answer.startswith(b"HTTP/1.1 101") and answer == unknown, (answer, unknown)
+    srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"visibility": "public"})
+    client, answer = wait_until(lambda: (h := handshake())[1].startswith(b"HTTP/1.1 101") and h)
+    sock = client.sock
+
+    def send(opcode, data):
+        mask = os.urandom(4)
+        sock.sendall(bytes([128 | opcode, 128 | len(data)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def receive():
+        head = sock.recv(2)
+        size = head[1] & 127
+        if size == 126:
+            size = struct.unpack(">H", sock.recv(2))[0]
+        data = b""
+        while len(data) < size:
+            data += sock.recv(size - len(data))
+        return head[0] & 15, data
+
+    send(1, b"hello")
+    assert receive() == (1, b"echo:hello")
+    send(2, b"\x00\x01\x02")
+    assert receive() == (2, b"echo:\x00\x01\x02")
+    send(8, struct.pack(">H", 1000))
+    opcode, _ = receive()
+    assert opcode == 8
+    client.close()
+    lines = srv.request("GET", f"/v1/servers/{sid}/logs?q=websocket", acct.token).json()["lines"]
+    assert any("101 websocket" in l["text"] for l in lines), lines

@@ -95,8 +95,11 @@ public final class ControlPlane: Sendable {
 
     /// The WebSocket routes (the shell), tried before the HTTP router on upgrade requests.
     func webSocketRouter() -> Router<ShellRequestContext> {
-        ShellRoute(servers: handler.servers, authenticator: Authenticator(env: environment), trustedOrigins: trustedOrigins)
-            .router()
+        let router = ShellRoute(servers: handler.servers, authenticator: Authenticator(env: environment),
+                                trustedOrigins: trustedOrigins, appsDomain: options.appsDomain).router()
+        AppWebSocketRoute(appsDomain: options.appsDomain, ingress: IngressService(env: environment), runtime: runtime)
+            .add(to: router)
+        return router
     }
 
     /// The TLS certificate and key to serve: the operator's, or the local CA's.

@@ -15,6 +15,7 @@ struct ShellRoute {
     let servers: ServerService
     let authenticator: Authenticator
     let trustedOrigins: Set<String>
+    let appsDomain: String
 
     static let path = "/v1/servers/{server_id}/shell"
     /// Largest input message taken (a paste).
@@ -23,7 +24,9 @@ struct ShellRoute {
     func router() -> Router<ShellRequestContext> {
         let router = Router(context: ShellRequestContext.self)
         router.ws("/v1/servers/:server_id/shell", shouldUpgrade: { request, context in
-            guard let id = context.parameters.get("server_id"),
+            // The API's own path, not a project URL's (where the app may have such a path).
+            guard IngressHost.classify(request.head.authority, appsDomain: appsDomain) == .api,
+                  let id = context.parameters.get("server_id"),
                   let principal = try await authenticate(request.head) else { return .dontUpgrade }
             _ = try await servers.checkShell(principal, id: id)
             let size = Self.size(request.uri.queryParameters)
@@ -109,9 +112,12 @@ struct ShellRequestContext: RequestContext, WebSocketRequestContext {
     var coreContext: CoreRequestContextStorage
     let webSocket: WebSocketHandlerReference<ShellRequestContext>
     let grant = ShellGrant()
+    let appSocket = AppSocketGrant()
+    let remoteAddress: SocketAddress?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
+        remoteAddress = source.channel.remoteAddress
     }
 }
