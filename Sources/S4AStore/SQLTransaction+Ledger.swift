@@ -16,6 +16,14 @@ extension SQLTransaction {
                                serverID: lease.serverID, accountID: lease.accountID, at: lease.startedAt)
     }
 
+    func openLeaseDeadlines() async throws -> [String: Date] {
+        var deadlines: [String: Date] = [:]
+        for row in try await db.raw("SELECT server_id, MAX(deadline) AS deadline FROM leases WHERE settled_at IS NULL GROUP BY server_id").all() {
+            deadlines[try row.string("server_id")] = try row.date("deadline")
+        }
+        return deadlines
+    }
+
     func openLeases(serverID: String) async throws -> [Lease] {
         try await db.raw("""
             SELECT * FROM leases WHERE server_id = \(bind: serverID) AND settled_at IS NULL ORDER BY started_at, id

@@ -39,24 +39,56 @@ public struct BudgetService: Sendable {
         let now = env.now()
         let settings = self.settings
         let lease: Lease? = try await env.store.write { tx in
-            try await tx.lockAccount(id: server.accountID)
-            let balance = try await Self.settleOpenLeases(tx, server, at: now, settings: settings, egressCounter: egress)
-            var available = balance.available(under: server.budget)
-            if let limit = try await tx.account(id: server.accountID)?.spendingLimit {
-                available = min(available, try await tx.ledgerBalance(accountID: server.accountID).available(under: limit))
-            }
-            guard let plan = LeasePlan.next(available: available, card: settings.card,
-                                            cpuMillis: server.cpuMillis, memoryMB: server.memoryMB,
-                                            intervalMilliseconds: settings.leaseMilliseconds) else { return nil }
-            let lease = Lease(id: RandomToken.id(.lease), serverID: server.id, accountID: server.accountID, startedAt: now,
-                              deadline: now.addingTimeInterval(Double(plan.milliseconds) / 1000), reserved: plan.price,
-                              egressCounter: egress)
-            try await tx.insert(lease)
-            return lease
+            try await Self.nextLease(tx, server, at: now, settings: settings, egressCounter: egress)
         }
         guard let lease else { return .exhausted }
         try await runtime.setLease(server.id, deadline: lease.deadline)
         return .leased(until: lease.deadline)
+    }
+
+    /// Renews many running servers' leases in one transaction (the metering loop's round: one
+    /// commit however many are due), then tells their watchdogs. Servers that stopped since
+    /// they were read are skipped; the ids of those that could afford nothing are returned.
+    public func renewAll(_ servers: [Server]) async throws -> Set<String> {
+        var egress: [String: Int64] = [:]
+        for server in servers where server.network == .egress { egress[server.id] = await egressCounter(server) }
+        let now = env.now()
+        let settings = self.settings
+        let counters = egress
+        let (leases, exhausted) = try await env.store.write { tx -> ([Lease], Set<String>) in
+            var leases: [Lease] = [], exhausted: Set<String> = []
+            for server in servers {
+                guard let current = try await tx.server(id: server.id, accountID: server.accountID), current.state == .running
+                else { continue }
+                if let lease = try await Self.nextLease(tx, current, at: now, settings: settings, egressCounter: counters[server.id]) {
+                    leases.append(lease)
+                } else {
+                    exhausted.insert(server.id)
+                }
+            }
+            return (leases, exhausted)
+        }
+        for lease in leases { try await runtime.setLease(lease.serverID, deadline: lease.deadline) }
+        return exhausted
+    }
+
+    /// Settles the server's open leases and reserves the next one (nil: nothing affordable).
+    static func nextLease(_ tx: any StoreTransaction, _ server: Server, at now: Date, settings: BudgetSettings,
+                          egressCounter: Int64?) async throws -> Lease? {
+        try await tx.lockAccount(id: server.accountID)
+        let balance = try await settleOpenLeases(tx, server, at: now, settings: settings, egressCounter: egressCounter)
+        var available = balance.available(under: server.budget)
+        if let limit = try await tx.account(id: server.accountID)?.spendingLimit {
+            available = min(available, try await tx.ledgerBalance(accountID: server.accountID).available(under: limit))
+        }
+        guard let plan = LeasePlan.next(available: available, card: settings.card,
+                                        cpuMillis: server.cpuMillis, memoryMB: server.memoryMB,
+                                        intervalMilliseconds: settings.leaseMilliseconds) else { return nil }
+        let lease = Lease(id: RandomToken.id(.lease), serverID: server.id, accountID: server.accountID, startedAt: now,
+                          deadline: now.addingTimeInterval(Double(plan.milliseconds) / 1000), reserved: plan.price,
+                          egressCounter: egressCounter)
+        try await tx.insert(lease)
+        return lease
     }
 
     /// Settles the server's open leases (it stopped, or its lease ran out at `at`).
@@ -77,10 +109,9 @@ public struct BudgetService: Sendable {
         return Int64(stats.networkSentBytes)
     }
 
-    /// Whether a server's open lease needs renewing now.
-    public func needsRenewal(_ server: Server) async throws -> Bool {
-        let open = try await env.store.read { tx in try await tx.openLeases(serverID: server.id) }
-        guard let deadline = open.map(\.deadline).max() else { return true }
+    /// Whether a lease that runs out at `deadline` (nil: none) needs renewing now.
+    public func needsRenewal(deadline: Date?) -> Bool {
+        guard let deadline else { return true }
         let ahead = max(Double(settings.leaseMilliseconds) / 2, Double(settings.renewAheadMilliseconds))
         return deadline.timeIntervalSince(env.now()) * 1000 < ahead
     }

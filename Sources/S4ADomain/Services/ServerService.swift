@@ -369,15 +369,30 @@ public struct ServerService: Sendable {
     /// or `stopped` (nobody renewed it in time).
     public func enforceBudgets() async throws {
         guard let budgets else { return }
-        let running = try await env.store.read { tx in try await tx.liveServers() }.filter { $0.state == .running }
-        for candidate in running {
-            try await locks.withLock(candidate.id) {
-                guard let server = try await env.store.read({ tx in try await tx.server(id: candidate.id, accountID: candidate.accountID) }),
-                      server.state == .running else { return }
-                if try await endIfLeaseRanOut(server, budgets) { return }
-                if try await budgets.needsRenewal(server) { try await budgets.renew(server) }
+        // One read for the round, one write for all renewals: per-server reads and commits
+        // did not keep up with 150 servers on two cores, and leases ran out.
+        let (running, deadlines) = try await env.store.read { tx in
+            (try await tx.liveServers().filter { $0.state == .running }, try await tx.openLeaseDeadlines())
+        }
+        var held: [String] = []
+        var due: [Server] = []
+        for server in running {
+            // A server being started, stopped or changed is left to the next round.
+            guard await locks.tryAcquire(server.id) else { continue }
+            held.append(server.id)
+            if try await runtime.leaseExpired(server.id) != nil {
+                _ = try await endIfLeaseRanOut(server, budgets)
+            } else if budgets.needsRenewal(deadline: deadlines[server.id]) {
+                due.append(server)
             }
         }
+        do {
+            if !due.isEmpty { _ = try await budgets.renewAll(due) }
+        } catch {
+            for id in held { await locks.release(id) }
+            throw error
+        }
+        for id in held { await locks.release(id) }
     }
 
     /// When the watchdog stopped the server at its deadline: settles, cleans up and records
@@ -516,6 +531,13 @@ public actor KeyedLock {
         return try await body()
     }
 
+    /// Takes the key's lock if nobody holds it; true if taken (then `release` it).
+    public func tryAcquire(_ key: String) -> Bool {
+        guard !busy.contains(key) else { return false }
+        busy.insert(key)
+        return true
+    }
+
     private func acquire(_ key: String) async {
         if !busy.contains(key) {
             busy.insert(key)
@@ -524,7 +546,7 @@ public actor KeyedLock {
         await withCheckedContinuation { waiters[key, default: []].append($0) }
     }
 
-    private func release(_ key: String) {
+    public func release(_ key: String) {
         if var queue = waiters[key], !queue.isEmpty {
             queue.removeFirst().resume()
             waiters[key] = queue.isEmpty ? nil : queue

@@ -152,6 +152,8 @@ public protocol StoreTransaction: Sendable {
 
     // Budgets
     func insert(_ lease: Lease) async throws
+    /// The latest deadline of each server's unsettled leases (the metering loop's view).
+    func openLeaseDeadlines() async throws -> [String: Date]
     /// A server's leases not yet settled, oldest first.
     func openLeases(serverID: String) async throws -> [Lease]
     /// Marks a lease settled and appends its entries; false (and nothing written) if it was
