@@ -20,8 +20,12 @@ extension RuncRuntime {
         let recordFile = processes + "/" + request.name + ".json"
         // A name is one process's record; it may start again once that ended (a deployment
         // after its server restarted).
-        if let record = SupervisorRecord.read(recordFile), record.status.state != .exited || Self.isSupervisor(record.pid, of: id) {
-            throw RuntimeError.failed("process \(request.name) exists")
+        if let record = SupervisorRecord.read(recordFile) {
+            guard record.status.state == .exited, !Self.isSupervisor(record.pid, of: id) else {
+                throw RuntimeError.failed("process \(request.name) exists")
+            }
+            // Gone before the new supervisor starts, so that nobody reads the old ending as the new one's.
+            try FileManager.default.removeItem(atPath: recordFile)
         }
         let spec = SupervisorSpec(
             serverID: id,

@@ -59,7 +59,7 @@ extension TestClientProtocol {
             #expect(refused.status == 409)
             #expect(refused.problemType == "urn:s4a:problem:server-not-running")
             let started = try await client.call(.post, "/v1/servers/\(id)/start", token: session)
-            #expect(started["state"] as? String == "running")
+            #expect(started["state"] as? String == "running", "\(started.body)")
             #expect(try await client.exec(session, id, ["command": "echo back"])["stdout"] as? String == "back\n")
 
             let listed = try await client.call(.get, "/v1/servers?project_id=\(project)", token: session)

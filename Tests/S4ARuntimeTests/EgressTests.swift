@@ -55,14 +55,17 @@ import Glibc
                     let send = """
                         import socket
                         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                        for _ in range(4000): s.sendto(b"x" * 1000, ("\(internet.address)", 9))
+                        import time
+                        for i in range(2000):
+                            s.sendto(b"x" * 1000, ("\(internet.address)", 9))
+                            if i % 20 == 0: time.sleep(0.002)  # paced: a full tap queue drops packets
                         """
                     #expect(try await fixture.sh(spec.id, "python3 -c '\(send)'").exitCode == 0)
                     #expect(try await fixture.sh(spec.id, "head -c 4000000 /dev/zero > /dev/null; echo local").out == "local\n")
                     let after = try #require(try await fixture.runtime.stats(spec.id))
                     let sent = after.networkSentBytes - before.networkSentBytes
                     // UDP the tap's queue had no room for is dropped before it is counted.
-                    #expect(sent >= 1_000_000 && sent < 4_600_000, "\(sent) bytes counted: \(before) → \(after)")
+                    #expect(sent >= 500_000 && sent < 2_400_000, "\(sent) bytes counted: \(before) → \(after)")
                     #expect(after.cpuNanoseconds > before.cpuNanoseconds)
                     #expect(after.memoryBytes > 0 && after.pids >= 1 && after.diskBytes > 0)
                 }

@@ -36,10 +36,19 @@ import Testing
                 #expect(lines.allSatisfy { $0.process == "run_one" && $0.time >= before.addingTimeInterval(-1) })
                 #expect(lines.contains { $0.stream == .system && $0.text == "exited with code 3" })
                 #expect(supervisorPids(of: spec.id).isEmpty)
-                // The same name twice is refused: a name is one process's record.
+                // A name is one process's record: refused while it runs, free again once it ended
+                // (a deployment starts again under its name when its server does).
+                try await fixture.runtime.spawn(spec.id, ProcessRequest(name: "run_two", argv: ["sleep", "30"]))
                 await #expect(throws: RuntimeError.self) {
-                    try await fixture.runtime.spawn(spec.id, ProcessRequest(name: "run_one", argv: ["true"]))
+                    try await fixture.runtime.spawn(spec.id, ProcessRequest(name: "run_two", argv: ["true"]))
                 }
+                try await fixture.runtime.endProcess(spec.id, name: "run_two")
+                let ended = try await waitForExit(fixture, spec.id, "run_two")
+                #expect(ended.state == .exited)
+                let ps = try await fixture.sh(spec.id, "ps -eo args").out
+                #expect(!ps.contains("sleep 30"), "\(ps)")
+                try await fixture.runtime.spawn(spec.id, ProcessRequest(name: "run_one", argv: ["sh", "-c", "exit 4"]))
+                #expect(try await waitForExit(fixture, spec.id, "run_one").exitCode == 4)
             }
         }
     }
