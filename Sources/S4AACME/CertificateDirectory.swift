@@ -14,6 +14,14 @@ public struct StoredCertificate: Sendable, Equatable {
     public var notBefore: Date
     public var notAfter: Date
 
+    public init(name: String, chainPEM: String, keyPEM: String, notBefore: Date, notAfter: Date) {
+        self.name = name
+        self.chainPEM = chainPEM
+        self.keyPEM = keyPEM
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+    }
+
     /// Renewal is due once less than a third of the lifetime is left (Let's Encrypt's advice:
     /// renew a 90-day certificate after 60 days).
     public func needsRenewal(at now: Date) -> Bool {
