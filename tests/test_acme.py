@@ -5,7 +5,8 @@ the API host and project URLs (only those) to HTTPS with 308.
 
 pebble (Debian's package) validates HTTP-01 for real: pebble-challtestsrv is its DNS server
 and answers every name with 127.0.0.1, and pebble's `httpPort` is s4a's --http-listen port.
-Skipped without /usr/bin/pebble, unless S4A_REQUIRE_PEBBLE=1 (as `make test` sets)."""
+The pebble test is skipped without /usr/bin/pebble, unless S4A_REQUIRE_PEBBLE=1 (as `make test`
+sets); the others need no ACME server."""
 
 from __future__ import annotations
 
@@ -27,11 +28,13 @@ PEBBLE = "/usr/bin/pebble"
 CHALLTESTSRV = "/usr/bin/pebble-challtestsrv"
 API_HOST = "api.s4a.test"
 
-if not (os.access(PEBBLE, os.X_OK) and os.access(CHALLTESTSRV, os.X_OK)):
+def require_pebble() -> None:
+    if os.access(PEBBLE, os.X_OK) and os.access(CHALLTESTSRV, os.X_OK):
+        return
     if os.environ.get("S4A_REQUIRE_PEBBLE") == "1":
         pytest.fail(f"S4A_REQUIRE_PEBBLE=1 but {PEBBLE} or {CHALLTESTSRV} is missing (apt-get install pebble)",
                     pytrace=False)
-    pytest.skip(f"{PEBBLE} is not installed (apt-get install pebble)", allow_module_level=True)
+    pytest.skip(f"{PEBBLE} is not installed (apt-get install pebble)")
 
 
 def wait_for_tcp(port: int, timeout: float = 15.0) -> None:
@@ -110,6 +113,7 @@ class Pebble:
 
 @pytest.fixture
 def pebble_and_server(tmp_path, make_server):
+    require_pebble()
     http_port = free_port()
     pebble = Pebble(tmp_path / "pebble", http_port)
     args = ["--acme-directory", pebble.directory_url, "--acme-ca-cert", str(pebble.tls_ca),
@@ -151,9 +155,9 @@ def wait_for(predicate, what: str, srv, pebble, timeout: float = 60.0):
     raise AssertionError(f"timed out waiting for {what}\n{srv.log()[-6000:]}\n{pebble.logs()}")
 
 
-def plain(srv, host: str, target: str, method: str = "GET") -> http.client.HTTPResponse:
+def plain(srv, host: str, target: str, method: str = "GET", headers: dict | None = None) -> http.client.HTTPResponse:
     connection = http.client.HTTPConnection("127.0.0.1", srv.http_port, timeout=10)
-    connection.request(method, target, headers={"Host": host})
+    connection.request(method, target, headers={"Host": host, **(headers or {})})
     response = connection.getresponse()
     response.body = response.read()
     connection.close()
@@ -244,3 +248,37 @@ def test_an_unreachable_acme_server_leaves_the_local_ca_serving(tmp_path, make_s
     assert verifies(srv, API_HOST, cafile=str(srv.ca))
     line = next(l for l in srv.log().splitlines() if "ACME certificate not obtained" in l)
     assert "error" in line and API_HOST in line and "retry_in" in line, line
+
+
+def test_the_http_listener_without_acme_has_the_https_sides_head_limits(make_server):
+    """--http-listen alone: redirects, and the same head deadline and header bounds as HTTPS."""
+    http_port = free_port()
+    srv = make_server(extra_args=["--http-listen", f"127.0.0.1:{http_port}", "--header-timeout", "2"])
+    srv.http_port = http_port
+    host = f"shop.{srv.apps_domain}"
+    r = plain(srv, host, "/a?b=c")
+    assert r.status == 308 and r.getheader("Location") == f"https://{host}:{srv.port}/a?b=c"
+    assert plain(srv, "localhost", "/.well-known/acme-challenge/nothing-here").status == 404
+    # A 100 KiB header is refused.
+    try:
+        status = plain(srv, host, "/", headers={"X-Big": "a" * (100 << 10)}).status
+    except (http.client.HTTPException, OSError):
+        status = None
+    assert status in (None, 400, 431), status
+    # A head trickled a byte at a time is cut off at the deadline.
+    with socket.create_connection(("127.0.0.1", http_port), timeout=10) as sock:
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\n".encode())
+        sock.settimeout(0.5)
+        started, closed = time.monotonic(), False
+        for _ in range(12):
+            try:
+                sock.sendall(b"X")
+                if sock.recv(1024) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                closed = True
+                break
+        assert closed and time.monotonic() - started < 5.5, "a trickled head kept the connection"

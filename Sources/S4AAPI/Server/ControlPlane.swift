@@ -131,18 +131,27 @@ public final class ControlPlane: Sendable {
         options.tlsCertificatePath == nil ? LocalCA(directory: options.tlsDirectory).caCertificatePath : nil
     }
 
+    /// How long a request head may take (see `HeaderReadDeadline`).
+    var headerTimeout: TimeAmount { .milliseconds(Int64(options.headerTimeoutSeconds * 1000)) }
+
+    /// HTTP/1.1 on every listener: head deadline, idle timeout, header bounds.
+    var http1Configuration: HTTP1Channel.Configuration {
+        let headerTimeout = self.headerTimeout
+        return .init(additionalChannelHandlers: [HeaderReadDeadline(limit: headerTimeout)],
+                     idleTimeout: .seconds(60),  // idle keep-alive connections, stalled handshakes
+                     httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10,
+                                                     maxHeaderFieldCount: 200))
+    }
+
     /// The HTTPS application; `runService()` on it serves until SIGTERM/SIGINT, then drains.
     /// `onRunning` receives the bound port (useful with port 0).
     public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let (certificate, key) = try tlsCredentials()
         // With ACME, a handshake naming a host that has an ACME certificate gets it.
         let tls = try ServerTLS.configuration(certificatePath: certificate, keyPath: key, sni: acme == nil ? nil : sni)
-        let headerTimeout = TimeAmount.milliseconds(Int64(options.headerTimeoutSeconds * 1000))
+        let headerTimeout = self.headerTimeout
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(additionalChannelHandlers: [HeaderReadDeadline(limit: headerTimeout)],
-                         idleTimeout: .seconds(60),  // idle keep-alive connections, stalled handshakes
-                         httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10,
-                                                         maxHeaderFieldCount: 200)),
+            http1: http1Configuration,
             ws: .init(maxFrameSize: ShellRoute.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(30))))
         let webSockets = webSocketRouter().buildResponder()
         let http = HTTPServerBuilder { responder in

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import S4AACME
@@ -43,14 +44,17 @@ struct PlainHTTPResponder: HTTPResponder {
 
 extension ControlPlane {
     /// The plain-HTTP application on `--http-listen`, or nil when it is off. Same HTTP/1.1
-    /// limits and idle timeout as the HTTPS listener.
+    /// limits as the HTTPS listener: head deadline, idle timeout, header bounds.
     public func plainHTTPApplication(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> (some ApplicationProtocol)? {
         guard let host = options.httpListenHost, let port = options.httpListenPort else { return nil as Application<PlainHTTPResponder>? }
         let responder = PlainHTTPResponder(apiHost: options.apiHost, appsDomain: options.appsDomain, httpsPort: options.listenPort,
                                            challenges: challenges, challengeDirectory: options.acmeChallengeDirectory)
         return Application(
             responder: responder,
-            server: .http1(configuration: .init(idleTimeout: .seconds(60))),
+            server: HTTPServerBuilder { [http1Configuration, headerTimeout] responder in
+                FirstHeadDeadlineChannel(base: HTTP1Channel(responder: responder, configuration: http1Configuration),
+                                         limit: headerTimeout)
+            },
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
