@@ -97,7 +97,7 @@ test: deps
 	echo "== swift test (PostgreSQL: $$pg_url)"; \
 	S4A_TEST_POSTGRES_URL="$$pg_url" S4A_REQUIRE_POSTGRES=1 S4A_REQUIRE_PEBBLE=1 $(SWIFT) test || rc=$$?; \
 	echo "== pytest tests (S4A_BIN=$(BIN))"; \
-	S4A_TEST_POSTGRES_URL="$$pg_url" S4A_REQUIRE_POSTGRES=1 S4A_BIN="$(abspath $(BIN))" \
+	S4A_TEST_POSTGRES_URL="$$pg_url" S4A_REQUIRE_POSTGRES=1 S4A_REQUIRE_PEBBLE=1 S4A_BIN="$(abspath $(BIN))" \
 	  $(PY) -m pytest -q tests || { r=$$?; [ "$$rc" -ne 0 ] || rc=$$r; }; \
 	exit $$rc
 

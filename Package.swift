@@ -108,7 +108,7 @@ let package = Package(
         .target(
             name: "S4AAPI",
             dependencies: [
-                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS", "S4ARuntime",
+                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS", "S4ARuntime", "S4AACME",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

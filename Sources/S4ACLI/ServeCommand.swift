@@ -40,6 +40,13 @@ struct ServeCommand: AsyncParsableCommand {
     var probeInterval: Double?
     @Option(help: "Days log lines and usage samples are kept; older ones become anonymous daily totals (S4A_RETENTION_DAYS; default 30).")
     var retentionDays: Int?
+    @Option(help: "host:port of a plain-HTTP listener that answers ACME HTTP-01 challenges and redirects everything else to HTTPS (S4A_HTTP_LISTEN; default off).")
+    var httpListen: String?
+    @Option(help: "An ACME directory URL: certificates for the API host and public projects come from it instead of the local CA (S4A_ACME_DIRECTORY; needs --http-listen).")
+    var acmeDirectory: String?
+    @Option(help: "PEM file of extra roots to trust for the ACME server's own TLS, e.g. pebble's (S4A_ACME_CA_CERT).")
+    var acmeCaCert: String?
+    @Option(help: "Contact email for the ACME account (S4A_ACME_EMAIL).") var acmeEmail: String?
 
     func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServeOptions {
         var options = ServeOptions()
@@ -103,6 +110,21 @@ struct ServeCommand: AsyncParsableCommand {
             }
             options.rateCard[keyPath: keyPath] = nanos
         }
+        if let value = pick(httpListen, "S4A_HTTP_LISTEN") { try options.setHTTPListen(value) }
+        if let value = pick(acmeDirectory, "S4A_ACME_DIRECTORY") {
+            guard let url = URL(string: value), url.scheme?.lowercased() == "https", url.host != nil else {
+                throw ValidationError("--acme-directory must be an https:// URL, e.g. https://acme-v02.api.letsencrypt.org/directory")
+            }
+            guard options.httpListenPort != nil else {
+                throw ValidationError("--acme-directory needs --http-listen: HTTP-01 validation reaches the plain-HTTP listener.")
+            }
+            options.acmeDirectoryURL = url
+        }
+        options.acmeCACertificatePath = pick(acmeCaCert, "S4A_ACME_CA_CERT")
+        options.acmeEmail = pick(acmeEmail, "S4A_ACME_EMAIL")
+        if options.acmeDirectoryURL == nil, options.acmeCACertificatePath != nil || options.acmeEmail != nil {
+            throw ValidationError("--acme-ca-cert and --acme-email need --acme-directory.")
+        }
         return options
     }
 
@@ -123,8 +145,14 @@ struct ServeCommand: AsyncParsableCommand {
                 fflush(stdout)
             }
             // Drains in-flight requests on SIGTERM or SIGINT, then closes the store.
-            let services = [ServiceGroupConfiguration.ServiceConfiguration(service: app)]
-                + plane.backgroundServices().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
+            var services = [ServiceGroupConfiguration.ServiceConfiguration(service: app)]
+            if let http = plane.plainHTTPApplication(onRunning: { port in
+                print("Plain HTTP on \(options.httpListenHost ?? ""):\(port) answers ACME challenges and redirects to HTTPS")
+                fflush(stdout)
+            }) {
+                services.append(.init(service: http))
+            }
+            services += plane.backgroundServices().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
             try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                         logger: logger)).run()
         } catch {

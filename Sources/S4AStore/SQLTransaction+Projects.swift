@@ -36,6 +36,11 @@ extension SQLTransaction {
             """).run()
     }
 
+    func publicProjectSlugs() async throws -> [String] {
+        try await db.raw("SELECT slug FROM projects WHERE visibility = \(bind: Visibility.public.rawValue) ORDER BY slug").all()
+            .map { try $0.string("slug") }
+    }
+
     func deleteProject(id: String) async throws {
         try await db.raw("DELETE FROM projects WHERE id = \(bind: id)").run()
     }

@@ -12,7 +12,9 @@ public enum ServerTLS {
     ]
 
     /// A server configuration from PEM files (the local CA's or the operator's).
-    public static func configuration(certificatePath: String, keyPath: String) throws -> TLSConfiguration {
+    /// With `sni`, a handshake naming one of its names gets that name's certificate instead.
+    public static func configuration(certificatePath: String, keyPath: String,
+                                     sni: SNICertificates? = nil) throws -> TLSConfiguration {
         let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
         let key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
@@ -20,6 +22,7 @@ public enum ServerTLS {
         configuration.maximumTLSVersion = .tlsv13
         configuration.cipherSuiteValues = tls12CipherSuites
         configuration.applicationProtocols = ["http/1.1"]
+        if let sni { configuration.sslContextCallback = sni.callback }
         return configuration
     }
 }

@@ -82,10 +82,12 @@ extension ControlPlane {
     /// The background services to run beside the HTTP application.
     public func backgroundServices() -> [any Service] {
         let quarter = Duration.milliseconds(max(100, options.budgetSettings.leaseMilliseconds / 4))
-        return [BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter)),
-                UsageSampler(usage: handler.usage, logger: logger, interval: .milliseconds(Int64(options.usageIntervalSeconds * 1000))),
-                RetentionJanitor(usage: handler.usage, logger: logger, days: options.retentionDays),
-                HealthMonitor(health: handler.health, logger: logger,
-                              interval: .milliseconds(Int64(options.probeIntervalSeconds * 1000)))]
+        var services: [any Service] = [
+            BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter)),
+            UsageSampler(usage: handler.usage, logger: logger, interval: .milliseconds(Int64(options.usageIntervalSeconds * 1000))),
+            RetentionJanitor(usage: handler.usage, logger: logger, days: options.retentionDays),
+            HealthMonitor(health: handler.health, logger: logger, interval: .milliseconds(Int64(options.probeIntervalSeconds * 1000)))]
+        if let acme = acmeService() { services.append(acme) }
+        return services
     }
 }

@@ -8,6 +8,7 @@ import Logging
 import NIOSSL
 import OpenAPIHummingbird
 import OpenAPIRuntime
+import S4AACME
 import S4AContract
 import S4ADomain
 import S4ARuntime
@@ -26,6 +27,12 @@ public final class ControlPlane: Sendable {
     let appConnections: AppConnectionPool
     let document: ContractDocument
     let logger: Logger
+    /// Certificates the HTTPS listener picks by SNI (ACME's), over the default one.
+    public let sni = SNICertificates()
+    /// HTTP-01 challenges pending for the ACME client, answered on the plain-HTTP listener.
+    public let challenges = HTTP01Challenges()
+    /// The ACME client, when `--acme-directory` is set.
+    let acme: ACMEClient?
 
     /// `runtime`: the isolation runtime; by default runc under `<data-dir>/runtime`.
     public init(options: ServeOptions, logger: Logger = Logger(label: "s4a"), runtime: (any ContainerRuntime)? = nil,
@@ -40,6 +47,14 @@ public final class ControlPlane: Sendable {
         }
         self.options = options
         self.logger = logger
+        if let url = options.acmeDirectoryURL {
+            let roots = try options.acmeCACertificatePath.map { try String(contentsOfFile: $0, encoding: .utf8) }
+            acme = ACMEClient(directoryURL: url, trustRootsPEM: roots,
+                              accountKeyPath: CertificateDirectory(directory: options.acmeDirectory).accountKeyPath,
+                              contact: options.acmeEmail, challenges: challenges, logger: logger)
+        } else {
+            acme = nil
+        }
         document = try ContractDocument.load()
         let object = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: document.json)
         self.runtime = try runtime ?? RuncRuntime(directory: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("runtime"),
@@ -116,17 +131,27 @@ public final class ControlPlane: Sendable {
         options.tlsCertificatePath == nil ? LocalCA(directory: options.tlsDirectory).caCertificatePath : nil
     }
 
+    /// How long a request head may take (see `HeaderReadDeadline`).
+    var headerTimeout: TimeAmount { .milliseconds(Int64(options.headerTimeoutSeconds * 1000)) }
+
+    /// HTTP/1.1 on every listener: head deadline, idle timeout, header bounds.
+    var http1Configuration: HTTP1Channel.Configuration {
+        let headerTimeout = self.headerTimeout
+        return .init(additionalChannelHandlers: [HeaderReadDeadline(limit: headerTimeout)],
+                     idleTimeout: .seconds(60),  // idle keep-alive connections, stalled handshakes
+                     httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10,
+                                                     maxHeaderFieldCount: 200))
+    }
+
     /// The HTTPS application; `runService()` on it serves until SIGTERM/SIGINT, then drains.
     /// `onRunning` receives the bound port (useful with port 0).
     public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let (certificate, key) = try tlsCredentials()
-        let tls = try ServerTLS.configuration(certificatePath: certificate, keyPath: key)
-        let headerTimeout = TimeAmount.milliseconds(Int64(options.headerTimeoutSeconds * 1000))
+        // With ACME, a handshake naming a host that has an ACME certificate gets it.
+        let tls = try ServerTLS.configuration(certificatePath: certificate, keyPath: key, sni: acme == nil ? nil : sni)
+        let headerTimeout = self.headerTimeout
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(
-            http1: .init(additionalChannelHandlers: [HeaderReadDeadline(limit: headerTimeout)],
-                         idleTimeout: .seconds(60),  // idle keep-alive connections, stalled handshakes
-                         httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10,
-                                                         maxHeaderFieldCount: 200)),
+            http1: http1Configuration,
             ws: .init(maxFrameSize: ShellRoute.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(30))))
         let webSockets = webSocketRouter().buildResponder()
         let http = HTTPServerBuilder { responder in

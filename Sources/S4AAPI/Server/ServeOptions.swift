@@ -33,12 +33,27 @@ public struct ServeOptions: Sendable {
     public var probeIntervalSeconds: Double = 5
     /// Days log lines and usage samples are kept.
     public var retentionDays = 30
+    /// The plain-HTTP listener (ACME HTTP-01 challenges, redirects to HTTPS); nil: none.
+    public var httpListenHost: String?
+    public var httpListenPort: Int?
+    /// An ACME directory URL: certificates for the API host and public projects come from it.
+    public var acmeDirectoryURL: URL?
+    /// Extra trust roots (PEM file) for the ACME server's own TLS, e.g. pebble's.
+    public var acmeCACertificatePath: String?
+    public var acmeEmail: String?
+    /// Seconds between two looks at which names lack a certificate.
+    public var acmePollSeconds: Double = 3
 
     public init() {}
 
     public var sqlitePath: String { URL(fileURLWithPath: dataDirectory).appendingPathComponent("s4a.sqlite").path }
     public var defaultMasterKeyPath: String { URL(fileURLWithPath: dataDirectory).appendingPathComponent("master.key").path }
     public var tlsDirectory: URL { URL(fileURLWithPath: dataDirectory).appendingPathComponent("tls") }
+    /// ACME certificates, their keys and the account key.
+    public var acmeDirectory: URL { tlsDirectory.appendingPathComponent("acme") }
+    /// Files here answer HTTP-01 challenges too (`<token>` → key authorization), as a
+    /// webroot does for an ACME client run beside the control plane.
+    public var acmeChallengeDirectory: URL { acmeDirectory.appendingPathComponent("challenges") }
 
     /// The port as it appears in URLs: omitted for 443.
     var portSuffix: String { listenPort == 443 ? "" : ":\(listenPort)" }
@@ -49,13 +64,23 @@ public struct ServeOptions: Sendable {
 
     /// Parses `host:port` (`[::1]:8443` for IPv6).
     public mutating func setListen(_ text: String) throws {
+        (listenHost, listenPort) = try Self.hostAndPort(text, flag: "--listen", example: "127.0.0.1:8443")
+    }
+
+    /// Parses the plain-HTTP listener's `host:port`.
+    public mutating func setHTTPListen(_ text: String) throws {
+        let (host, port) = try Self.hostAndPort(text, flag: "--http-listen", example: "0.0.0.0:80")
+        httpListenHost = host
+        httpListenPort = port
+    }
+
+    static func hostAndPort(_ text: String, flag: String, example: String) throws -> (String, Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (1...65535).contains(port) else { throw OptionError("--listen must be host:port, e.g. 127.0.0.1:8443") }
+              (1...65535).contains(port) else { throw OptionError("\(flag) must be host:port, e.g. \(example)") }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { throw OptionError("--listen needs a host") }
-        listenHost = host
-        listenPort = port
+        guard !host.isEmpty else { throw OptionError("\(flag) needs a host") }
+        return (host, port)
     }
 
     var budgetSettings: BudgetSettings {

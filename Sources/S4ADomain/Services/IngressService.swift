@@ -30,4 +30,10 @@ public struct IngressService: Sendable {
             return .app(serverID: server.id, port: deployment.port)
         }
     }
+
+    /// The slugs whose URLs serve now (public projects): the names that get their own
+    /// certificate when ACME is configured.
+    public func publicSlugs() async throws -> [String] {
+        try await env.store.read { tx in try await tx.publicProjectSlugs() }
+    }
 }

@@ -99,6 +99,8 @@ public protocol StoreTransaction: Sendable {
     func projects(accountID: String, only: Set<String>?, cursor: String?, limit: Int) async throws -> Page<Project>
     func update(_ project: Project) async throws
     func deleteProject(id: String) async throws
+    /// The slugs of every public project, of every account (the certificates to hold).
+    func publicProjectSlugs() async throws -> [String]
 
     // Activity
     /// Appends `record` to the account's chain; call `lockAccount` first in the same transaction.
