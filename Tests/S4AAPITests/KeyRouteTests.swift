@@ -24,6 +24,27 @@ import Testing
         }
     }
 
+    @Test func currentCredentialDescribesTheKeyWithoutItsToken() async throws {
+        try await TestPlane.make().withClient { client in
+            let session = try await client.signUp()
+            let key = try await client.createKey(session, scopes: ["servers:read", "projects:read"],
+                                                 extra: ["max_server_budget_usd": "2.50"])
+            let answer = try await client.call(.get, "/v1/api-keys/current", token: key.token)
+            #expect(answer.status == 200)
+            #expect(answer["type"] as? String == "api_key")
+            #expect(answer["scopes"] as? [String] == ["projects:read", "servers:read"])
+            let described = try #require(answer["key"] as? [String: Any])
+            #expect(described["id"] as? String == key.id)
+            #expect(described["max_server_budget_usd"] as? String == "2.50")
+            #expect(!answer.body.contains(String(key.token.dropFirst(12))))
+            let asSession = try await client.call(.get, "/v1/api-keys/current", token: session)
+            #expect(asSession["type"] as? String == "session")
+            #expect((asSession["scopes"] as? [String])?.count == 10)
+            #expect(asSession["key"] == nil)
+            #expect(try await client.call(.get, "/v1/api-keys/current").status == 401)
+        }
+    }
+
     @Test func revokedKeyFailsOnItsNextRequest() async throws {
         try await TestPlane.make().withClient { client in
             let session = try await client.signUp()

@@ -27,6 +27,18 @@ extension APIHandler {
         return .noContent(.init())
     }
 
+    /// What the request's own credentials may do (scope `any`): the key without its token,
+    /// or every scope for a session.
+    func getCurrentCredential(_ input: Operations.GetCurrentCredential.Input) async throws
+        -> Operations.GetCurrentCredential.Output {
+        let principal = try RequestScope.requirePrincipal()
+        let scopes = principal.scopes.sorted().compactMap { Components.Schemas.Scope(rawValue: $0.rawValue) }
+        let body = Components.Schemas.CurrentCredential(
+            _type: principal.isSession ? .session : .apiKey, scopes: scopes,
+            key: principal.apiKey.map(Self.contract))
+        return .ok(.init(body: .json(body)))
+    }
+
     /// Never the token or its hash: only the visible prefix.
     static func contract(_ key: APIKey) -> Components.Schemas.APIKey {
         Components.Schemas.APIKey(
