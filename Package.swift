@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         // Pure logic and the protocols at its boundaries: no HTTP, no SQL.
@@ -108,7 +109,7 @@ let package = Package(
         .target(
             name: "S4AAPI",
             dependencies: [
-                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS", "S4ARuntime", "S4AACME",
+                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS", "S4ARuntime", "S4AACME", "S4AMCP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -144,10 +145,23 @@ let package = Package(
             swiftSettings: v5,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
+        // The MCP server: the API's operations as tools for agents, each a call through the
+        // typed client with the caller's key. Its own module: MCP's Server/Request/Response
+        // would clash with Hummingbird's.
+        .target(
+            name: "S4AMCP",
+            dependencies: [
+                "S4AClient",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: v5
+        ),
         .target(
             name: "S4ACLI",
             dependencies: [
-                "S4ADomain", "S4AStore", "S4AAPI", "S4AClient", "S4ARuntime",
+                "S4ADomain", "S4AStore", "S4AAPI", "S4AClient", "S4ARuntime", "S4AMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -23,7 +23,7 @@ public struct S4ACommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, LoginCommand.self, LogoutCommand.self, KeyCommand.self, ProjectCommand.self,
             ServerCommand.self, ExecCommand.self, DeployCommand.self, AttachCommand.self, DetachCommand.self, OpenCommand.self, UptimeCommand.self, ShellCommand.self, FilesCommand.self, LogsCommand.self, SecretCommand.self,
-            ActivityCommand.self, UsageCommand.self, AccountCommand.self, TemplateCommand.self, RuntimeCommand.self, BenchCommand.self, VaultCommand.self, SuperviseCommand.self,
+            ActivityCommand.self, UsageCommand.self, MCPCommand.self, AccountCommand.self, TemplateCommand.self, RuntimeCommand.self, BenchCommand.self, VaultCommand.self, SuperviseCommand.self,
         ])
 
     public init() {}
