@@ -11,6 +11,7 @@ import OpenAPIRuntime
 import S4AACME
 import S4AContract
 import S4ADomain
+import S4AMCP
 import S4ARuntime
 import S4AStore
 import S4ATLS
@@ -33,6 +34,8 @@ public final class ControlPlane: Sendable {
     public let challenges = HTTP01Challenges()
     /// The ACME client, when `--acme-directory` is set.
     let acme: ACMEClient?
+    /// `/mcp`: the MCP server over Streamable HTTP, calling this API with each caller's key.
+    let mcp: AgentMCPHTTPEndpoint
 
     /// `runtime`: the isolation runtime; by default runc under `<data-dir>/runtime`.
     public init(options: ServeOptions, logger: Logger = Logger(label: "s4a"), runtime: (any ContainerRuntime)? = nil,
@@ -56,6 +59,9 @@ public final class ControlPlane: Sendable {
             acme = nil
         }
         document = try ContractDocument.load()
+        mcp = AgentMCPHTTPEndpoint(
+            apiURL: URL(string: options.apiURL)!,
+            caCertificatePath: options.tlsCertificatePath == nil ? LocalCA(directory: options.tlsDirectory).caCertificatePath : nil)
         let object = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: document.json)
         self.runtime = try runtime ?? RuncRuntime(directory: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("runtime"),
                                                   logger: logger)
@@ -96,6 +102,8 @@ public final class ControlPlane: Sendable {
         ]
         try handler.registerHandlers(on: router, serverURL: URL(string: "/")!, configuration: .s4a,
                                      middlewares: middlewares)
+        MCPRoute(endpoint: mcp, authenticator: Authenticator(env: environment), maxBodyBytes: options.maxBodyBytes)
+            .add(to: router)
         return router
     }
 
