@@ -219,7 +219,13 @@ def test_an_agent_deploys_an_app_through_mcp(make_server, tmp_path, transport):
 
             # The secret reached the app's environment, yet nothing shows it.
             echoed = await agent.ok("exec", {"server_id": sid, "command": "echo \"[$APP_TOKEN]\"; printenv APP_TOKEN"})
-            assert "exit_code: 0" in echoed
+            assert "exit_code: 0" in echoed and "[***]" in echoed, echoed  # the API masks captured output
+            if transport == "stdio":
+                # Bytes the API does not mask (a file the agent itself wrote the value into):
+                # `s4a mcp` masks every value set through it in this session.
+                await agent.ok("exec", {"server_id": sid, "command": "printenv APP_TOKEN > /root/leak.txt"})
+                leaked = await agent.ok("read_file", {"server_id": sid, "path": "/root/leak.txt"})
+                assert leaked.strip() == "[secret]", leaked
             resources = (await session.list_resources()).resources
             uri = f"s4a://servers/{sid}/logs"
             assert uri in [str(r.uri) for r in resources]

@@ -128,9 +128,11 @@ enum ProxyHeaders {
     }
 }
 
-/// Builds the ingress in front of the API router (what `Application` is given).
+/// Builds the ingress in front of the API host's routers (what `Application` is given).
 public struct IngressBuilder: HTTPResponderBuilder {
     let router: Router<S4ARequestContext>
+    /// `/mcp`: MCP's own protocol (JSON-RPC), not an operation of the OpenAPI contract.
+    let mcpRouter: Router<S4ARequestContext>
     let appsDomain: String
     let ingress: IngressService
     let pool: AppConnectionPool
@@ -138,8 +140,20 @@ public struct IngressBuilder: HTTPResponderBuilder {
     let logger: Logger
 
     // A concrete type, not `some HTTPResponder`: the release build's compiler crashed on the opaque one.
-    public func buildResponder() -> IngressResponder<RouterResponder<S4ARequestContext>> {
-        IngressResponder(api: router.buildResponder(), appsDomain: appsDomain, ingress: ingress, pool: pool, runtime: runtime,
-                         logger: logger)
+    public func buildResponder() -> IngressResponder<APIHostResponder> {
+        IngressResponder(api: APIHostResponder(api: router.buildResponder(), mcp: mcpRouter.buildResponder()),
+                         appsDomain: appsDomain, ingress: ingress, pool: pool, runtime: runtime, logger: logger)
+    }
+}
+
+/// The API host: `/mcp` to the MCP router, everything else to the contract's router.
+public struct APIHostResponder: HTTPResponder {
+    public typealias Context = S4ARequestContext
+    let api: RouterResponder<S4ARequestContext>
+    let mcp: RouterResponder<S4ARequestContext>
+
+    public func respond(to request: Request, context: Context) async throws -> Response {
+        if request.uri.path == "/mcp" { return try await mcp.respond(to: request, context: context) }
+        return try await api.respond(to: request, context: context)
     }
 }

@@ -102,6 +102,17 @@ public final class ControlPlane: Sendable {
         ]
         try handler.registerHandlers(on: router, serverURL: URL(string: "/")!, configuration: .s4a,
                                      middlewares: middlewares)
+        return router
+    }
+
+    /// `/mcp`: MCP over Streamable HTTP, beside the contract's routes (MCP is its own
+    /// JSON-RPC protocol, described by its tools, not by the OpenAPI document), behind the
+    /// same metrics, problem and body-limit middleware.
+    public func mcpRouter() -> Router<S4ARequestContext> {
+        let router = Router(context: S4ARequestContext.self)
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ProblemMiddleware())
+        router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: options.maxBodyBytes, maxUploadBytes: options.maxBodyBytes))
         MCPRoute(endpoint: mcp, authenticator: Authenticator(env: environment), maxBodyBytes: options.maxBodyBytes)
             .add(to: router)
         return router
@@ -109,7 +120,7 @@ public final class ControlPlane: Sendable {
 
     /// The listener's front: project URLs to their apps, everything else to the API router.
     public func ingress() throws -> IngressBuilder {
-        IngressBuilder(router: try router(), appsDomain: options.appsDomain, ingress: IngressService(env: environment),
+        IngressBuilder(router: try router(), mcpRouter: mcpRouter(), appsDomain: options.appsDomain, ingress: IngressService(env: environment),
                        pool: appConnections, runtime: runtime, logger: logger)
     }
 
