@@ -453,3 +453,31 @@ def test_a_websocket_app_works_through_the_url(make_server):
     client.close()
     lines = srv.request("GET", f"/v1/servers/{sid}/logs?q=websocket", acct.token).json()["lines"]
     assert any("101 websocket" in l["text"] for l in lines), lines
+
+
+def test_an_app_failing_its_health_path_is_an_incident_and_is_restarted(make_server):
+    """A process that runs but answers 500 on its health path: probed over HTTP, an incident after
+    two failures, restarted after three (its policy is `always`)."""
+    srv = make_server(extra_args=["--probe-interval", "1"])
+    acct = signup_and_login(srv)
+    project = srv.request("POST", "/v1/projects", acct.token, json={"name": "sick"}).json()["id"]
+    sid = srv.request("POST", "/v1/servers", acct.token, json={
+        "project_id": project, "name": "sick", "budget_usd": "5", "memory_mb": 128, "disk_mb": 64}).json()["id"]
+    sick = ("import http.server, os\n"
+            "class H(http.server.BaseHTTPRequestHandler):\n"
+            "    def do_GET(self):\n"
+            "        self.send_response(500 if self.path == '/healthz' else 200); self.end_headers()\n"
+            "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\n")
+    srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, json={"command": "cat > /root/sick.py", "stdin": sick})
+    r = srv.request("POST", f"/v1/servers/{sid}/deploy", acct.token,
+                    json={"command": "exec python3 /root/sick.py", "health_path": "/healthz"})
+    assert r.status_code == 201 and r.json()["deployment"]["health_path"] == "/healthz", r.text
+    uptime = wait_until(lambda: (u := srv.request("GET", f"/v1/projects/{project}/uptime", acct.token).json())
+                        ["incidents"] and u, timeout=60)
+    assert "HTTP 500" in uptime["incidents"][0]["reason"] and "ended_at" not in uptime["incidents"][0], uptime
+    # Restarted by the monitor: its supervisor says "started" again.
+    def starts():
+        lines = srv.request("GET", f"/v1/servers/{sid}/logs", acct.token).json()["lines"]
+        return sum(1 for l in lines if l["stream"] == "system" and l["text"] == "started") >= 2
+    wait_until(starts, timeout=60)
+    assert srv.request("GET", f"/v1/projects/{project}/uptime", acct.token).json()["availability_24h"] == 0
