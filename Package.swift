@@ -173,6 +173,11 @@ let package = Package(
         .executableTarget(name: "s4a", dependencies: ["S4ACLI"], swiftSettings: v5),
         .testTarget(name: "S4ADomainTests", dependencies: ["S4ADomain"], swiftSettings: v5),
         .testTarget(name: "S4AStoreTests", dependencies: ["S4AStore", "S4ADomain"], swiftSettings: v5),
+        .testTarget(
+            name: "S4AMCPTests",
+            dependencies: ["S4AMCP", .product(name: "MCP", package: "swift-sdk")],
+            swiftSettings: v5
+        ),
         .testTarget(name: "S4ARuntimeTests", dependencies: ["S4ARuntime", "S4ADomain"], swiftSettings: v5),
         .testTarget(
             name: "S4AACMETests",
