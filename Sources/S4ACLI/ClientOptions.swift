@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOCore
 import S4AClient
 
 /// Options every client command takes.
@@ -27,13 +28,16 @@ struct ClientOptions: ParsableArguments {
     }
 
     /// A connection with the caller's credentials: S4A_API_KEY first, then the saved session.
-    func connect(authenticated: Bool = true, token override: String? = nil) throws -> APIConnection {
+    /// `timeout`: how long one call may take (`s4a mcp` waits for commands of up to an hour).
+    func connect(authenticated: Bool = true, token override: String? = nil,
+                 timeout: TimeAmount = .minutes(5)) throws -> APIConnection {
         let config = CLIConfig.load()
         let token = authenticated ? (override ?? environment["S4A_API_KEY"] ?? config?.token) : nil
         if authenticated, token == nil {
             throw CommandFailure(message: "Not signed in: set S4A_API_KEY or run `s4a login`.")
         }
-        return try APIConnection(baseURL: try resolvedURL(config), token: token, caCertificatePath: resolvedCA(config))
+        return try APIConnection(baseURL: try resolvedURL(config), token: token, caCertificatePath: resolvedCA(config),
+                                 timeout: timeout)
     }
 }
 

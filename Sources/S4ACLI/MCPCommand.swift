@@ -15,7 +15,8 @@ struct MCPCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        let connection = try client.connect()
+        // exec takes timeouts of up to an hour; a call may wait that long (and a little more).
+        let connection = try client.connect(timeout: .minutes(62))
         do {
             try await AgentMCPServer.serveStdio(access: FixedAPIAccess(connection: connection))
         } catch {

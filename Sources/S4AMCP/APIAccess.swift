@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+import NIOCore
 import S4AClient
 
 /// Where a tool call gets its connection to the API, carrying the caller's own credentials:
@@ -36,7 +37,8 @@ public struct BearerAPIAccess: APIAccess {
             throw ToolInputError("No API key: send it as `Authorization: Bearer s4a_…`.")
         }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        let connection = try APIConnection(baseURL: baseURL, token: token, caCertificatePath: caCertificatePath)
+        let connection = try APIConnection(baseURL: baseURL, token: token, caCertificatePath: caCertificatePath,
+                                           timeout: .minutes(62))
         return try await connection.use(body)
     }
 }
