@@ -151,6 +151,7 @@ def test_a_private_url_serves_nothing_until_published(make_server):
     assert comparable(ask(host)) == comparable(unknown)
     # Public: the app, over TLS 1.2 and 1.3 with the local CA.
     assert srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"visibility": "public"}).status_code == 200
+    wait_until(lambda: ask(host)[0] == 200)  # running is not yet listening
     for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
         client = AppClient(srv, f"shop.{srv.apps_domain}", tls=version)
         status, headers, body = client.request("GET", "/", host)
@@ -187,8 +188,8 @@ def test_host_tricks_reach_nothing(make_server):
     public, public_sid = deployed_app(srv, acct.token, "open-shop", "public-token")
     private, _ = deployed_app(srv, acct.token, "closed-shop", "private-token")
     srv.request("PATCH", f"/v1/projects/{public}", acct.token, json={"visibility": "public"})
-    wait_until(lambda: srv.request("GET", f"/v1/servers/{public_sid}", acct.token).json()["deployment"]["state"] == "running")
     d = srv.apps_domain
+    wait_until(lambda: AppClient(srv, f"open-shop.{d}").request("GET", "/", f"open-shop.{d}")[0] == 200)
 
     def ask(sni, host, target="/"):
         client = AppClient(srv, sni)
@@ -232,8 +233,9 @@ def test_bodies_stream_and_a_crashed_app_restarts(make_server, cli_factory):
     acct = signup_and_login(srv)
     project, sid = deployed_app(srv, acct.token, "stream", "s")
     srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"visibility": "public"})
-    wait_until(lambda: srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]["state"] == "running")
     host = f"stream.{srv.apps_domain}"
+    # Running is not listening yet: wait for the app's first answer.
+    wait_until(lambda: AppClient(srv, host).request("GET", "/", host)[0] == 200)
 
     def rss() -> int:
         for line in open(f"/proc/{srv.process.pid}/status"):

@@ -76,5 +76,6 @@ def test_serve_and_verify_on_postgres(make_server, cli, database):
     assert bad.returncode == 1 and "BROKEN" in out and event_id in out, out
 
 
-def test_the_account_limit_holds_under_concurrency_on_postgres(make_server, database):
+def test_the_account_limit_holds_under_concurrency_on_postgres(database, make_server):
+    # `database` first: it is dropped after the server has stopped, not before.
     race_against_the_spending_limit(make_server(extra_args=["--database-url", database]))

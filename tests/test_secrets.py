@@ -153,7 +153,9 @@ def serve_once(data_dir: Path, env: dict[str, str]) -> subprocess.CompletedProce
 
 
 def test_wrong_key_refuses_rotation_keeps_everything_and_the_old_key_opens_nothing(make_server, tmp_path):
-    srv = make_server()
+    # The control plane is down through several steps here: a lease long enough that the
+    # server is still running when it comes back, however slow the machine.
+    srv = make_server(extra_args=["--lease-seconds", "60"])
     acct, (project, _), (a, _) = setup(srv)
     secret = value("rotate")
     assert put(srv, acct.token, f"/v1/projects/{project}/secrets/TOKEN", secret).status_code == 200
@@ -173,7 +175,7 @@ def test_wrong_key_refuses_rotation_keeps_everything_and_the_old_key_opens_nothi
     old = serve_once(srv.data_dir, {})  # the default key file is the old key now
     assert old.returncode != 0 and "master key" in (old.stdout + old.stderr), old
 
-    again = make_server.restart(srv, extra_args=["--master-key-file", str(new_key)])
+    again = make_server.restart(srv, extra_args=["--master-key-file", str(new_key), "--lease-seconds", "60"])
     token = again.request("POST", "/v1/sessions", json={"email": acct.email, "password": acct.password}).json()["token"]
     ran = sh(again, token, a, f'test "$(printf %s "$TOKEN" | sha256sum | cut -d" " -f1)" = {sha(secret)}')
     assert ran["exit_code"] == 0, ran

@@ -153,8 +153,12 @@ struct ServeCommand: AsyncParsableCommand {
                 services.append(.init(service: http))
             }
             services += plane.backgroundServices().map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) }
-            try await ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
-                                                        logger: logger)).run()
+            var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                          logger: logger)
+            // Requests get a few seconds to finish; a client that stopped reading a download
+            // must not keep the platform from stopping (cancellation then closes what is left).
+            configuration.maximumGracefulShutdownDuration = .seconds(6)
+            try await ServiceGroup(configuration: configuration).run()
         } catch {
             await plane.shutdown()
             throw error

@@ -55,15 +55,22 @@ public struct IngressResponder<API: HTTPResponder>: HTTPResponder where API.Cont
             let length = headers[.contentLength].flatMap(Int.init)
             headers[.contentLength] = nil
             let status = response.status
+            let client = context.channel
             let body = ResponseBody(contentLength: length) { writer in
                 var bytes = 0
                 defer {
                     pipe.cancel()
                     log(serverID, request, status: status.code, bytes: bytes, since: started)
                 }
-                for try await buffer in pipe {
-                    bytes += buffer.readableBytes
-                    try await writer.write(buffer)
+                // Cancelled (the platform is stopping and its grace ran out): a client that
+                // stopped reading holds a write forever; closing its connection ends it.
+                try await withTaskCancellationHandler {
+                    for try await buffer in pipe {
+                        bytes += buffer.readableBytes
+                        try await writer.write(buffer)
+                    }
+                } onCancel: {
+                    client.close(promise: nil)
                 }
                 try await writer.finish(nil)
             }

@@ -84,6 +84,15 @@ final class FirstHeadDeadline: ChannelInboundHandler, RemovableChannelHandler {
         deadline = nil
     }
 
+    /// Stopping: a connection still waiting for its first request has nothing in flight.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         let bytes = tail + (buffer.getBytes(at: buffer.readerIndex, length: buffer.readableBytes) ?? [])

@@ -375,19 +375,25 @@ public struct ServerService: Sendable {
             (try await tx.liveServers().filter { $0.state == .running }, try await tx.openLeaseDeadlines())
         }
         var held: [String] = []
-        var due: [Server] = []
+        var due: [Server] = [], ended: [Server] = []
         for server in running {
             // A server being started, stopped or changed is left to the next round.
             guard await locks.tryAcquire(server.id) else { continue }
             held.append(server.id)
             if try await runtime.leaseExpired(server.id) != nil {
-                _ = try await endIfLeaseRanOut(server, budgets)
+                ended.append(server)
             } else if budgets.needsRenewal(deadline: deadlines[server.id]) {
                 due.append(server)
             }
         }
         do {
             if !due.isEmpty { _ = try await budgets.renewAll(due) }
+            // Stopped by their watchdogs: cleaned up and recorded side by side (each is a
+            // container removal), not one after another.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for server in ended { group.addTask { _ = try await endIfLeaseRanOut(server, budgets) } }
+                try await group.waitForAll()
+            }
         } catch {
             for id in held { await locks.release(id) }
             throw error
