@@ -7,7 +7,27 @@ import S4AContract
 struct AccountCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "account", abstract: "The account: show it, set or remove its spending limit (a person's session only).",
-        subcommands: [Show.self, Limit.self])
+        subcommands: [Show.self, Limit.self, Password.self])
+
+    struct Password: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "password", abstract: "Change the password (the current one, then the new one); other sessions end.",
+            discussion: "With --password-stdin, the first line of standard input is the current password, the second the new one.")
+        @OptionGroup var client: ClientOptions
+        @Flag(help: "Read both passwords from standard input instead of prompting.") var passwordStdin = false
+
+        func run() async throws {
+            let current = try LoginCommand.readPassword(fromStdin: passwordStdin, prompt: "Current password: ")
+            let new = try LoginCommand.readPassword(fromStdin: passwordStdin, prompt: "New password: ")
+            let json = client.json
+            try await withConnection(client) { connection in
+                switch try await connection.client.changePassword(body: .json(.init(currentPassword: current, newPassword: new))) {
+                case .noContent: if json { try Output.json(["changed": true]) } else { Swift.print("Password changed; other sessions ended.") }
+                case .default(let status, let problem): throw APIProblem(status: status, problem)
+                }
+            }
+        }
+    }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the account.")

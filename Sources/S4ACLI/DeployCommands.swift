@@ -28,9 +28,9 @@ struct DeployCommand: AsyncParsableCommand {
         // Words are joined for sh -c: quote as you would in a shell.
         let body = Components.Schemas.DeploymentCreate(command: command.joined(separator: " "), port: port, healthPath: healthPath,
                                                        restart: policy)
-        let terminal = isatty(STDERR_FILENO) == 1 && !client.json
-        if terminal { FileHandle.standardError.write(Data("Deploying to \(server)…\n".utf8)) }
         let deployed = try await withConnection(client) { connection in
+            let progress = Progress.start("Deploying to \(server)", json: client.json)
+            defer { progress.finish() }
             switch try await connection.client.deployServer(path: .init(serverId: server), body: .json(body)) {
             case .created(let created): return try created.body.json
             case .default(let status, let problem): throw APIProblem(status: status, problem)

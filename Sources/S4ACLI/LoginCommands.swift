@@ -12,7 +12,7 @@ struct LoginCommand: AsyncParsableCommand {
     @Flag(help: "Read the password from standard input instead of prompting.") var passwordStdin = false
 
     func run() async throws {
-        let password = try readPassword()
+        let password = try Self.readPassword(fromStdin: passwordStdin)
         let session = try await withConnection(client, authenticated: false) { connection in
             switch try await connection.client.createSession(body: .json(.init(email: email, password: password))) {
             case .created(let created): return try created.body.json
@@ -30,8 +30,9 @@ struct LoginCommand: AsyncParsableCommand {
         }
     }
 
-    func readPassword() throws -> String {
-        if !passwordStdin, isatty(STDIN_FILENO) == 1, let raw = getpass("Password: ") {
+    /// Prompts on a terminal (no echo), else reads one line of standard input.
+    static func readPassword(fromStdin: Bool, prompt: String = "Password: ") throws -> String {
+        if !fromStdin, isatty(STDIN_FILENO) == 1, let raw = getpass(prompt) {
             return String(cString: raw)
         }
         guard let line = readLine(strippingNewline: true), !line.isEmpty else {

@@ -21,9 +21,13 @@ public struct S4ACommand: AsyncParsableCommand {
         Exit codes: 0 ok, 1 failed, 2 usage; `s4a exec` passes the command's on.
         """,
         subcommands: [
-            ServeCommand.self, LoginCommand.self, LogoutCommand.self, KeyCommand.self, ProjectCommand.self,
-            ServerCommand.self, ExecCommand.self, DeployCommand.self, AttachCommand.self, DetachCommand.self, OpenCommand.self, UptimeCommand.self, ShellCommand.self, FilesCommand.self, LogsCommand.self, SecretCommand.self,
-            ActivityCommand.self, UsageCommand.self, MCPCommand.self, AccountCommand.self, TemplateCommand.self, RuntimeCommand.self, BenchCommand.self, VaultCommand.self, SuperviseCommand.self,
+            ServeCommand.self, SignupCommand.self, LoginCommand.self, LogoutCommand.self, WhoamiCommand.self,
+            AccountCommand.self, KeyCommand.self, ProjectCommand.self, ServerCommand.self, ExecCommand.self,
+            RunsCommand.self, RunCommand.self, FilesCommand.self, ShellCommand.self, LogsCommand.self, SecretCommand.self,
+            DeployCommand.self, AttachCommand.self, DetachCommand.self, OpenCommand.self, UptimeCommand.self,
+            UsageCommand.self, ActivityCommand.self, MCPCommand.self, HealthCommand.self, MetricsCommand.self,
+            OpenAPICommand.self, CompletionCommand.self, TemplateCommand.self, RuntimeCommand.self, BenchCommand.self,
+            VaultCommand.self, SuperviseCommand.self,
         ])
 
     public init() {}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import S4AClient
+import S4AContract
+
+/// `s4a runs SERVER`, `s4a run SERVER RUN`: what was run in a server, with its output.
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List the commands run in a server (newest first), without their output.")
+
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "The server's id.") var server: String
+    @Option(help: "At most this many (default 50).") var limit: Int?
+
+    func run() async throws {
+        let json = client.json
+        try await withConnection(client) { connection in
+            switch try await connection.client.listRuns(path: .init(serverId: server), query: .init(limit: limit)) {
+            case .ok(let ok):
+                let runs = try ok.body.json.items
+                if json { return try Output.json(runs) }
+                Output.table(["ID", "KIND", "STATE", "EXIT", "CPU", "STARTED", "COMMAND"], runs.map {
+                    [$0.id, $0.kind, $0.state.rawValue, $0.exitCode.map(String.init) ?? "", $0.cpuMs.map { "\($0) ms" } ?? "",
+                     Output.date($0.startedAt), String($0.command.prefix(60))]
+                })
+            case .default(let status, let problem): throw APIProblem(status: status, problem)
+            }
+        }
+    }
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Show one run of a server with its output (secrets masked).")
+
+    @OptionGroup var client: ClientOptions
+    @Argument(help: "The server's id.") var server: String
+    @Argument(help: "The run's id (run_…).") var id: String
+
+    func run() async throws {
+        let json = client.json
+        try await withConnection(client) { connection in
+            switch try await connection.client.getRun(path: .init(serverId: server, runId: id)) {
+            case .ok(let ok):
+                let run = try ok.body.json
+                if json { return try Output.json(run) }
+                print("\(run.id) \(run.kind) \(run.state.rawValue)" + (run.exitCode.map { ", exit \($0)" } ?? "")
+                      + (run.durationMs.map { ", \($0) ms" } ?? "") + (run.cpuMs.map { ", \($0) ms CPU" } ?? ""))
+                print("$ \(run.command)")
+                if let out = run.stdout, !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }
+                if let err = run.stderr, !err.isEmpty { FileHandle.standardError.write(Data(err.utf8)) }
+            case .default(let status, let problem): throw APIProblem(status: status, problem)
+            }
+        }
+    }
+}
