@@ -22,6 +22,9 @@ public enum ServerTLS {
         configuration.maximumTLSVersion = .tlsv13
         configuration.cipherSuiteValues = tls12CipherSuites
         configuration.applicationProtocols = ["http/1.1"]
+        // A peer that never answers our close_notify held every close (and so every stop) for
+        // the default 5 s.
+        configuration.shutdownTimeout = .seconds(1)
         if let sni { configuration.sslContextCallback = sni.callback }
         return configuration
     }
