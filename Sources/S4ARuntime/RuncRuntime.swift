@@ -107,14 +107,29 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
         guard !Mounts.isMounted(mountpoint) else { return }
         let image = layout.diskImage(id)
-        let device: String
-        if !fresh, let attached = await LoopDevices.attached().first(where: { $0.1 == image })?.0 {
-            device = attached
-        } else {
-            device = try await ChildProcess.check(["losetup", "--find", "--show", image]).stdoutText
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+        var reuse = !fresh
+        var failure: (any Error)?
+        // A device found still attached may be one whose detach (after the last stop) is under
+        // way, and then it reads no superblock: detach it and take a fresh one.
+        for attempt in 0..<3 {
+            let device: String
+            if reuse, let attached = await LoopDevices.attached().first(where: { $0.1 == image })?.0 {
+                device = attached
+            } else {
+                device = try await ChildProcess.check(["losetup", "--find", "--show", image]).stdoutText
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            reuse = false
+            do {
+                try await ChildProcess.check(["mount", "-o", "nosuid,nodev", device, mountpoint])
+                return
+            } catch {
+                failure = error
+                _ = try? await ChildProcess.run(["losetup", "-d", device])
+                try await Task.sleep(for: .milliseconds(100 * (attempt + 1)))
+            }
         }
-        try await ChildProcess.check(["mount", "-o", "nosuid,nodev", device, mountpoint])
+        throw failure ?? RuntimeError.failed("the disk could not be mounted")
     }
 
     func unmountDisk(_ id: String) async throws {

@@ -77,8 +77,14 @@ import Testing
             let runID = try #require(started["id"] as? String)
             let running = try await client.call(.get, "/v1/servers/\(id)/runs/\(runID)", token: session)
             #expect(running["state"] as? String == "running")
-            let seen = try await client.exec(session, id, ["command": "ps -eo args | grep -c '^sleep 600'"])
-            #expect(seen["stdout"] as? String == "1\n")
+            // The run is recorded running as its `runc exec` starts: the process follows within moments.
+            var seen = ""
+            for _ in 0..<50 {
+                seen = try await client.exec(session, id, ["command": "ps -eo args | grep -c '^sleep 600'"])["stdout"] as? String ?? ""
+                if seen == "1\n" { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(seen == "1\n")
             _ = try await client.call(.post, "/v1/servers/\(id)/stop", token: session)
             let ended = try await client.call(.get, "/v1/servers/\(id)/runs", token: session)
             let run = try #require(ended.items.first { $0["id"] as? String == runID })

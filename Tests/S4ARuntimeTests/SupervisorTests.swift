@@ -35,6 +35,8 @@ import Testing
                 #expect(printed.first { $0.text == "oops" }?.stream == .stderr)
                 #expect(lines.allSatisfy { $0.process == "run_one" && $0.time >= before.addingTimeInterval(-1) })
                 #expect(lines.contains { $0.stream == .system && $0.text == "exited with code 3" })
+                // It records the end, then exits: give a loaded machine a moment between the two.
+                for _ in 0..<50 where !supervisorPids(of: spec.id).isEmpty { try await Task.sleep(for: .milliseconds(50)) }
                 #expect(supervisorPids(of: spec.id).isEmpty)
                 // A name is one process's record: refused while it runs, free again once it ended
                 // (a deployment starts again under its name when its server does).
