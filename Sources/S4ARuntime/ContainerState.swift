@@ -12,13 +12,17 @@ enum ContainerState {
     }
 
     static func read(runcRoot: String, id: String) -> Reading {
-        let path = runcRoot + "/" + id + "/state.json"
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: runcRoot + "/" + id + "/state.json") else {
             return FileManager.default.fileExists(atPath: runcRoot + "/" + id) ? .unknown : .status(nil)
         }
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let pid = (object["init_process_pid"] as? NSNumber)?.int32Value,
-              let start = (object["init_process_start"] as? NSNumber)?.uint64Value else { return .unknown }
+        guard let state = RuncStateFile(runcRoot: runcRoot, id: id) else { return .unknown }
+        return read(state, runcRoot: runcRoot, id: id)
+    }
+
+    /// The status `state` (already read) says, checked against /proc.
+    static func read(_ state: RuncStateFile, runcRoot: String, id: String) -> Reading {
+        let pid = state.initPID
+        guard let start = state.initStart else { return .unknown }
         // Created but not started (runc run is between its steps): runc's answer is "created".
         if FileManager.default.fileExists(atPath: runcRoot + "/" + id + "/exec.fifo") { return .unknown }
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -27,9 +31,9 @@ enum ContainerState {
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         guard fields.count > 19, let started = UInt64(fields[19]) else { return .unknown }
         if started != start || fields[0] == "Z" || fields[0] == "X" { return .status(.stopped) }
-        if let paths = object["cgroup_paths"] as? [String: Any], let freezer = paths["freezer"] as? String,
-           let state = try? String(contentsOfFile: freezer + "/freezer.state", encoding: .utf8),
-           state.trimmingCharacters(in: .whitespacesAndNewlines) != "THAWED" {
+        if let freezer = state.cgroupPaths["freezer"],
+           let frozen = try? String(contentsOfFile: freezer + "/freezer.state", encoding: .utf8),
+           frozen.trimmingCharacters(in: .whitespacesAndNewlines) != "THAWED" {
             return .status(.paused)
         }
         return .status(.running)

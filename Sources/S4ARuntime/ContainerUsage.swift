@@ -5,8 +5,7 @@ import S4ADomain
 /// its cgroups as runc's state file names them, its disk's filesystem, and its network
 /// namespace's interface counters through the init process.
 enum ContainerUsage {
-    static func read(runcRoot: String, id: String, diskMount: String) -> ContainerStats? {
-        guard let state = RuncStateFile(runcRoot: runcRoot, id: id) else { return nil }
+    static func read(_ state: RuncStateFile, diskMount: String) -> ContainerStats {
         let cpu = state.cgroup("cpuacct").flatMap { Self.number($0 + "/cpuacct.usage") }
             ?? state.cgroup("").flatMap { Self.cpuStatMicros($0).map { $0 * 1000 } } ?? 0
         let memory = state.cgroup("memory").flatMap { Self.number($0 + "/memory.usage_in_bytes") }
@@ -50,9 +49,12 @@ enum ContainerUsage {
     }
 }
 
-/// The parts of runc's `state.json` the runtime reads without running runc.
+/// The parts of runc's `state.json` the runtime reads without running runc (one parse serves
+/// the status check and the usage reading).
 struct RuncStateFile {
     let initPID: Int32
+    /// The init process's start time in clock ticks, to tell it from a reused pid.
+    let initStart: UInt64?
     let cgroupPaths: [String: String]
 
     init?(runcRoot: String, id: String) {
@@ -60,6 +62,7 @@ struct RuncStateFile {
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let pid = (object["init_process_pid"] as? NSNumber)?.int32Value else { return nil }
         initPID = pid
+        initStart = (object["init_process_start"] as? NSNumber)?.uint64Value
         cgroupPaths = (object["cgroup_paths"] as? [String: String]) ?? [:]
     }
 

@@ -233,8 +233,9 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
 
     public func stats(_ id: String) async throws -> ContainerStats? {
         try Self.checkID(id)
-        guard case .status(.running) = ContainerState.read(runcRoot: layout.runcRoot, id: id) else { return nil }
-        return ContainerUsage.read(runcRoot: layout.runcRoot, id: id, diskMount: layout.diskMount(id))
+        guard let state = RuncStateFile(runcRoot: layout.runcRoot, id: id),
+              case .status(.running) = ContainerState.read(state, runcRoot: layout.runcRoot, id: id) else { return nil }
+        return ContainerUsage.read(state, diskMount: layout.diskMount(id))
     }
 
     public func status(_ id: String) async throws -> ContainerStatus? {

@@ -19,16 +19,7 @@ public struct RateCard: Sendable, Equatable {
 
     /// Parses micro-dollars with up to three decimals (`"4.5"`, `"14"`) into nano-dollars.
     public static func nanos(fromMicros text: String) -> Int64? {
-        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let whole = parts.first, (1...9).contains(whole.count), whole.allSatisfy(\.isASCIIDigit),
-              let units = Int64(whole) else { return nil }
-        var fraction: Int64 = 0
-        if parts.count == 2 {
-            let digits = parts[1]
-            guard (1...3).contains(digits.count), digits.allSatisfy(\.isASCIIDigit), let value = Int64(digits) else { return nil }
-            fraction = value * Int64([100, 10, 1][digits.count - 1])
-        }
-        return units * 1000 + fraction
+        MicroDollars.fixedPoint(text, decimals: 3)
     }
 
     /// µ$ = milliseconds × perMillisecond / denominator: millicores to cores (10³), MiB to GiB

@@ -76,11 +76,16 @@ public struct DailyUsage: Sendable, Equatable {
 }
 
 extension DailyUsage {
-    /// `2026-11-27`: the UTC day of `date`.
-    public static func dayName(_ date: Date) -> String {
+    /// Days are UTC days (made once: the janitor names the day of every log line it drops).
+    public static let utc: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return calendar
+    }()
+
+    /// `2026-11-27`: the UTC day of `date`.
+    public static func dayName(_ date: Date) -> String {
+        let parts = utc.dateComponents([.year, .month, .day], from: date)
         return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
     }
 }

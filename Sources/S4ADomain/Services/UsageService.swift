@@ -129,9 +129,7 @@ public struct UsageService: Sendable {
     /// Retires samples and log lines from before the UTC day that began `days` before now,
     /// so that each day is folded into its aggregate whole, once.
     public func retire(keepingDays days: Int) async throws -> (samples: Int, logLines: Int64) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let cutoff = calendar.startOfDay(for: env.now().addingTimeInterval(-Double(days) * 86_400))
+        let cutoff = DailyUsage.utc.startOfDay(for: env.now().addingTimeInterval(-Double(days) * 86_400))
         let lines = try await runtime.pruneLogs(before: cutoff)
         let samples = try await env.store.write { tx in
             try await tx.deleteProbes(before: cutoff)
