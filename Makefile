@@ -56,6 +56,7 @@ if [ "$(1)" = all ]; then \
   { $(PYTHON) -m pip --version >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; } \
     || missing="$$missing python3-pip python3-venv"; \
   [ -x /usr/bin/pebble ] || missing="$$missing pebble"; \
+  [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || missing="$$missing chromium chromium-driver"; \
 fi; \
 if [ -n "$$missing" ]; then \
   echo "== installing:$$missing"; \

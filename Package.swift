@@ -37,6 +37,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        // The dashboard's templates: Hummingbird's own Mustache engine (HTML-escapes by default).
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // Pure logic and the protocols at its boundaries: no HTTP, no SQL.
@@ -105,11 +107,24 @@ let package = Package(
             swiftSettings: v5,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
+        // The dashboard: server-rendered pages over the domain services, for people.
+        .target(
+            name: "S4ADashboard",
+            dependencies: [
+                "S4ADomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Templates"), .copy("Static")],
+            swiftSettings: v5
+        ),
         // The control plane's HTTP surface.
         .target(
             name: "S4AAPI",
             dependencies: [
-                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS", "S4ARuntime", "S4AACME", "S4AMCP",
+                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS", "S4ARuntime", "S4AACME", "S4AMCP", "S4ADashboard",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

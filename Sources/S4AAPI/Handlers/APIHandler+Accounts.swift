@@ -1,5 +1,6 @@
 import Foundation
 import S4AContract
+import S4ADashboard
 import S4ADomain
 
 extension APIHandler {
@@ -44,17 +45,12 @@ extension APIHandler {
                                                clientAddress: RequestScope.clientAddress)
         let maxAge = Int(signIn.session.expiresAt.timeIntervalSince(signIn.session.createdAt))
         return .created(.init(
-            headers: .init(setCookie: Self.sessionCookie(value: signIn.token, maxAge: maxAge)),
+            headers: .init(setCookie: SessionCookie.header(value: signIn.token, maxAge: maxAge)),
             body: .json(.init(token: signIn.token, expiresAt: signIn.session.expiresAt))))
     }
 
     func deleteCurrentSession(_ input: Operations.DeleteCurrentSession.Input) async throws -> Operations.DeleteCurrentSession.Output {
         try await accounts.signOut(try RequestScope.requirePrincipal())
-        return .noContent(.init(headers: .init(setCookie: Self.sessionCookie(value: "", maxAge: 0))))
-    }
-
-    /// HttpOnly (no script reads it), Secure (TLS only), SameSite=Lax (not sent on cross-site posts).
-    static func sessionCookie(value: String, maxAge: Int) -> String {
-        "\(AuthMiddleware.cookieName)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; Secure; SameSite=Lax"
+        return .noContent(.init(headers: .init(setCookie: SessionCookie.header(value: "", maxAge: 0))))
     }
 }

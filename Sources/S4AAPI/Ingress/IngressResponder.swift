@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import S4ADashboard
 import S4ADomain
 
 /// The front of the listener: requests for `<slug>.<apps-domain>` go to the app behind that
@@ -140,6 +141,8 @@ public struct IngressBuilder: HTTPResponderBuilder {
     let router: Router<S4ARequestContext>
     /// `/mcp`: MCP's own protocol (JSON-RPC), not an operation of the OpenAPI contract.
     let mcpRouter: Router<S4ARequestContext>
+    /// The dashboard: every path on the API host that is not the API's, MCP's or a probe's.
+    let dashboardRouter: Router<S4ARequestContext>
     let appsDomain: String
     let ingress: IngressService
     let pool: AppConnectionPool
@@ -148,19 +151,24 @@ public struct IngressBuilder: HTTPResponderBuilder {
 
     // A concrete type, not `some HTTPResponder`: the release build's compiler crashed on the opaque one.
     public func buildResponder() -> IngressResponder<APIHostResponder> {
-        IngressResponder(api: APIHostResponder(api: router.buildResponder(), mcp: mcpRouter.buildResponder()),
+        IngressResponder(api: APIHostResponder(api: router.buildResponder(), mcp: mcpRouter.buildResponder(),
+                                                  dashboard: dashboardRouter.buildResponder()),
                          appsDomain: appsDomain, ingress: ingress, pool: pool, runtime: runtime, logger: logger)
     }
 }
 
-/// The API host: `/mcp` to the MCP router, everything else to the contract's router.
+/// The API host: `/mcp` to the MCP router, the API's paths to the contract's router, the rest
+/// to the dashboard.
 public struct APIHostResponder: HTTPResponder {
     public typealias Context = S4ARequestContext
     let api: RouterResponder<S4ARequestContext>
     let mcp: RouterResponder<S4ARequestContext>
+    let dashboard: RouterResponder<S4ARequestContext>
 
     public func respond(to request: Request, context: Context) async throws -> Response {
-        if request.uri.path == "/mcp" { return try await mcp.respond(to: request, context: context) }
+        let path = request.uri.path
+        if path == "/mcp" { return try await mcp.respond(to: request, context: context) }
+        if Dashboard.owns(path: path) { return try await dashboard.respond(to: request, context: context) }
         return try await api.respond(to: request, context: context)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import OpenAPIRuntime
+import S4ADashboard
 import S4ADomain
 
 /// Deny by default: every operation's requirement comes from the contract's `x-s4a-scope`;
@@ -12,8 +13,6 @@ struct AuthMiddleware: ServerMiddleware {
     let trustedOrigins: Set<String>
     /// The operator's token for `operator` operations from off the host; nil: loopback only.
     let operatorToken: String?
-
-    static let cookieName = "s4a_session"
 
     func intercept(_ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
                    next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?))
@@ -58,12 +57,6 @@ struct AuthMiddleware: ServerMiddleware {
             guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
             return (String(parts[1]).trimmingCharacters(in: .whitespaces), false)
         }
-        for cookieHeader in request.headerFields[values: .cookie] {
-            for pair in cookieHeader.split(separator: ";") {
-                let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if kv.count == 2, kv[0] == cookieName, !kv[1].isEmpty { return (kv[1], true) }
-            }
-        }
-        return nil
+        return SessionCookie.value(in: request.headerFields).map { ($0, true) }
     }
 }

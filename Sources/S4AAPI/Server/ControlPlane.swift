@@ -10,6 +10,7 @@ import OpenAPIHummingbird
 import OpenAPIRuntime
 import S4AACME
 import S4AContract
+import S4ADashboard
 import S4ADomain
 import S4AMCP
 import S4ARuntime
@@ -36,6 +37,8 @@ public final class ControlPlane: Sendable {
     let acme: ACMEClient?
     /// `/mcp`: the MCP server over Streamable HTTP, calling this API with each caller's key.
     let mcp: AgentMCPHTTPEndpoint
+    /// The pages for people, under `/`.
+    let dashboard: Dashboard
 
     /// `runtime`: the isolation runtime; by default runc under `<data-dir>/runtime`.
     public init(options: ServeOptions, logger: Logger = Logger(label: "s4a"), runtime: (any ContainerRuntime)? = nil,
@@ -85,6 +88,11 @@ public final class ControlPlane: Sendable {
             usage: UsageService(env: environment, runtime: self.runtime, card: options.rateCard),
             health: HealthService(env: environment, runtime: self.runtime, servers: servers),
             documentObject: object, metrics: .shared)
+        dashboard = try await Dashboard(
+            services: .init(accounts: handler.accounts, keys: handler.keys, projects: handler.projects,
+                            activity: handler.activity, servers: servers, files: handler.files, secrets: secrets,
+                            usage: handler.usage, health: handler.health, authenticator: Authenticator(env: environment)),
+            trustedOrigins: [options.apiURL, "https://\(options.apiHost)"])
     }
 
     /// Every route, all generated from the contract, behind the shared middleware.
@@ -120,12 +128,13 @@ public final class ControlPlane: Sendable {
 
     /// The listener's front: project URLs to their apps, everything else to the API router.
     public func ingress() throws -> IngressBuilder {
-        IngressBuilder(router: try router(), mcpRouter: mcpRouter(), appsDomain: options.appsDomain, ingress: IngressService(env: environment),
+        IngressBuilder(router: try router(), mcpRouter: mcpRouter(), dashboardRouter: dashboard.router(),
+                       appsDomain: options.appsDomain, ingress: IngressService(env: environment),
                        pool: appConnections, runtime: runtime, logger: logger)
     }
 
     /// Origins a cookie-authenticated browser request may come from (CSRF defence).
-    var trustedOrigins: Set<String> { [options.apiURL, "https://\(options.apiHost)"] }
+    var trustedOrigins: Set<String> { dashboard.csrfOrigins }
 
     /// The WebSocket routes (the shell), tried before the HTTP router on upgrade requests.
     func webSocketRouter() -> Router<ShellRequestContext> {

@@ -1,0 +1,42 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import S4ADomain
+
+/// Cross-site request forgery defence for the dashboard's forms: a double-submit token in a
+/// `__Host-` cookie (which no other host, app subdomains included, can set or overwrite) that
+/// every form repeats in a hidden field, plus the browser's own word on where a post came from.
+struct CSRFGuard: Sendable {
+    static let cookieName = "__Host-s4a_csrf"
+    static let fieldName = "_csrf"
+    let trustedOrigins: Set<String>
+
+    /// The request's token, or a new one (then `setCookie` must go out with the answer).
+    func token(for fields: HTTPFields) -> (token: String, setCookie: String?) {
+        if let existing = SessionCookie.value(named: Self.cookieName, in: fields), existing.count == 43 {
+            return (existing, nil)
+        }
+        let token = RandomToken.bearer(prefix: "")
+        return (token, "\(Self.cookieName)=\(token); Path=/; HttpOnly; Secure; SameSite=Strict")
+    }
+
+    /// Throws unless a state-changing request carries the cookie's token and came from our origin.
+    func check(_ fields: HTTPFields, form: FormData) throws {
+        if let origin = fields[.origin], !trustedOrigins.contains(origin) {
+            throw DomainError(.forbidden, "This form was sent from another site.")
+        }
+        if let site = fields[HTTPField.Name("Sec-Fetch-Site")!], site == "cross-site" {
+            throw DomainError(.forbidden, "This form was sent from another site.")
+        }
+        guard let cookie = SessionCookie.value(named: Self.cookieName, in: fields),
+              let sent = form[Self.fieldName],
+              Self.equal(cookie, sent) else {
+            throw DomainError(.forbidden, "This form has expired or did not come from this site; reload the page and try again.")
+        }
+    }
+
+    /// Compares digests, so the time taken says nothing about how much matched.
+    static func equal(_ a: String, _ b: String) -> Bool {
+        SHA256.hash(data: Data(a.utf8)) == SHA256.hash(data: Data(b.utf8))
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Hummingbird
+import Mustache
+import S4ADomain
+
+/// The dashboard: server-rendered pages for people under `/` on the API host, over the same
+/// domain services as the API, signed in with the API's session cookie. Pages work without
+/// script; only live logs and the token's copy button use a little, served as files.
+public struct Dashboard: Sendable {
+    public struct Services: Sendable {
+        public var accounts: AccountService
+        public var keys: APIKeyService
+        public var projects: ProjectService
+        public var activity: ActivityService
+        public var servers: ServerService
+        public var files: FileService
+        public var secrets: SecretService
+        public var usage: UsageService
+        public var health: HealthService
+        public var authenticator: Authenticator
+
+        public init(accounts: AccountService, keys: APIKeyService, projects: ProjectService, activity: ActivityService,
+                    servers: ServerService, files: FileService, secrets: SecretService, usage: UsageService,
+                    health: HealthService, authenticator: Authenticator) {
+            self.accounts = accounts
+            self.keys = keys
+            self.projects = projects
+            self.activity = activity
+            self.servers = servers
+            self.files = files
+            self.secrets = secrets
+            self.usage = usage
+            self.health = health
+            self.authenticator = authenticator
+        }
+    }
+
+    let services: Services
+    let views: Views
+    let csrf: CSRFGuard
+    let staticFiles: StaticFiles
+    /// Where a browser's state-changing request may come from (the API checks the same for cookies).
+    public var csrfOrigins: Set<String> { csrf.trustedOrigins }
+
+    /// `trustedOrigins`: the origins the dashboard is served from (forms must come from them).
+    public init(services: Services, trustedOrigins: Set<String>) async throws {
+        guard let resources = Bundle.module.resourceURL else { throw CocoaError(.fileNoSuchFile) }
+        self.services = services
+        views = Views(library: try await MustacheLibrary(directory: resources.appendingPathComponent("Templates").path))
+        csrf = CSRFGuard(trustedOrigins: trustedOrigins)
+        staticFiles = try StaticFiles(directory: resources.appendingPathComponent("Static"))
+    }
+
+    /// Whether `path` is the dashboard's (everything on the API host but the API, MCP and probes).
+    public static func owns(path: String) -> Bool {
+        !(path.hasPrefix("/v1/") || path == "/v1" || path == "/mcp" || path == "/healthz" || path == "/metrics")
+    }
+
+    public func router<Context: RemoteAddressRequestContext>(context: Context.Type = Context.self) -> Router<Context> {
+        let router = Router(context: Context.self)
+        router.add(middleware: SecurityHeaders<Context>())
+        staticFiles.add(to: router)
+        let pages = Pages<Context>(dashboard: self, router: router)
+        pages.addAuth()
+        pages.addProjects()
+        pages.addServers()
+        pages.addFiles()
+        pages.addKeys()
+        pages.addActivity()
+        pages.addAccount()
+        return router
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import S4ADomain
+
+extension Pages {
+    func addAuth() {
+        get("/", signedIn: false) { visit in .redirect(visit.principal == nil ? "/signin" : "/projects") }
+        get("/signin", signedIn: false) { visit in
+            visit.principal == nil ? .page("signin", ["title": "Sign in"]) : .redirect("/projects")
+        }
+        get("/signup", signedIn: false) { _ in .page("signup", ["title": "Sign up"]) }
+        get("**", signedIn: false) { _ in
+            .page("error", ["title": "Not found", "message": "There is no such page."], status: .notFound)
+        }
+
+        post("/signin", signedIn: false, back: { _ in "/signin" }) { visit in
+            try await signIn(visit, email: visit.form["email"] ?? "", password: visit.form["password"] ?? "",
+                             welcome: nil)
+        }
+        post("/signup", signedIn: false, back: { _ in "/signup" }) { visit in
+            let email = visit.form["email"] ?? "", password = visit.form["password"] ?? ""
+            guard password == visit.form["password_again"] else {
+                throw DomainError.invalid("password", "and its repetition differ")
+            }
+            try await services.accounts.signUp(email: email, password: password)
+            return try await signIn(visit, email: email, password: password,
+                                    welcome: "Welcome. Create a project, then an API key for your agent.")
+        }
+        post("/signout", back: { _ in "/" }) { visit in
+            try await services.accounts.signOut(visit.principal)
+            var response = Response(status: .seeOther, headers: [.location: "/signin"])
+            response.headers[.setCookie] = SessionCookie.header(value: "", maxAge: 0)
+            return .response(response)
+        }
+    }
+
+    private func signIn(_ visit: Visit, email: String, password: String, welcome: String?) async throws -> Answer {
+        let signIn = try await services.accounts.signIn(email: email, password: password, clientAddress: visit.clientAddress)
+        let maxAge = Int(signIn.session.expiresAt.timeIntervalSince(signIn.session.createdAt))
+        var response = Response(status: .seeOther, headers: [.location: "/projects"])
+        response.headers.append(HTTPField(name: .setCookie, value: SessionCookie.header(value: signIn.token, maxAge: maxAge)))
+        if let welcome { response.headers.append(HTTPField(name: .setCookie, value: Flash.ok(welcome).setCookie)) }
+        return .response(response)
+    }
+}

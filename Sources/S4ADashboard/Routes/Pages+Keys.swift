@@ -1,0 +1,62 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import S4ADomain
+
+extension Pages {
+    func addKeys() {
+        get("/keys") { visit in
+            async let keys = services.keys.list(visit.principal, cursor: nil, limit: 200)
+            async let projects = services.projects.list(visit.principal, cursor: nil, limit: 200)
+            let names = Dictionary(try await projects.items.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+            return .page("keys", [
+                "title": "API keys",
+                "scopes": Scope.allCases.map { ["name": $0.rawValue, "default": Self.defaultScopes.contains($0)] },
+                "projects": try await projects.items.map { ["id": $0.id, "name": $0.name] },
+                "keys": try await keys.items.map { key in [
+                    "id": key.id, "name": key.name, "prefix": key.prefix,
+                    "scopes": key.scopes.sorted().map(\.rawValue).joined(separator: " "),
+                    "projects": key.projectIDs.map { ids in ids.map { names[$0] ?? $0 }.sorted().joined(separator: ", ") } ?? "all",
+                    "ceiling": key.maxServerBudget.map(Format.money) ?? "none",
+                    "created": Format.time(key.createdAt), "last_used": Format.time(key.lastUsedAt),
+                    "expires": Format.time(key.expiresAt), "revoked": key.revokedAt != nil,
+                ] },
+            ])
+        }
+        post("/keys", back: { _ in "/keys" }) { visit in
+            let scopes = try Set(visit.form.all("scope").map { raw in
+                guard let scope = Scope(rawValue: raw) else { throw DomainError.invalid("scope", "unknown scope \(raw)") }
+                return scope
+            })
+            let projects = Set(visit.form.all("project").filter { !$0.isEmpty })
+            var ceiling: MicroDollars?
+            if let text = visit.form.text("max_server_budget_usd") {
+                guard let amount = MicroDollars(decimal: text) else {
+                    throw DomainError.invalid("max_server_budget_usd", "must be dollars with at most six decimals")
+                }
+                ceiling = amount
+            }
+            var expiresAt: Date?
+            if let text = visit.form.text("expires_days") {
+                guard let days = Int(text), (1...3650).contains(days) else {
+                    throw DomainError.invalid("expires_days", "must be 1 to 3650 days")
+                }
+                expiresAt = Date().addingTimeInterval(Double(days) * 86400)
+            }
+            let (key, token) = try await services.keys.create(
+                visit.principal, NewAPIKey(name: visit.form["name"] ?? "", scopes: scopes,
+                                           projectIDs: projects.isEmpty ? nil : projects, expiresAt: expiresAt,
+                                           maxServerBudget: ceiling))
+            // Shown on this answer only: the page is not stored (no-store) and the token cannot be fetched again.
+            return .page("key_created", ["title": "Key created", "name": key.name, "token": token,
+                                         "scopes": key.scopes.sorted().map(\.rawValue).joined(separator: " ")],
+                         status: .created)
+        }
+        post("/keys/{id}/revoke", back: { _ in "/keys" }) { visit in
+            try await services.keys.revoke(visit.principal, id: try visit.parameter("id"))
+            return .redirect("/keys", .ok("Key revoked: its next request fails."))
+        }
+    }
+
+    static var defaultScopes: Set<Scope> { [.projectsRead, .serversRead, .serversWrite, .serversExec, .activityRead] }
+}

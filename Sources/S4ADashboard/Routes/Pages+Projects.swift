@@ -1,0 +1,120 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import S4ADomain
+
+extension Pages {
+    func addProjects() {
+        get("/projects") { visit in
+            let projects = try await services.projects.list(visit.principal, cursor: nil, limit: 200).items
+            return .page("projects", [
+                "title": "Projects",
+                "projects": projects.map { project in [
+                    "id": project.id, "name": project.name, "url": services.projects.url(of: project),
+                    "public": project.visibility == .public,
+                ] },
+            ])
+        }
+        post("/projects", back: { _ in "/projects" }) { visit in
+            let project = try await services.projects.create(visit.principal, name: visit.form["name"] ?? "",
+                                                              slug: visit.form.text("slug"))
+            return .redirect("/projects/\(project.id)", .ok("Project created. It is private until you publish it."))
+        }
+        get("/projects/{id}") { visit in
+            let principal = visit.principal!
+            let project = try await services.projects.get(principal, id: try visit.parameter("id"))
+            async let servers = services.servers.list(principal, projectID: project.id, cursor: nil, limit: 200)
+            async let secrets = services.secrets.list(principal, projectID: project.id, serverID: nil)
+            async let activity = services.activity.list(principal, projectID: project.id, action: nil, cursor: nil, limit: 20)
+            async let uptime = services.health.uptime(principal, projectID: project.id)
+            async let usage = services.usage.account(principal)
+            let balances = Dictionary(try await usage.servers.map { ($0.server.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let live = try await servers.items.filter { $0.state != .deleted }
+            let uptimeNow = try await uptime
+            return .page("project", [
+                "title": project.name,
+                "project": [
+                    "id": project.id, "name": project.name, "slug": project.slug,
+                    "url": services.projects.url(of: project), "public": project.visibility == .public,
+                ],
+                "servers": live.map { server in
+                    serverRow(server, balance: balances[server.id]?.balance, attached: server.id == project.attachedServerID)
+                },
+                "has_servers": !live.isEmpty,
+                "attachable": live.filter { $0.id != project.attachedServerID }.map { ["id": $0.id, "name": $0.name] },
+                "has_attachable": live.contains { $0.id != project.attachedServerID },
+                "has_incidents": !uptimeNow.incidents.isEmpty,
+                "secrets": try await secrets.map { ["name": $0.name, "updated": Format.time($0.updatedAt), "version": $0.version] },
+                "events": try await activity.items.map(eventRow),
+                "uptime_24h": Format.percent(uptimeNow.last24Hours),
+                "uptime_30d": Format.percent(uptimeNow.last30Days),
+                "probes_24h": uptimeNow.probes24Hours,
+                "incidents": uptimeNow.incidents.prefix(10).map { incident in [
+                    "started": Format.time(incident.startedAt), "ended": Format.time(incident.endedAt),
+                    "reason": incident.reason, "open": incident.endedAt == nil,
+                ] },
+            ])
+        }
+        get("/projects/{id}/publish") { visit in
+            let project = try await services.projects.get(visit.principal, id: try visit.parameter("id"))
+            return .page("publish", ["title": "Publish \(project.name)", "id": project.id, "name": project.name,
+                                     "url": services.projects.url(of: project)])
+        }
+        post("/projects/{id}/visibility", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
+            let id = try visit.parameter("id")
+            guard let visibility = Visibility(rawValue: visit.form["visibility"] ?? "") else {
+                throw DomainError.invalid("visibility", "must be public or private")
+            }
+            if visibility == .public {
+                // Publishing takes the confirmation page, which names the URL being opened to the world.
+                let project = try await services.projects.get(visit.principal, id: id)
+                guard visit.form["confirm_url"] == services.projects.url(of: project) else {
+                    return .redirect("/projects/\(id)/publish", .error("Confirm the URL to publish."))
+                }
+            }
+            let project = try await services.projects.update(visit.principal, id: id, ProjectChanges(visibility: visibility))
+            let url = services.projects.url(of: project)
+            return .redirect("/projects/\(id)", .ok(visibility == .public ? "\(url) is public now." : "\(url) is private now."))
+        }
+        post("/projects/{id}/attach", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
+            let id = try visit.parameter("id")
+            guard let server = visit.form.text("server_id") else { throw DomainError.invalid("server_id", "is required") }
+            _ = try await services.projects.attach(visit.principal, id: id, serverID: server)
+            return .redirect("/projects/\(id)", .ok("Attached: the project's URL now serves this server's app."))
+        }
+        post("/projects/{id}/detach", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
+            let id = try visit.parameter("id")
+            _ = try await services.projects.attach(visit.principal, id: id, serverID: nil)
+            return .redirect("/projects/\(id)", .ok("Detached: the project's URL serves nothing."))
+        }
+        post("/projects/{id}/secrets", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
+            let id = try visit.parameter("id"), name = visit.form.text("name") ?? ""
+            try await services.secrets.set(visit.principal, projectID: id, serverID: nil, name: name,
+                                           value: visit.form["value"] ?? "")
+            return .redirect("/projects/\(id)", .ok("Secret \(name) saved. Its value will not be shown again."))
+        }
+        post("/projects/{id}/secrets/delete", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
+            let id = try visit.parameter("id"), name = visit.form.text("name") ?? ""
+            try await services.secrets.delete(visit.principal, projectID: id, serverID: nil, name: name)
+            return .redirect("/projects/\(id)", .ok("Secret \(name) deleted."))
+        }
+    }
+
+    func serverRow(_ server: Server, balance: LedgerBalance?, attached: Bool) -> [String: Any] {
+        let charged = balance?.charged ?? MicroDollars(0)
+        return [
+            "id": server.id, "name": server.name, "state": server.state.rawValue, "attached": attached,
+            "charged": Format.money(charged), "budget": Format.money(server.budget),
+            "charged_micros": charged.value, "budget_micros": max(server.budget.value, 1),
+        ]
+    }
+
+    func eventRow(_ event: ActivityEvent) -> [String: Any] {
+        [
+            "at": Format.time(event.at), "action": event.record.action,
+            "actor": "\(event.record.actor.type.rawValue) \(event.record.actor.id)",
+            "target": "\(event.record.target.type) \(event.record.target.id)",
+            "details": event.record.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
+        ]
+    }
+}

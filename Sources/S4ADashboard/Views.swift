@@ -1,0 +1,42 @@
+import Foundation
+import Mustache
+
+/// Renders the templates in `Templates/` (Mustache, HTML-escaped by default). Every page
+/// extends `layout`, which reads the keys set in `page(...)`.
+struct Views: Sendable {
+    let library: MustacheLibrary
+
+    func render(_ template: String, _ data: [String: Any]) -> String {
+        library.render(data, withTemplate: template) ?? "<!doctype html><title>Missing page</title><p>Missing page \(template)."
+    }
+}
+
+/// A message shown once on the next page (after a form's redirect).
+struct Flash: Sendable {
+    enum Kind: String, Sendable { case ok, error }
+    static let cookieName = "__Host-s4a_flash"
+    var kind: Kind
+    var text: String
+
+    static func ok(_ text: String) -> Flash { Flash(kind: .ok, text: text) }
+    static func error(_ text: String) -> Flash { Flash(kind: .error, text: text) }
+
+    var setCookie: String {
+        let encoded = "\(kind.rawValue):\(text)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        return "\(Self.cookieName)=\(encoded); Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Strict"
+    }
+
+    static let clearCookie = "\(cookieName)=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
+
+    init(kind: Kind, text: String) {
+        self.kind = kind
+        self.text = text
+    }
+
+    init?(cookie: String) {
+        guard let decoded = cookie.removingPercentEncoding, let colon = decoded.firstIndex(of: ":"),
+              let kind = Kind(rawValue: String(decoded[..<colon])) else { return nil }
+        self.kind = kind
+        text = String(decoded[decoded.index(after: colon)...].prefix(500))
+    }
+}

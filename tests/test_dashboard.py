@@ -1,0 +1,339 @@
+"""The dashboard in a real browser: Debian's headless Chromium driven by selenium through
+Debian's chromedriver. One walk through what a person does, a screenshot of every page
+(in tests/screenshots/, not committed), and attacks on the browser-side defences: forged
+forms, script reading the session cookie, framing, inline script."""
+
+from __future__ import annotations
+
+import http.server
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import PASSWORD, signup_and_login, unique_email
+
+SHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting")
+
+
+@pytest.fixture
+def browser():
+    if not Path(CHROMEDRIVER).exists():
+        pytest.fail("chromedriver is missing: `make deps` installs Debian's chromium and chromium-driver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--window-size=1280,900", "--disable-features=HttpsUpgrades"):
+        options.add_argument(flag)
+    # The control plane's certificate comes from its own local CA, which this fresh profile
+    # does not know; curl/requests verify it elsewhere in the suite.
+    options.accept_insecure_certs = True
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def shot(driver, name: str) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def no_inline_script(html: str) -> None:
+    """The CSP forbids inline script; the pages must not need any."""
+    for tag in re.findall(r"<script\b[^>]*>", html, flags=re.I):
+        assert "src=" in tag, tag
+    assert not re.search(r"\son[a-z]+\s*=", html, flags=re.I), "inline event handler"
+
+
+def fill(driver, name: str, value: str, form: str | None = None) -> None:
+    scope = driver.find_element(By.CSS_SELECTOR, form) if form else driver
+    element = scope.find_element(By.NAME, name)
+    element.clear()
+    element.send_keys(value)
+
+
+def submit(driver, by, value) -> None:
+    """Clicks what sends a form (or follows a link) and waits for the next page to load."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(by, value).click()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def flash(driver) -> str:
+    found = driver.find_elements(By.CSS_SELECTOR, "p.flash")
+    return " ".join(f.text for f in found)
+
+
+def test_a_person_walks_the_whole_dashboard(make_server, browser):
+    srv = make_server()
+    b = browser
+    email = unique_email("dash")
+
+    # Sign up (the form signs the person in).
+    b.get(srv.url("/"))
+    assert b.current_url.endswith("/signin")
+    shot(b, "01-signin")
+    submit(b, By.LINK_TEXT, "Sign up")
+    shot(b, "02-signup")
+    fill(b, "email", email)
+    fill(b, "password", PASSWORD)
+    fill(b, "password_again", PASSWORD)
+    submit(b, By.ID, "signup")
+    assert b.current_url.endswith("/projects"), (b.current_url, flash(b))
+    assert "Welcome" in flash(b)
+    cookie = b.get_cookie("s4a_session")
+    assert cookie and cookie["httpOnly"] and cookie["secure"], cookie
+    assert "s4a_session" not in b.execute_script("return document.cookie")
+
+    # Create a project: private by default.
+    fill(b, "name", "Shop")
+    submit(b, By.ID, "create-project")
+    project_id = b.current_url.rsplit("/", 1)[1]
+    assert project_id.startswith("prj_"), (flash(b), b.current_url)
+    assert project_id.startswith("prj_")
+    assert b.find_element(By.ID, "visibility").text == "private"
+    url = b.find_element(By.ID, "project-url").text
+    assert url.startswith("https://shop") and f".{srv.apps_domain}" in url, url
+    shot(b, "03-project")
+
+    # An API key for the agent, restricted to the project, with a ceiling; the token shows once.
+    submit(b, By.LINK_TEXT, "API keys")
+    fill(b, "name", "agent")
+    b.find_element(By.CSS_SELECTOR, f"input[name=project][value='{project_id}']").click()
+    fill(b, "max_server_budget_usd", "5")
+    submit(b, By.ID, "create-key")
+    assert b.find_elements(By.ID, "token"), (flash(b), b.current_url)
+    token = b.find_element(By.ID, "token").text
+    assert token.startswith("s4a_") and len(token) > 40
+    assert b.find_element(By.ID, "copy-token").is_displayed()  # copy.js ran under the CSP
+    shot(b, "04-key-created")
+    b.get(srv.url("/keys"))
+    assert token not in b.page_source
+    assert token[:12] not in b.page_source or token[:12] in b.find_element(By.CSS_SELECTOR, ".key-row").text
+    shot(b, "05-keys")
+    me = srv.request("GET", "/v1/api-keys/current", token)
+    assert me.status_code == 200 and me.json()["key"]["project_ids"] == [project_id], me.text
+    assert me.json()["key"]["max_server_budget_usd"] == "5.00", me.text
+
+    # A project secret: typed once, never shown again.
+    b.get(srv.url(f"/projects/{project_id}"))
+    fill(b, "name", "SHOP_TOKEN")
+    fill(b, "value", "s3cret-value-never-shown")
+    submit(b, By.ID, "set-secret")
+    assert "SHOP_TOKEN saved" in flash(b)
+    assert "s3cret-value-never-shown" not in b.page_source
+    assert "SHOP_TOKEN" in b.page_source
+
+    # The agent creates a server with the key, through the API; the person sees it.
+    created = srv.request("POST", "/v1/servers", token, json={
+        "project_id": project_id, "name": "web", "budget_usd": "2", "memory_mb": 256, "disk_mb": 64})
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+    b.get(srv.url(f"/projects/{project_id}"))
+    row = b.find_element(By.CSS_SELECTOR, f"tr[data-server='{sid}']")
+    assert "running" in row.text and "of $2.00" in row.text, row.text
+    assert row.find_element(By.TAG_NAME, "meter")
+
+    # Its page: state, spend, charts; logs arrive live while the page is open.
+    b.get(srv.url(f"/servers/{sid}"))
+    assert b.find_element(By.ID, "server-state").text == "running"
+    assert len(b.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
+    wait_for(lambda: b.find_element(By.ID, "logs-status").text == "Live.")
+    bg = srv.request("POST", f"/v1/servers/{sid}/exec", token, json={
+        "command": "for i in 1 2 3 4 5; do echo agent-line-$i; sleep 0.3; done", "background": True})
+    assert bg.status_code in (200, 201, 202), bg.text
+    wait_for(lambda: "agent-line-5" in b.find_element(By.ID, "logs").text)
+    logs = b.find_element(By.ID, "logs").text
+    assert logs.index("agent-line-1") < logs.index("agent-line-5")
+    shot(b, "06-server-live-logs")
+
+    # The command box runs exec; the run's output has its own page. The secret reaches the
+    # process as a variable, masked in what is captured.
+    fill(b, "command", "echo from-the-dashboard; echo token=$SHOP_TOKEN")
+    submit(b, By.ID, "run-command")
+    assert "/runs/run_" in b.current_url
+    out = b.find_element(By.ID, "stdout").text
+    assert "from-the-dashboard" in out and "s3cret-value-never-shown" not in out, out
+    shot(b, "07-run")
+
+    # The file browser: upload, list, view.
+    upload = Path(srv.data_dir.parent / "hello.txt")
+    upload.write_text("hello from the browser\n")
+    b.get(srv.url(f"/servers/{sid}/files?path=/workspace"))
+    b.find_element(By.ID, "upload-file").send_keys(str(upload))
+    submit(b, By.ID, "upload")
+    assert "Uploaded /workspace/hello.txt" in flash(b)
+    submit(b, By.LINK_TEXT, "hello.txt")
+    assert b.find_element(By.ID, "file-text").text == "hello from the browser"
+    shot(b, "08-files")
+    on_disk = srv.request("GET", f"/v1/servers/{sid}/files/workspace%2Fhello.txt", token)
+    assert on_disk.status_code == 200 and on_disk.content == b"hello from the browser\n"
+
+    # Attach, then publish with a confirmation that names the URL.
+    b.get(srv.url(f"/projects/{project_id}"))
+    submit(b, By.CSS_SELECTOR, "form[action$='/attach'] button")
+    assert "Attached" in flash(b)
+    submit(b, By.ID, "publish")
+    assert b.find_element(By.ID, "confirm-url-text").text == url
+    shot(b, "09-publish-confirm")
+    submit(b, By.ID, "confirm-publish")
+    assert b.find_element(By.ID, "visibility").text == "public"
+    assert f"{url} is public now." in flash(b)
+    assert srv.request("GET", f"/v1/projects/{project_id}", token).json()["visibility"] == "public"
+
+    # The activity feed shows what happened, who did it, filterable.
+    b.get(srv.url("/activity"))
+    actions = [e.text for e in b.find_elements(By.CSS_SELECTOR, "code.action")]
+    for action in ("project.created", "api_key.created", "secret.set", "server.created", "project.visibility_changed", "server.attached"):
+        assert any(a == action for a in actions), (action, actions)
+    shot(b, "10-activity")
+    b.get(srv.url(f"/activity?project={project_id}&action=server.created"))
+    filtered = [e.text for e in b.find_elements(By.CSS_SELECTOR, "code.action")]
+    assert filtered == ["server.created"], filtered
+
+    # Account page; a phone-width screen needs no sideways scrolling.
+    b.get(srv.url("/account"))
+    assert email in b.page_source
+    shot(b, "11-account")
+    b.set_window_size(390, 844)
+    for path in ("/projects", f"/projects/{project_id}", f"/servers/{sid}", "/keys", "/activity"):
+        b.get(srv.url(path))
+        overflow = b.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (path, overflow)
+    shot(b, "12-phone-project")
+    b.set_window_size(1280, 900)
+
+    # Revoke the key: the agent's very next request fails.
+    b.get(srv.url("/keys"))
+    submit(b, By.CSS_SELECTOR, "button.revoke")
+    assert "revoked" in flash(b)
+    assert srv.request("GET", f"/v1/servers/{sid}", token).status_code == 401
+    shot(b, "13-key-revoked")
+
+    # Sign out ends the session.
+    submit(b, By.ID, "signout")
+    assert b.current_url.endswith("/signin")
+    b.get(srv.url("/projects"))
+    assert b.current_url.endswith("/signin")
+
+
+def session_with_form(srv, acct) -> tuple[requests.Session, str]:
+    """A browser-like client: the session cookie and the CSRF cookie a page handed out."""
+    s = requests.Session()
+    s.verify = str(srv.ca)
+    s.trust_env = False  # else REQUESTS_CA_BUNDLE would win over the session's CA
+    s.cookies.set("s4a_session", acct.token)
+    page = s.get(srv.url("/projects"))
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="_csrf" value="([^"]+)"', page.text).group(1)
+    return s, token
+
+
+def test_a_form_without_its_csrf_token_is_refused(server):
+    acct = signup_and_login(server)
+    s, csrf = session_with_form(server, acct)
+
+    def projects():
+        return server.request("GET", "/v1/projects", acct.token).json()["items"]
+
+    missing = s.post(server.url("/projects"), data={"name": "forged"}, allow_redirects=False)
+    assert missing.status_code == 403, missing.text
+    wrong = s.post(server.url("/projects"), data={"name": "forged", "_csrf": "x" * 43}, allow_redirects=False)
+    assert wrong.status_code == 403
+    other_site = s.post(server.url("/projects"), data={"name": "forged", "_csrf": csrf},
+                        headers={"Origin": "https://evil.example"}, allow_redirects=False)
+    assert other_site.status_code == 403
+    assert projects() == []
+    # The same form with its token goes through (so the refusals above were the token's doing).
+    ok = s.post(server.url("/projects"), data={"name": "real", "_csrf": csrf},
+                headers={"Origin": server.base_url}, allow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    assert [p["name"] for p in projects()] == ["real"]
+
+
+def test_every_page_carries_the_browser_defences(server):
+    acct = signup_and_login(server)
+    s, _ = session_with_form(server, acct)
+    for path in ("/signin", "/signup", "/projects", "/keys", "/activity", "/account", "/no-such-page"):
+        r = s.get(server.url(path))
+        csp = r.headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, csp
+        assert "unsafe-inline" not in csp
+        assert r.headers["Strict-Transport-Security"].startswith("max-age=")
+        assert r.headers["Referrer-Policy"] == "same-origin"
+        assert r.headers["X-Frame-Options"] == "DENY"
+        no_inline_script(r.text)
+
+
+def test_a_throttled_sign_in_says_so(server):
+    email = unique_email("throttle")
+    server.request("POST", "/v1/accounts", json={"email": email, "password": PASSWORD})
+    s = requests.Session()
+    s.verify = str(server.ca)
+    s.trust_env = False
+    page = s.get(server.url("/signin"))
+    csrf = re.search(r'name="_csrf" value="([^"]+)"', page.text).group(1)
+    for _ in range(6):
+        r = s.post(server.url("/signin"), data={"email": email, "password": "wrong password!", "_csrf": csrf})
+    assert "Too many failed sign-ins" in r.text, r.text
+    assert re.search(r"wait \d+ s", r.text)
+    # Even the right password waits now.
+    r = s.post(server.url("/signin"), data={"email": email, "password": PASSWORD, "_csrf": csrf})
+    assert "Too many failed sign-ins" in r.text and "s4a_session" not in s.cookies
+
+
+class _FramePage(http.server.BaseHTTPRequestHandler):
+    target = ""
+
+    def do_GET(self):  # noqa: N802
+        body = f'<!doctype html><iframe id="f" src="{self.target}" width="600" height="400"></iframe>'.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_page_in_a_frame_is_refused(server, browser):
+    _FramePage.target = server.url("/signin")
+    site = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FramePage)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    try:
+        # The page loads on its own (so what follows is the frame's refusal, not a dead URL).
+        browser.get(server.url("/signin"))
+        assert browser.find_element(By.ID, "signin")
+        browser.get(f"http://127.0.0.1:{site.server_address[1]}/")
+        time.sleep(1.5)
+        shot(browser, "20-framed")
+        browser.switch_to.frame(browser.find_element(By.ID, "f"))
+        with pytest.raises(NoSuchElementException):
+            browser.find_element(By.ID, "signin")
+    finally:
+        browser.switch_to.default_content()
+        site.shutdown()
