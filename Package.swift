@@ -188,6 +188,7 @@ let package = Package(
         ),
         .executableTarget(name: "s4a", dependencies: ["S4ACLI"], swiftSettings: v5),
         .testTarget(name: "S4ADomainTests", dependencies: ["S4ADomain"], swiftSettings: v5),
+        .testTarget(name: "S4ADashboardTests", dependencies: ["S4ADashboard", "S4ADomain"], swiftSettings: v5),
         .testTarget(name: "S4AStoreTests", dependencies: ["S4AStore", "S4ADomain"], swiftSettings: v5),
         .testTarget(
             name: "S4AMCPTests",

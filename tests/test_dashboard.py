@@ -179,6 +179,15 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     assert "from-the-dashboard" in out and "s3cret-value-never-shown" not in out, out
     shot(b, "07-run")
 
+    # The terminal: the shell's WebSocket, typed into like a terminal.
+    b.get(srv.url(f"/servers/{sid}"))
+    submit(b, By.ID, "open-terminal")
+    wait_for(lambda: b.find_element(By.ID, "terminal-status").text.startswith("Connected"))
+    wait_for(lambda: "#" in b.find_element(By.ID, "terminal").text)  # the prompt
+    b.find_element(By.ID, "terminal").send_keys("echo term-$((6*7))\n")
+    wait_for(lambda: "term-42" in b.find_element(By.ID, "terminal").text)
+    shot(b, "08-terminal")
+
     # The file browser: upload, list, view.
     upload = Path(srv.data_dir.parent / "hello.txt")
     upload.write_text("hello from the browser\n")
@@ -188,7 +197,7 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     assert "Uploaded /workspace/hello.txt" in flash(b)
     submit(b, By.LINK_TEXT, "hello.txt")
     assert b.find_element(By.ID, "file-text").text == "hello from the browser"
-    shot(b, "08-files")
+    shot(b, "09-files")
     on_disk = srv.request("GET", f"/v1/servers/{sid}/files/workspace%2Fhello.txt", token)
     assert on_disk.status_code == 200 and on_disk.content == b"hello from the browser\n"
 
@@ -198,7 +207,7 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     assert "Attached" in flash(b)
     submit(b, By.ID, "publish")
     assert b.find_element(By.ID, "confirm-url-text").text == url
-    shot(b, "09-publish-confirm")
+    shot(b, "10-publish-confirm")
     submit(b, By.ID, "confirm-publish")
     assert b.find_element(By.ID, "visibility").text == "public"
     assert f"{url} is public now." in flash(b)
@@ -209,7 +218,7 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     actions = [e.text for e in b.find_elements(By.CSS_SELECTOR, "code.action")]
     for action in ("project.created", "api_key.created", "secret.set", "server.created", "project.visibility_changed", "server.attached"):
         assert any(a == action for a in actions), (action, actions)
-    shot(b, "10-activity")
+    shot(b, "11-activity")
     b.get(srv.url(f"/activity?project={project_id}&action=server.created"))
     filtered = [e.text for e in b.find_elements(By.CSS_SELECTOR, "code.action")]
     assert filtered == ["server.created"], filtered
@@ -217,13 +226,13 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     # Account page; a phone-width screen needs no sideways scrolling.
     b.get(srv.url("/account"))
     assert email in b.page_source
-    shot(b, "11-account")
+    shot(b, "12-account")
     b.set_window_size(390, 844)
     for path in ("/projects", f"/projects/{project_id}", f"/servers/{sid}", "/keys", "/activity"):
         b.get(srv.url(path))
         overflow = b.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, (path, overflow)
-    shot(b, "12-phone-project")
+    shot(b, "13-phone")
     b.set_window_size(1280, 900)
 
     # Revoke the key: the agent's very next request fails.
@@ -231,7 +240,7 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     submit(b, By.CSS_SELECTOR, "button.revoke")
     assert "revoked" in flash(b)
     assert srv.request("GET", f"/v1/servers/{sid}", token).status_code == 401
-    shot(b, "13-key-revoked")
+    shot(b, "14-key-revoked")
 
     # Sign out ends the session.
     submit(b, By.ID, "signout")

@@ -13,9 +13,11 @@ extension Pages {
             let base = directory == "/" ? "" : directory
             return .page("files", [
                 "title": "Files of \(server.name)", "server_id": server.id, "server_name": server.name,
-                "path": directory, "parent": directory == "/" ? "" : (directory as NSString).deletingLastPathComponent,
+                "path": directory,
+                "parent_q": directory == "/" ? "" : queryValue((directory as NSString).deletingLastPathComponent),
                 "entries": entries.map { entry in [
-                    "name": entry.name, "path": base + "/" + entry.name, "directory": entry.kind == .directory,
+                    "name": entry.name, "path": base + "/" + entry.name, "path_q": queryValue(base + "/" + entry.name),
+                    "directory": entry.kind == .directory,
                     "kind": entry.kind.rawValue, "size": Format.bytes(Int64(entry.size)), "modified": Format.time(entry.modifiedAt),
                 ] },
             ])
@@ -26,8 +28,10 @@ extension Pages {
             let bytes = try await services.files.read(visit.principal, serverID: id, path: path)
             let text = bytes.count <= 512 << 10 ? String(validating: bytes, as: UTF8.self) : nil
             return .page("file", [
-                "title": path, "server_id": id, "path": path, "size": Format.bytes(Int64(bytes.count)),
+                "title": path, "server_id": id, "path": path, "path_q": queryValue(path),
+                "size": Format.bytes(Int64(bytes.count)),
                 "parent": (path as NSString).deletingLastPathComponent,
+                "parent_q": queryValue((path as NSString).deletingLastPathComponent),
                 "text": text as Any, "binary": text == nil,
             ])
         }

@@ -78,6 +78,10 @@ extension Pages {
                                                       timeout: .seconds(60))
             return .redirect("/servers/\(run.serverID)/runs/\(run.id)")
         }
+        get("/servers/{id}/terminal") { visit in
+            let server = try await services.servers.get(visit.principal, id: try visit.parameter("id"))
+            return .page("terminal", ["title": "Terminal: \(server.name)", "id": server.id, "name": server.name])
+        }
         get("/servers/{id}/runs/{run}") { visit in
             let run = try await services.servers.run(visit.principal, serverID: try visit.parameter("id"),
                                                      runID: try visit.parameter("run"))

@@ -1,0 +1,65 @@
+import HTTPTypes
+@testable import S4ADashboard
+import S4ADomain
+import Testing
+
+@Suite struct BrowserDefenceTests {
+    let guardian = CSRFGuard(trustedOrigins: ["https://localhost:8443"])
+
+    func fields(cookie: String?, origin: String? = nil, site: String? = nil) -> HTTPFields {
+        var fields = HTTPFields()
+        if let cookie { fields[.cookie] = "s4a_session=s4s_x; \(CSRFGuard.cookieName)=\(cookie)" }
+        if let origin { fields[.origin] = origin }
+        if let site { fields[HTTPField.Name("Sec-Fetch-Site")!] = site }
+        return fields
+    }
+
+    @Test func aNewVisitorGetsAHostOnlyTokenCookie() {
+        let (token, setCookie) = guardian.token(for: HTTPFields())
+        #expect(token.count == 43)
+        let cookie = try? #require(setCookie)
+        #expect(cookie?.hasPrefix("__Host-s4a_csrf=\(token);") == true)
+        for attribute in ["Path=/", "HttpOnly", "Secure", "SameSite=Strict"] { #expect(cookie?.contains(attribute) == true) }
+        #expect(cookie?.contains("Domain") == false)  // __Host- cookies may not name one
+        // The same visitor keeps its token.
+        let again = guardian.token(for: fields(cookie: token))
+        #expect(again.token == token && again.setCookie == nil)
+    }
+
+    @Test func aPostNeedsTheCookiesTokenInTheFormAndOurOrigin() throws {
+        let token = String(repeating: "a", count: 43)
+        let good = FormData(pairs: [("_csrf", token)])
+        try guardian.check(fields(cookie: token, origin: "https://localhost:8443", site: "same-origin"), form: good)
+        try guardian.check(fields(cookie: token), form: good)  // an old browser that sends neither header
+        #expect(throws: DomainError.self) { try guardian.check(fields(cookie: token), form: FormData(pairs: [])) }
+        #expect(throws: DomainError.self) {
+            try guardian.check(fields(cookie: token), form: FormData(pairs: [("_csrf", String(repeating: "b", count: 43))]))
+        }
+        #expect(throws: DomainError.self) { try guardian.check(fields(cookie: nil), form: good) }
+        #expect(throws: DomainError.self) { try guardian.check(fields(cookie: token, origin: "https://evil.example"), form: good) }
+        #expect(throws: DomainError.self) { try guardian.check(fields(cookie: token, site: "cross-site"), form: good) }
+    }
+
+    @Test func aFlashSurvivesItsCookieAndCannotInjectAttributes() throws {
+        let flash = Flash.error("Bad; Domain=evil; \"quoted\" <b>")
+        let value = try #require(flash.setCookie.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last)
+        #expect(!value.contains(";") && !value.contains(" "))
+        let back = try #require(Flash(cookie: String(value)))
+        #expect(back.kind == .error && back.text == flash.text)
+    }
+
+    @Test func chartsCarryOnlyNumbersAndEscapedLabels() {
+        let svg = SVGChart(title: "CPU <script>", values: [0, 1, 0.5], format: { "\($0)" }).svg
+        #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>"))
+        #expect(!svg.contains("<script>") && svg.contains("CPU &lt;script&gt;"))
+        // Zero at the bottom, the largest value at the top, halfway between.
+        #expect(svg.contains("<polyline class=\"line\" points=\"0.0,116.0 300.0,24.0 600.0,70.0\"/>"))
+        #expect(SVGChart(title: "Memory", values: [], format: { "\($0)" }).svg.contains("no data yet"))
+    }
+
+    @Test func moneyIsShownWithoutRounding() {
+        #expect(Format.money(MicroDollars(2_000_000)) == "$2.00")
+        #expect(Format.money(MicroDollars(76)) == "$0.000076")
+        #expect(Format.money(MicroDollars(1_230_000)) == "$1.23")
+    }
+}
