@@ -25,7 +25,7 @@ try:
     session = requests.Session()
     session.trust_env = False
     session.verify = str(srv.ca)
-    session.cookies.set("s4a_session", acct.token)
+    session.cookies.set("__Host-s4a_session", acct.token)
 
     def median_ms(path, headers=None):
         session.get(srv.url(path), headers=headers)  # warm

@@ -104,9 +104,9 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     submit(b, By.ID, "signup")
     assert b.current_url.endswith("/projects"), (b.current_url, flash(b))
     assert "Welcome" in flash(b)
-    cookie = b.get_cookie("s4a_session")
+    cookie = b.get_cookie("__Host-s4a_session")
     assert cookie and cookie["httpOnly"] and cookie["secure"], cookie
-    assert "s4a_session" not in b.execute_script("return document.cookie")
+    assert "__Host-s4a_session" not in b.execute_script("return document.cookie")
 
     # Create a project: private by default.
     fill(b, "name", "Shop")
@@ -254,7 +254,7 @@ def session_with_form(srv, acct) -> tuple[requests.Session, str]:
     s = requests.Session()
     s.verify = str(srv.ca)
     s.trust_env = False  # else REQUESTS_CA_BUNDLE would win over the session's CA
-    s.cookies.set("s4a_session", acct.token)
+    s.cookies.set("__Host-s4a_session", acct.token)
     page = s.get(srv.url("/projects"))
     assert page.status_code == 200, page.text
     token = re.search(r'name="_csrf" value="([^"]+)"', page.text).group(1)
@@ -311,7 +311,7 @@ def test_a_throttled_sign_in_says_so(server):
     assert re.search(r"wait \d+ s", r.text)
     # Even the right password waits now.
     r = s.post(server.url("/signin"), data={"email": email, "password": PASSWORD, "_csrf": csrf})
-    assert "Too many failed sign-ins" in r.text and "s4a_session" not in s.cookies
+    assert "Too many failed sign-ins" in r.text and "__Host-s4a_session" not in s.cookies
 
 
 class _FramePage(http.server.BaseHTTPRequestHandler):

@@ -1,9 +1,11 @@
 import HTTPTypes
 
 /// The browser session's cookie, shared by the API (`POST /v1/sessions`) and the dashboard's
-/// sign-in form, so that one sign-in serves both.
+/// sign-in form, so that one sign-in serves both. `__Host-`: browsers accept it only from this
+/// host, with Secure, Path=/ and no Domain, so an app under the apps domain (code an agent
+/// wrote) cannot plant a session of its choosing on the API host.
 public enum SessionCookie {
-    public static let name = "s4a_session"
+    public static let name = "__Host-s4a_session"
 
     /// HttpOnly (no script reads it), Secure (TLS only), SameSite=Lax (not sent on cross-site posts).
     public static func header(value: String, maxAge: Int) -> String {

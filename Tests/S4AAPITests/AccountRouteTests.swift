@@ -26,9 +26,9 @@ import Testing
             let session = try await client.call(.post, "/v1/sessions", body: ["email": "c@example.com", "password": "correct horse battery"])
             let cookie = try #require(session.headers[.setCookie])
             let token = try #require(session["token"] as? String)
-            #expect(cookie.hasPrefix("s4a_session=\(token);"))
+            #expect(cookie.hasPrefix("__Host-s4a_session=\(token);"))
             for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] { #expect(cookie.contains(flag), "\(flag)") }
-            let viaCookie = try await client.call(.get, "/v1/projects", headers: ["Cookie": "s4a_session=\(token)"])
+            let viaCookie = try await client.call(.get, "/v1/projects", headers: ["Cookie": "__Host-s4a_session=\(token)"])
             #expect(viaCookie.status == 200)
         }
     }
@@ -36,7 +36,7 @@ import Testing
     @Test func cookieAuthenticatedWritesNeedTheAPIsOrigin() async throws {
         try await TestPlane.make().withClient { client in
             let token = try await client.signUp()
-            let cookie = ["Cookie": "s4a_session=\(token)"]
+            let cookie = ["Cookie": "__Host-s4a_session=\(token)"]
             let crossSite = try await client.call(.post, "/v1/projects", body: ["name": "x"],
                                                   headers: cookie.merging(["Origin": "https://evil.example"]) { $1 })
             #expect(crossSite.status == 403)

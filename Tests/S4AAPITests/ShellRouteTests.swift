@@ -130,7 +130,7 @@ import Testing
             tls.trustRoots = .file(server.caCertificatePath)
             for origin in ["https://evil.example", nil] {
                 var headers = HTTPFields()
-                headers[.cookie] = "s4a_session=\(token)"
+                headers[.cookie] = "__Host-s4a_session=\(token)"
                 if let origin { headers[.origin] = origin }
                 await #expect(throws: WebSocketClientError.self) {
                     try await WebSocketClient.connect(

@@ -8,7 +8,7 @@ import Testing
 
     func fields(cookie: String?, origin: String? = nil, site: String? = nil) -> HTTPFields {
         var fields = HTTPFields()
-        if let cookie { fields[.cookie] = "s4a_session=s4s_x; \(CSRFGuard.cookieName)=\(cookie)" }
+        if let cookie { fields[.cookie] = "__Host-s4a_session=s4s_x; \(CSRFGuard.cookieName)=\(cookie)" }
         if let origin { fields[.origin] = origin }
         if let site { fields[HTTPField.Name("Sec-Fetch-Site")!] = site }
         return fields
