@@ -346,3 +346,28 @@ def test_a_page_in_a_frame_is_refused(server, browser):
     finally:
         browser.switch_to.default_content()
         site.shutdown()
+
+
+def test_another_accounts_pages_are_not_found_and_its_forms_change_nothing(server):
+    owner = signup_and_login(server)
+    project = server.request("POST", "/v1/projects", owner.token, json={"name": "mine"}).json()["id"]
+    intruder = signup_and_login(server)
+    s, csrf = session_with_form(server, intruder)
+    for path in (f"/projects/{project}", f"/projects/{project}/publish", "/servers/srv_aaaaaaaaaaaaaaaaaaaa"):
+        r = s.get(server.url(path))
+        assert r.status_code == 404 and "mine" not in r.text, (path, r.status_code)
+    r = s.post(server.url(f"/projects/{project}/visibility"), allow_redirects=False,
+               data={"visibility": "public", "confirm_url": "x", "_csrf": csrf})
+    s.post(server.url(f"/projects/{project}/secrets"), data={"name": "PLANTED", "value": "v", "_csrf": csrf})
+    got = server.request("GET", f"/v1/projects/{project}", owner.token).json()
+    assert got["visibility"] == "private"
+    secrets = server.request("GET", f"/v1/projects/{project}/secrets", owner.token)
+    assert secrets.status_code == 200 and "PLANTED" not in secrets.text, secrets.text
+    # A key's token in the cookie is not a person: the dashboard wants a signed-in session.
+    key = server.request("POST", "/v1/api-keys", owner.token, json={"name": "k", "scopes": ["projects:read"]}).json()
+    k = requests.Session()
+    k.trust_env = False
+    k.verify = str(server.ca)
+    k.cookies.set("__Host-s4a_session", key["token"])
+    r = k.get(server.url("/projects"), allow_redirects=False)
+    assert r.status_code == 303 and r.headers["Location"] == "/signin"
