@@ -121,9 +121,19 @@ def test_export_holds_every_record_and_no_secret(make_server):
     assert expired.status_code == 410 and expired.json() == {**again.json()}, expired.text
     forged = download(srv, srv.base_url + "/v1/exports/s4x_" + "A" * 43)
     assert forged.status_code == 410 and forged.json() == again.json()
-    # Rows of links: none left, and only hashes were ever stored.
+    # Used and expired links leave no row; a live one is stored as its token's hash only, and
+    # an Idempotency-Key does not make the request (its body holds the password) stored.
     with sqlite3.connect(srv.sqlite_path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM exports").fetchone()[0] == 0
+    r = srv.request("POST", "/v1/account/export", acct.token, json={"password": PASSWORD},
+                    headers={"Idempotency-Key": "export-once"})
+    assert r.status_code == 201, r.text
+    token = r.json()["download_url"].rsplit("/", 1)[-1]
+    with sqlite3.connect(srv.sqlite_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM idempotency_records").fetchone()[0] == 0
+        rows = conn.execute("SELECT * FROM exports").fetchall()
+    assert len(rows) == 1 and hashlib.sha256(token.encode()).hexdigest() in rows[0]
+    assert token not in " ".join(map(str, rows[0]))
 
 
 def rss_bytes(pid: int) -> int:
