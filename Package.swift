@@ -65,6 +65,9 @@ let package = Package(
             ],
             swiftSettings: v5
         ),
+        // The system's zlib, for gzip-compressing exports as they stream: a module map over a
+        // library every Linux host has (zlib1g-dev for the header), not another package.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Isolation: servers as runc containers on per-server disks.
         .target(
             name: "S4ARuntime",
@@ -124,7 +127,7 @@ let package = Package(
         .target(
             name: "S4AAPI",
             dependencies: [
-                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS", "S4ARuntime", "S4AACME", "S4AMCP", "S4ADashboard",
+                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS", "S4ARuntime", "S4AACME", "S4AMCP", "S4ADashboard", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

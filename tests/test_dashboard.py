@@ -6,6 +6,7 @@ forms, script reading the session cookie, framing, inline script."""
 from __future__ import annotations
 
 import http.server
+import json
 import re
 import shutil
 import threading
@@ -297,7 +298,8 @@ def test_every_page_carries_the_browser_defences(server):
         no_inline_script(r.text)
 
 
-def test_a_throttled_sign_in_says_so(server):
+def test_a_throttled_sign_in_says_so(make_server):
+    server = make_server()  # its own: throttling counts this client's address too
     email = unique_email("throttle")
     server.request("POST", "/v1/accounts", json={"email": email, "password": PASSWORD})
     s = requests.Session()
@@ -371,3 +373,48 @@ def test_another_accounts_pages_are_not_found_and_its_forms_change_nothing(serve
     k.cookies.set("__Host-s4a_session", key["token"])
     r = k.get(server.url("/projects"), allow_redirects=False)
     assert r.status_code == 303 and r.headers["Location"] == "/signin"
+
+
+def test_a_person_exports_the_data_then_deletes_the_account(server, browser):
+    import gzip
+    import io
+    import tarfile
+
+    acct = signup_and_login(server)
+    project = server.request("POST", "/v1/projects", acct.token, json={"name": "leaving"}).json()["id"]
+    b = browser
+    b.get(server.url("/signin"))
+    fill(b, "email", acct.email)
+    fill(b, "password", acct.password)
+    submit(b, By.ID, "signin")
+    b.get(server.url("/account"))
+
+    # Export: the password again, then a one-time link.
+    fill(b, "password", acct.password, form="form[action='/account/export']")
+    submit(b, By.ID, "export")
+    link = b.find_element(By.ID, "download-export").get_attribute("href")
+    shot(b, "15-export-ready")
+    archive = requests.get(link, verify=str(server.ca), timeout=60)
+    assert archive.status_code == 200, archive.text
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(archive.content))) as tar:
+        projects = json.load(tar.extractfile("s4a-export/projects.json"))
+    assert project in json.dumps(projects)
+    assert requests.get(link, verify=str(server.ca), timeout=30).status_code == 410  # once
+
+    # Deletion asks for the email typed out and the password; a slip changes nothing.
+    submit(b, By.LINK_TEXT, "Back to the account")
+    submit(b, By.ID, "delete-account")
+    shot(b, "16-delete-account")
+    fill(b, "confirm_email", "someone-else@example.com")
+    fill(b, "password", acct.password)
+    submit(b, By.ID, "confirm-delete-account")
+    assert "confirm_email" in flash(b)
+    assert server.request("GET", "/v1/account", acct.token).status_code == 200
+    fill(b, "confirm_email", acct.email)
+    fill(b, "password", acct.password)
+    submit(b, By.ID, "confirm-delete-account")
+    assert b.current_url.endswith("/signin")
+    assert "deleted" in flash(b)
+    assert server.request("GET", "/v1/account", acct.token).status_code == 401
+    b.get(server.url("/projects"))
+    assert b.current_url.endswith("/signin")

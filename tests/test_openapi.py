@@ -10,14 +10,14 @@ import pytest
 import yaml
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from conftest import REPO_ROOT, Server, signup_and_login
+from conftest import PASSWORD, REPO_ROOT, Server, signup_and_login
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 KEY_SCOPES = ["projects:read", "projects:write", "projects:publish", "servers:read", "servers:write",
               "servers:exec", "secrets:write", "budget:write", "activity:read", "keys:write"]
 # Non-key scopes: public (no credentials), any (any valid credential), session (a signed-in
 # person, not an API key), operator (/metrics: loopback or the operator token).
-SPECIAL_SCOPES = {"public", "any", "session", "operator"}
+SPECIAL_SCOPES = {"public", "any", "session", "operator", "link"}
 PROBLEM = "application/problem+json"
 
 
@@ -57,7 +57,7 @@ def test_every_operation_declares_a_known_scope_and_matching_security(doc):
         assert scope, f"{where} has no x-s4a-scope"
         assert scope in SPECIAL_SCOPES or scope in KEY_SCOPES, f"{where}: unknown scope {scope!r}"
         unauthenticated = op.get("security", doc.get("security")) == []
-        assert unauthenticated == (scope in ("public", "operator")), \
+        assert unauthenticated == (scope in ("public", "operator", "link")), \
             f"{where}: x-s4a-scope {scope} but security {op.get('security', doc.get('security'))}"
 
 
@@ -99,6 +99,10 @@ class Fixtures:
             return r.json()["key"]["id"]
         if param == "server_id":
             return self.server_id()
+        if param == "token":  # a real one-time export link (accounts here use the default password)
+            r = self.server.request("POST", "/v1/account/export", self.token, json={"password": PASSWORD})
+            assert r.status_code == 201, r.text
+            return r.json()["download_url"].rsplit("/", 1)[-1]
         pytest.fail(f"no sample value for path parameter {{{param}}}: teach tests/test_openapi.py")
 
     def server_id(self) -> str:
@@ -142,7 +146,7 @@ def test_every_documented_route_exists_without_credentials(server, doc):
         r = server.request(method.upper(), concrete, json=_body(method))
         where = f"{method.upper()} {path} → {r.status_code} {r.text[:200]}"
         assert r.status_code < 500, where
-        if op["x-s4a-scope"] in ("public", "operator"):
+        if op["x-s4a-scope"] in ("public", "operator", "link"):
             assert _is_routed_answer(r), where
         else:
             assert r.status_code == 401, where

@@ -139,6 +139,7 @@ struct VaultCommand: AsyncParsableCommand {
         @Option(help: "A postgres:// URL instead of the data directory's SQLite (S4A_DATABASE_URL).") var databaseURL: String?
         @Option(help: "The current master key file (default <data-dir>/master.key).") var masterKeyFile: String?
         @Option(help: "The new master key file (base64 of 32 bytes); made if it does not exist.") var newKeyFile: String
+        @Option(help: "The project key directory (S4A_PROJECT_KEY_DIR; default <data-dir>/project-keys).") var projectKeyDir: String?
 
         func run() async throws {
             var options = ServeOptions()
@@ -160,7 +161,9 @@ struct VaultCommand: AsyncParsableCommand {
             let url = databaseURL ?? environment["S4A_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
             let store = try await SQLStore.open(url: url, sqlitePath: options.sqlitePath, migrate: true)
             do {
-                let count = try await SecretService.rotateMasterKey(store: store, from: old, to: new)
+                options.projectKeyDirectoryOverride = projectKeyDir ?? environment["S4A_PROJECT_KEY_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+                let keyring = try ProjectKeyDirectory(path: options.projectKeyDirectory)
+                let count = try await SecretService.rotateMasterKey(store: store, keyring: keyring, from: old, to: new)
                 await store.close()
                 print("Re-wrapped \(count) project data keys; the master key is now \(new.fingerprint) (\(newKeyFile)).")
             } catch {

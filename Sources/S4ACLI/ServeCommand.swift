@@ -24,6 +24,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Token that lets off-host scrapers read /metrics (S4A_METRICS_TOKEN).") var metricsToken: String?
     @Option(help: "The vault's master key: a file of base64 (S4A_MASTER_KEY_FILE, or the base64 itself in S4A_MASTER_KEY). Default <data-dir>/master.key, made at first start: back it up.")
     var masterKeyFile: String?
+    @Option(help: "Directory of each project's shred key, which account and project deletion destroy (S4A_PROJECT_KEY_DIR; default <data-dir>/project-keys). Keep it out of database backups: a backup of it undoes crypto-shredding.")
+    var projectKeyDir: String?
     @Option(help: "Seconds a prepaid lease runs before renewal, 1…60 (S4A_LEASE_SECONDS; default 5).") var leaseSeconds: Double?
     @Option(help: "Price in µ$ per vCPU-second allocated, up to 3 decimals (S4A_PRICE_VCPU_SECOND; default 14).")
     var priceVcpuSecond: String?
@@ -76,6 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.metricsToken = pick(metricsToken, "S4A_METRICS_TOKEN")
         options.masterKeyFile = pick(masterKeyFile, "S4A_MASTER_KEY_FILE")
         options.masterKeyBase64 = environment["S4A_MASTER_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        options.projectKeyDirectoryOverride = pick(projectKeyDir, "S4A_PROJECT_KEY_DIR")
         if let value = leaseSeconds ?? pick(nil, "S4A_LEASE_SECONDS").flatMap(Double.init) {
             guard (1...60).contains(value) else { throw OptionError("--lease-seconds must be 1 to 60") }
             options.leaseSeconds = value

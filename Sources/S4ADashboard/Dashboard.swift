@@ -17,11 +17,13 @@ public struct Dashboard: Sendable {
         public var secrets: SecretService
         public var usage: UsageService
         public var health: HealthService
+        public var exports: ExportService
+        public var deletion: AccountDeletion
         public var authenticator: Authenticator
 
         public init(accounts: AccountService, keys: APIKeyService, projects: ProjectService, activity: ActivityService,
                     servers: ServerService, files: FileService, secrets: SecretService, usage: UsageService,
-                    health: HealthService, authenticator: Authenticator) {
+                    health: HealthService, exports: ExportService, deletion: AccountDeletion, authenticator: Authenticator) {
             self.accounts = accounts
             self.keys = keys
             self.projects = projects
@@ -31,6 +33,8 @@ public struct Dashboard: Sendable {
             self.secrets = secrets
             self.usage = usage
             self.health = health
+            self.exports = exports
+            self.deletion = deletion
             self.authenticator = authenticator
         }
     }

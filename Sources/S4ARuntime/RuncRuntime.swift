@@ -274,7 +274,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         let output = try await ChildProcess.run(
             [runc, "--root", layout.runcRoot, "exec", "--process", "/proc/self/fd/3", "--pid-file", pidFile]
                 + (cgroup.map { ["--cgroup", $0.argument] } ?? []) + [id],
-            stdin: request.stdin, fd3: spec, outputLimit: request.outputLimit, timeout: request.timeout,
+            stdin: request.stdin, fd3: spec, outputLimit: request.outputLimit, collect: request.collect, timeout: request.timeout,
             onOutput: request.onOutput,
             onTimeout: { _ in
                 // The whole tree of the command, as the host sees it, then the command itself.

@@ -273,6 +273,24 @@ enum Migrations {
             // The metering loop reads every open lease each second: only those, not all ever made.
             "CREATE INDEX leases_unsettled ON leases(server_id, deadline) WHERE settled_at IS NULL",
         ]),
+        // Crypto-shredding and export (9): each data key's wrap version (2: also bound to a
+        // per-project key kept outside the database), accounts being deleted (a restart finishes
+        // the job), and one-time export download links (only the token's hash).
+        (9, [
+            "ALTER TABLE project_keys ADD COLUMN wrap_version INTEGER NOT NULL DEFAULT 1",
+            "ALTER TABLE accounts ADD COLUMN deleting_at BIGINT",
+            """
+            CREATE TABLE exports (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                token_hash TEXT NOT NULL UNIQUE,
+                include_files INTEGER NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX exports_account ON exports(account_id)",
+        ]),
     ]
 
     static func run(on engine: any SQLEngine) async throws {

@@ -13,27 +13,37 @@ extension SQLTransaction {
         try await db.raw("INSERT INTO vault_meta (id, kek_fingerprint) VALUES (1, \(bind: fingerprint))").run()
     }
 
-    func wrappedDataKey(projectID: String) async throws -> Data? {
-        try await db.raw("SELECT wrapped_key FROM project_keys WHERE project_id = \(bind: projectID)").first()
-            .map { try Self.bytes($0, "wrapped_key") }
+    func wrappedDataKey(projectID: String) async throws -> WrappedDataKey? {
+        try await db.raw("SELECT wrapped_key, wrap_version FROM project_keys WHERE project_id = \(bind: projectID)").first()
+            .map(Self.wrappedKey)
     }
 
-    func insertWrappedDataKey(projectID: String, wrapped: Data, at: Date) async throws {
+    func insertWrappedDataKey(projectID: String, _ key: WrappedDataKey, at: Date) async throws {
         try await db.raw("""
-            INSERT INTO project_keys (project_id, wrapped_key, created_at)
-            VALUES (\(bind: projectID), \(bind: wrapped.base64EncodedString()), \(bind: at.millis))
+            INSERT INTO project_keys (project_id, wrapped_key, wrap_version, created_at)
+            VALUES (\(bind: projectID), \(bind: key.wrapped.base64EncodedString()), \(bind: key.version), \(bind: at.millis))
             """).run()
     }
 
-    func wrappedDataKeys() async throws -> [(projectID: String, wrapped: Data)] {
-        try await db.raw("SELECT project_id, wrapped_key FROM project_keys ORDER BY project_id").all()
-            .map { (try $0.string("project_id"), try Self.bytes($0, "wrapped_key")) }
+    func wrappedDataKeys() async throws -> [(projectID: String, key: WrappedDataKey)] {
+        try await db.raw("SELECT project_id, wrapped_key, wrap_version FROM project_keys ORDER BY project_id").all()
+            .map { (try $0.string("project_id"), try Self.wrappedKey($0)) }
     }
 
-    func updateWrappedDataKey(projectID: String, wrapped: Data) async throws {
+    func updateWrappedDataKey(projectID: String, _ key: WrappedDataKey) async throws {
         try await db.raw("""
-            UPDATE project_keys SET wrapped_key = \(bind: wrapped.base64EncodedString()) WHERE project_id = \(bind: projectID)
+            UPDATE project_keys SET wrapped_key = \(bind: key.wrapped.base64EncodedString()), wrap_version = \(bind: key.version)
+            WHERE project_id = \(bind: projectID)
             """).run()
+    }
+
+    func deleteDataKeyAndSecrets(projectID: String) async throws {
+        try await db.raw("DELETE FROM secrets WHERE project_id = \(bind: projectID)").run()
+        try await db.raw("DELETE FROM project_keys WHERE project_id = \(bind: projectID)").run()
+    }
+
+    static func wrappedKey(_ row: any SQLRow) throws -> WrappedDataKey {
+        WrappedDataKey(wrapped: try bytes(row, "wrapped_key"), version: Int(try row.int64("wrap_version")))
     }
 
     func secret(_ address: SecretAddress) async throws -> SecretRecord? {

@@ -32,6 +32,41 @@ struct VaultTests {
         #expect(throws: VaultError.cannotOpen) { try Envelope.unwrap(wrapped, projectID: "prj_a", master: .generate()) }
     }
 
+    @Test func aVersionTwoWrapNeedsTheShredKeyAsWellAsTheMasterKey() throws {
+        let master = MasterKey.generate()
+        let shred = Array(SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) })
+        let key = SymmetricKey(size: .bits256)
+        let wrapped = try Envelope.wrap(key, projectID: "prj_a", master: master, shredKey: shred)
+        #expect(try Envelope.unwrap(wrapped, projectID: "prj_a", master: master, shredKey: shred) == key)
+        // Without its shred key the master key opens nothing; nor the other way round.
+        #expect(throws: VaultError.cannotOpen) { try Envelope.unwrap(wrapped, projectID: "prj_a", master: master) }
+        #expect(throws: VaultError.cannotOpen) {
+            try Envelope.unwrap(wrapped, projectID: "prj_a", master: master, shredKey: [UInt8](repeating: 0, count: 32))
+        }
+        #expect(throws: VaultError.cannotOpen) {
+            try Envelope.unwrap(wrapped, projectID: "prj_a", master: .generate(), shredKey: shred)
+        }
+        #expect(throws: VaultError.cannotOpen) {
+            try Envelope.unwrap(wrapped, projectID: "prj_b", master: master, shredKey: shred)
+        }
+    }
+
+    @Test func aDestroyedShredKeyIsGoneFromItsDirectory() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("s4a-keys-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let keyring = try ProjectKeyDirectory(path: directory)
+        let made = try keyring.createShredKey(projectID: "prj_a")
+        #expect(try keyring.shredKey(projectID: "prj_a") == made)
+        #expect(made.count == 32)
+        let mode = try FileManager.default.attributesOfItem(atPath: directory + "/prj_a.key")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        try keyring.destroyShredKey(projectID: "prj_a")
+        try keyring.destroyShredKey(projectID: "prj_a")  // again: nothing to do
+        #expect(try keyring.shredKey(projectID: "prj_a") == nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        #expect(throws: DomainError.self) { try keyring.createShredKey(projectID: "../etc/passwd") }
+    }
+
     @Test func masterKeysParseAndFingerprintWithoutRevealingThemselves() throws {
         let key = MasterKey.generate()
         let again = try MasterKey(base64: "  \(key.base64)\n")

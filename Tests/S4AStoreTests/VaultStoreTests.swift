@@ -27,7 +27,7 @@ import Testing
             #expect(fingerprint == "f2")
             try await store.write { tx in
                 try await tx.insertWrappedDataKey(projectID: project.id, wrapped: Data([1, 2, 3]), at: Date())
-                try await tx.updateWrappedDataKey(projectID: project.id, wrapped: Data([4, 5]))
+                try await tx.updateWrappedDataKey(projectID: project.id, WrappedDataKey(wrapped: Data([4, 5]), version: 2))
                 try await tx.upsert(record(nil, "TOKEN", "one"))
                 try await tx.upsert(record(nil, "TOKEN", "two"))
                 try await tx.upsert(record("srv_a", "TOKEN", "server"))
@@ -35,7 +35,7 @@ import Testing
             }
             try await store.read { tx in
                 let wrapped = try await tx.wrappedDataKey(projectID: project.id)
-                #expect(wrapped == Data([4, 5]))
+                #expect(wrapped == WrappedDataKey(wrapped: Data([4, 5]), version: 2))
                 let all = try await tx.wrappedDataKeys()
                 #expect(all.map(\.projectID).contains(project.id))
                 let projectScope = try await tx.secret(SecretAddress(projectID: project.id, serverID: nil, name: "TOKEN"))
@@ -79,11 +79,36 @@ import Testing
                 try await tx.insertWrappedDataKey(projectID: project.id,
                                                   wrapped: try Envelope.newDataKey(projectID: project.id, master: old).wrapped, at: Date())
             }
-            await #expect(throws: DomainError.self) { _ = try await SecretService.rotateMasterKey(store: store, from: new, to: old) }
-            #expect(try await SecretService.rotateMasterKey(store: store, from: old, to: new) >= 1)
+            // A version 2 key too, bound to its project's shred key, which rotation keeps.
+            let keyring = try ProjectKeyDirectory(path: FileManager.default.temporaryDirectory
+                .appendingPathComponent("s4a-keys-\(UUID().uuidString)").path)
+            defer { try? FileManager.default.removeItem(atPath: keyring.path) }
+            let second = Project(id: RandomToken.id(.project), accountID: account.id, name: "r2", slug: unique("r"),
+                                 visibility: .private, createdAt: Date(), updatedAt: Date())
+            let shred = try keyring.createShredKey(projectID: second.id)
+            let dek = try Envelope.newDataKey(projectID: second.id, master: old).key
+            let address = SecretAddress(projectID: second.id, serverID: nil, name: "A")
+            let sealed = try Envelope.sealValue("value", key: dek, address: address)
+            try await store.write { tx in
+                try await tx.insert(second)
+                try await tx.insertWrappedDataKey(projectID: second.id, WrappedDataKey(
+                    wrapped: try Envelope.wrap(dek, projectID: second.id, master: old, shredKey: shred), version: 2), at: Date())
+            }
+            await #expect(throws: DomainError.self) {
+                _ = try await SecretService.rotateMasterKey(store: store, keyring: keyring, from: new, to: old)
+            }
+            #expect(try await SecretService.rotateMasterKey(store: store, keyring: keyring, from: old, to: new) >= 2)
             let wrapped = try #require(try await store.read { tx in try await tx.wrappedDataKey(projectID: project.id) })
-            #expect(throws: VaultError.cannotOpen) { try Envelope.unwrap(wrapped, projectID: project.id, master: old) }
-            _ = try Envelope.unwrap(wrapped, projectID: project.id, master: new)
+            #expect(wrapped.version == 1)
+            #expect(throws: VaultError.cannotOpen) { try Envelope.unwrap(wrapped.wrapped, projectID: project.id, master: old) }
+            _ = try Envelope.unwrap(wrapped.wrapped, projectID: project.id, master: new)
+            let rewrapped = try #require(try await store.read { tx in try await tx.wrappedDataKey(projectID: second.id) })
+            #expect(rewrapped.version == 2)
+            let opened = try Envelope.unwrap(rewrapped.wrapped, projectID: second.id, master: new, shredKey: shred)
+            #expect(try Envelope.openValue(sealed, key: opened, address: address) == "value")
+            #expect(throws: VaultError.cannotOpen) {
+                try Envelope.unwrap(rewrapped.wrapped, projectID: second.id, master: old, shredKey: shred)
+            }
             #expect(try await store.read { tx in try await tx.vaultFingerprint() } == new.fingerprint)
         }
     }

@@ -16,6 +16,10 @@ struct APIHandler: APIProtocol {
     let secrets: SecretService
     let usage: UsageService
     let health: HealthService
+    let exports: ExportService
+    let deletion: AccountDeletion
+    /// Absolute links (an export's download) start with it.
+    let apiURL: String
     let documentObject: OpenAPIObjectContainer
     let metrics: MetricsEndpoint
 

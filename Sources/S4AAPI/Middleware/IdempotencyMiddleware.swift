@@ -14,11 +14,14 @@ struct IdempotencyMiddleware: ServerMiddleware {
     let maxBodyBytes: Int
     static let header = HTTPField.Name("Idempotency-Key")!
     static let lifetime: TimeInterval = 24 * 3600
+    /// Never replayed: the body carries the password (whose digest would be the stored
+    /// fingerprint) and the answer is a one-time link.
+    static let unreplayable: Set<String> = ["createExport"]
 
     func intercept(_ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
                    next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?))
         async throws -> (HTTPResponse, HTTPBody?) {
-        guard request.method == .post, let key = request.headerFields[Self.header],
+        guard request.method == .post, !Self.unreplayable.contains(operationID), let key = request.headerFields[Self.header],
               let principal = RequestScope.principal else {
             return try await next(request, body, metadata)
         }

@@ -79,6 +79,7 @@ struct ProblemResponse {
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 409: "Conflict"
+        case 410: "Gone"
         case 413: "Content Too Large"
         case 415: "Unsupported Media Type"
         case 422: "Unprocessable Content"
@@ -107,6 +108,7 @@ struct ProblemResponse {
         case .unauthenticated, .invalidCredentials: 401
         case .forbidden, .insufficientScope: 403
         case .notFound: 404
+        case .gone: 410
         case .conflict, .slugTaken, .idempotencyInProgress, .serverNotRunning: 409
         case .unprocessable: 422
         case .runtimeFailed: 503

@@ -78,6 +78,23 @@ struct HealthMonitor: Service {
     }
 }
 
+/// Every minute, finishes account deletions that could not finish when asked (a runtime
+/// failure while destroying a server); the account is unusable meanwhile.
+struct DeletionFinisher: Service {
+    let plane: ControlPlane
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
+            do {
+                try await plane.finishDeletions()
+            } catch {
+                plane.logger.error("account deletion round failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
 extension ControlPlane {
     /// The background services to run beside the HTTP application.
     public func backgroundServices() -> [any Service] {
@@ -86,7 +103,8 @@ extension ControlPlane {
             BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter)),
             UsageSampler(usage: handler.usage, logger: logger, interval: .milliseconds(Int64(options.usageIntervalSeconds * 1000))),
             RetentionJanitor(usage: handler.usage, logger: logger, days: options.retentionDays),
-            HealthMonitor(health: handler.health, logger: logger, interval: .milliseconds(Int64(options.probeIntervalSeconds * 1000)))]
+            HealthMonitor(health: handler.health, logger: logger, interval: .milliseconds(Int64(options.probeIntervalSeconds * 1000))),
+            DeletionFinisher(plane: self)]
         if let acme = acmeService() { services.append(acme) }
         return services
     }

@@ -70,28 +70,43 @@ public final class ControlPlane: Sendable {
                                                   logger: logger)
         let master = try MasterKeyFile.load(options, logger: logger)
         store = try await SQLStore.open(url: options.databaseURL, sqlitePath: options.sqlitePath, logger: logger)
+        let keyring: ProjectKeyDirectory
         do {
             try await SecretService.checkMasterKey(master, store: store)
+            keyring = try ProjectKeyDirectory(path: options.projectKeyDirectory)
+            let upgraded = try await SecretService.upgradeDataKeys(store: store, master: master, keyring: keyring)
+            if upgraded > 0 {
+                logger.notice("gave project data keys shred keys", metadata: ["projects": "\(upgraded)",
+                                                                             "directory": "\(keyring.path)"])
+            }
         } catch {
             await store.close()
             throw error
         }
         environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
         appConnections = AppConnectionPool(runtime: self.runtime)
-        let secrets = SecretService(env: environment, master: master)
+        let secrets = SecretService(env: environment, master: master, keyring: keyring)
         let budgets = BudgetService(env: environment, runtime: self.runtime, settings: options.budgetSettings)
         let servers = ServerService(env: environment, runtime: self.runtime, secrets: secrets, budgets: budgets)
+        // Spool files of exports a stop cut short.
+        try? FileManager.default.removeItem(at: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("tmp/exports"))
+        let accounts = await AccountService(env: environment)
         handler = APIHandler(
-            accounts: await AccountService(env: environment), keys: APIKeyService(env: environment),
+            accounts: accounts, keys: APIKeyService(env: environment),
             projects: ProjectService(env: environment), activity: ActivityService(env: environment),
             servers: servers, files: FileService(servers: servers), secrets: secrets,
             usage: UsageService(env: environment, runtime: self.runtime, card: options.rateCard),
             health: HealthService(env: environment, runtime: self.runtime, servers: servers),
+            exports: ExportService(env: environment, accounts: accounts, runtime: self.runtime,
+                                   spoolDirectory: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("tmp/exports").path),
+            deletion: AccountDeletion(env: environment, accounts: accounts, secrets: secrets, servers: servers),
+            apiURL: options.apiURL,
             documentObject: object, metrics: .shared)
         dashboard = try await Dashboard(
             services: .init(accounts: handler.accounts, keys: handler.keys, projects: handler.projects,
                             activity: handler.activity, servers: servers, files: handler.files, secrets: secrets,
-                            usage: handler.usage, health: handler.health, authenticator: Authenticator(env: environment)),
+                            usage: handler.usage, health: handler.health, exports: handler.exports,
+                            deletion: handler.deletion, authenticator: Authenticator(env: environment)),
             trustedOrigins: [options.apiURL, "https://\(options.apiHost)"])
     }
 
@@ -197,9 +212,18 @@ public final class ControlPlane: Sendable {
 
     /// Adopts running servers and clears what belongs to none; call before serving.
     public func reconcile() async throws {
+        // Deletions a crash interrupted go first, so their servers are destroyed, not adopted.
+        try await finishDeletions()
         let (adopted, failed, removed) = try await handler.servers.reconcile()
         logger.info("reconciled servers", metadata: ["adopted": "\(adopted)", "failed": "\(failed)",
                                                      "removed": "\(removed.joined(separator: ", "))"])
+    }
+
+    /// Finishes account deletions left unfinished (at start, and by `DeletionFinisher`).
+    func finishDeletions() async throws {
+        let (finished, failures) = try await handler.deletion.finishPending()
+        if finished > 0 { logger.notice("finished account deletions", metadata: ["accounts": "\(finished)"]) }
+        for failure in failures { logger.error("an account deletion could not finish yet", metadata: ["error": "\(failure)"]) }
     }
 
     public func shutdown() async { await store.close() }

@@ -20,6 +20,9 @@ public struct ServeOptions: Sendable {
     /// first start) or the base64 itself (`S4A_MASTER_KEY`), which wins.
     public var masterKeyFile: String?
     public var masterKeyBase64: String?
+    /// Each project's shred key (crypto-shredding): default `<data-dir>/project-keys`. Keep it out
+    /// of database backups, and shared by every replica of a PostgreSQL deployment.
+    public var projectKeyDirectoryOverride: String?
     /// How long a prepaid lease runs before it must be renewed (the watchdog's horizon).
     public var leaseSeconds: Double = 5
     /// The operator's prices.
@@ -48,6 +51,9 @@ public struct ServeOptions: Sendable {
 
     public var sqlitePath: String { URL(fileURLWithPath: dataDirectory).appendingPathComponent("s4a.sqlite").path }
     public var defaultMasterKeyPath: String { URL(fileURLWithPath: dataDirectory).appendingPathComponent("master.key").path }
+    public var projectKeyDirectory: String {
+        projectKeyDirectoryOverride ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("project-keys").path
+    }
     public var tlsDirectory: URL { URL(fileURLWithPath: dataDirectory).appendingPathComponent("tls") }
     /// ACME certificates, their keys and the account key.
     public var acmeDirectory: URL { tlsDirectory.appendingPathComponent("acme") }

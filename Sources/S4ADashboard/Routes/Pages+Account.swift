@@ -32,5 +32,29 @@ extension Pages {
             _ = try await services.accounts.setSpendingLimit(visit.principal, limit)
             return .redirect("/account", .ok(limit.map { "Spending limit set to \(Format.money($0))." } ?? "Spending limit removed."))
         }
+        post("/account/export", back: { _ in "/account" }) { visit in
+            let (token, expiresAt) = try await services.exports.create(visit.principal, password: visit.form["password"] ?? "",
+                                                                       includeFiles: visit.form["include_files"] == "on")
+            // The link is the credential (once, for minutes): shown on this answer only.
+            return .page("export_ready", ["title": "Export ready", "url": "/v1/exports/\(token)",
+                                          "expires": Format.time(expiresAt)], status: .created)
+        }
+        get("/account/delete") { visit in
+            let account = try await services.accounts.account(visit.principal)
+            return .page("account_delete", ["title": "Delete account", "email": account.email])
+        }
+        post("/account/delete", back: { _ in "/account/delete" }) { visit in
+            let account = try await services.accounts.account(visit.principal)
+            guard visit.form["confirm_email"] == account.email else {
+                throw DomainError.invalid("confirm_email", "must be the account's email, typed out")
+            }
+            let finished = try await services.deletion.delete(visit.principal, password: visit.form["password"] ?? "")
+            var response = Response(status: .seeOther, headers: [.location: "/signin"])
+            response.headers.append(HTTPField(name: .setCookie, value: SessionCookie.header(value: "", maxAge: 0)))
+            let text = finished ? "Your account, its servers, disks and data keys are deleted."
+                : "Your account is being deleted; its sessions and keys already fail and the rest finishes shortly."
+            response.headers.append(HTTPField(name: .setCookie, value: Flash.ok(text).setCookie))
+            return .response(response)
+        }
     }
 }

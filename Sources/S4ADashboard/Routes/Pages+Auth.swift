@@ -10,8 +10,14 @@ extension Pages {
             visit.principal == nil ? .page("signin", ["title": "Sign in"]) : .redirect("/projects")
         }
         get("/signup", signedIn: false) { _ in .page("signup", ["title": "Sign up"]) }
-        get("**", signedIn: false) { _ in
-            .page("error", ["title": "Not found", "message": "There is no such page."], status: .notFound)
+        get("**", signedIn: false) { visit in
+            // A browser gets a page; any other client the API's own 404 problem, byte for byte.
+            guard visit.request.headers[.accept]?.contains("text/html") == true else {
+                return .response(Response(
+                    status: .notFound, headers: [.contentType: "application/problem+json"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"detail":"No such resource.","status":404,"title":"Not Found","type":"urn:s4a:problem:not-found"}"#))))
+            }
+            return .page("error", ["title": "Not found", "message": "There is no such page."], status: .notFound)
         }
 
         post("/signin", signedIn: false, back: { _ in "/signin" }) { visit in

@@ -91,4 +91,8 @@ public enum Action {
     public static let serverBudgetExhausted = "server.budget_exhausted"
     public static let secretSet = "secret.set"
     public static let secretDeleted = "secret.deleted"
+    public static let accountExported = "account.exported"
+    /// Written as the deletion starts; it goes with the rest of the account's rows at its end.
+    public static let accountDeletionStarted = "account.deletion_started"
+    public static let projectDataKeyDestroyed = "project.data_key_destroyed"
 }

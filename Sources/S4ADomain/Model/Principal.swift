@@ -42,7 +42,7 @@ public struct Principal: Sendable, Equatable {
     public func check(_ requirement: Requirement) throws {
         switch requirement {
         case .publicAccess, .anyPrincipal: return
-        case .operator: throw DomainError.notFound
+        case .operator, .link: throw DomainError.notFound
         case .session:
             guard isSession else { throw DomainError(.forbidden, "This operation needs a signed-in person, not an API key.") }
         case .scope(let scope):

@@ -24,6 +24,9 @@ public enum Requirement: Equatable, Sendable {
     case session
     /// The operator: a loopback peer or the operator's token (`/metrics`).
     case `operator`
+    /// A capability URL: a one-time token in the path is the credential (export downloads), so
+    /// the request carries none; the handler checks the token.
+    case link
     case scope(Scope)
 
     /// Parses the contract's notation: `public`, `any`, `session` or a scope name.
@@ -33,6 +36,7 @@ public enum Requirement: Equatable, Sendable {
         case "any": self = .anyPrincipal
         case "session": self = .session
         case "operator": self = .operator
+        case "link": self = .link
         default:
             guard let scope = Scope(rawValue: value) else { return nil }
             self = .scope(scope)

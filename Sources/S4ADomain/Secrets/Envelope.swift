@@ -22,6 +22,25 @@ public enum Envelope {
         SymmetricKey(data: try open(wrapped, key: master.key, context: "dek|\(projectID)"))
     }
 
+    /// Wrap version 2: the wrapping key is HKDF-SHA256 of the master key salted with the
+    /// project's shred key (kept outside the database), so the wrapped key opens only while that
+    /// shred key exists; destroying it shreds every copy of the wrapped key, backups included.
+    public static func wrap(_ key: SymmetricKey, projectID: String, master: MasterKey, shredKey: [UInt8]) throws -> Data {
+        let plain = key.withUnsafeBytes { Data($0) }
+        return try seal(plain, key: wrappingKey(projectID: projectID, master: master, shredKey: shredKey),
+                        context: "dek2|\(projectID)")
+    }
+
+    public static func unwrap(_ wrapped: Data, projectID: String, master: MasterKey, shredKey: [UInt8]) throws -> SymmetricKey {
+        SymmetricKey(data: try open(wrapped, key: wrappingKey(projectID: projectID, master: master, shredKey: shredKey),
+                                    context: "dek2|\(projectID)"))
+    }
+
+    static func wrappingKey(projectID: String, master: MasterKey, shredKey: [UInt8]) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: master.key, salt: shredKey,
+                               info: Data("s4a project data key wrap v2|\(projectID)".utf8), outputByteCount: 32)
+    }
+
     public static func sealValue(_ value: String, key: SymmetricKey, address: SecretAddress) throws -> Data {
         try seal(Data(value.utf8), key: key, context: address.associatedData)
     }
@@ -68,4 +87,16 @@ public enum VaultError: Error, Equatable, CustomStringConvertible {
     /// Wrong key, or bytes moved or changed: authentication failed.
     case cannotOpen
     public var description: String { "a sealed value failed authentication (wrong key, or moved or altered)" }
+}
+
+/// A project's data key as stored: sealed bytes and how they were wrapped (1: by the master key
+/// alone, from before shred keys; 2: by the master key and the project's shred key).
+public struct WrappedDataKey: Sendable, Equatable {
+    public var wrapped: Data
+    public var version: Int
+    public init(wrapped: Data, version: Int) {
+        self.wrapped = wrapped
+        self.version = version
+    }
+    public static let shreddable = 2
 }

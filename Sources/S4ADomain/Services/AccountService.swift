@@ -144,6 +144,33 @@ public struct AccountService: Sendable {
         }
     }
 
+    /// A signed-in person proves it again before an export or a deletion. A wrong password
+    /// answers 403 as it does when changing the password, and counts towards a throttle (five
+    /// failures per account in the sign-in window, then 429) so a stolen session cannot guess it.
+    public func recheckPassword(_ principal: Principal, _ password: String) async throws -> Account {
+        guard case .session = principal.credential else {
+            throw DomainError(.forbidden, "Only a signed-in person can do this, never an API key.")
+        }
+        let now = env.now()
+        let key = Self.reauthKey(accountID: principal.accountID)
+        let since = now.addingTimeInterval(-env.settings.loginWindow)
+        let (failures, oldest) = try await env.store.read { tx in try await tx.loginFailures(key: key, since: since) }
+        if failures >= env.settings.maxLoginFailures, let oldest {
+            let seconds = Int(oldest.addingTimeInterval(env.settings.loginWindow).timeIntervalSince(now).rounded(.up))
+            throw DomainError(.throttled, "Too many wrong passwords; try again later.",
+                              retryAfter: min(max(seconds, 1), Int(env.settings.loginWindow)))
+        }
+        guard let account = try await env.store.read({ tx in try await tx.account(id: principal.accountID) }) else {
+            throw DomainError.unauthenticated
+        }
+        guard await env.hasher.verify(password, hash: account.passwordHash) else {
+            try await env.store.write { tx in try await tx.recordLoginFailure(key: key, at: now, forgetBefore: since) }
+            throw DomainError(.forbidden, "The password is incorrect.")
+        }
+        if failures > 0 { try await env.store.write { tx in try await tx.clearLoginFailures(key: key) } }
+        return account
+    }
+
     public func account(_ principal: Principal) async throws -> Account {
         guard let account = try await env.store.read({ tx in try await tx.account(id: principal.accountID) }) else {
             throw DomainError.unauthenticated
@@ -155,6 +182,10 @@ public struct AccountService: Sendable {
 
     /// The email's key first: a success clears it, while the address's failures stand.
     func throttleKeys(email: String, clientAddress: String?) -> [String] {
-        ["email:" + RandomToken.hash(email)] + (clientAddress.map { ["addr:" + $0] } ?? [])
+        [Self.throttleKey(email: email)] + (clientAddress.map { ["addr:" + $0] } ?? [])
     }
+
+    public static func throttleKey(email: String) -> String { "email:" + RandomToken.hash(email) }
+    /// Failed password re-checks of a signed-in person (export, deletion), throttled as sign-ins are.
+    public static func reauthKey(accountID: String) -> String { "reauth:" + RandomToken.hash(accountID) }
 }

@@ -12,15 +12,18 @@ public struct SecretInfo: Sendable, Equatable {
     public var updatedAt: Date
 }
 
-/// Secrets: sealed under their project's data key (itself wrapped by the master key) and
-/// opened only to become environment variables of the processes a server starts.
+/// Secrets: sealed under their project's data key (itself wrapped by the master key and the
+/// project's shred key) and opened only to become environment variables of the processes a
+/// server starts.
 public struct SecretService: Sendable {
     let env: DomainEnvironment
     let master: MasterKey
+    let keyring: any ProjectKeyring
 
-    public init(env: DomainEnvironment, master: MasterKey) {
+    public init(env: DomainEnvironment, master: MasterKey, keyring: any ProjectKeyring) {
         self.env = env
         self.master = master
+        self.keyring = keyring
     }
 
     /// Checks the master key against the fingerprint the data was sealed with; records it on
@@ -45,7 +48,7 @@ public struct SecretService: Sendable {
         try principal.check(.scope(.secretsWrite))
         try SecretRules.check(name: name)
         try SecretRules.check(value: value)
-        let master = self.master
+        let master = self.master, keyring = self.keyring
         let now = env.now()
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
@@ -55,7 +58,8 @@ public struct SecretService: Sendable {
             guard others + value.utf8.count <= SecretRules.maxProjectBytes else {
                 throw DomainError.unprocessable("value", "would take the project's secrets past 256 KiB together")
             }
-            let key = try await Self.dataKey(tx, projectID: address.projectID, master: master, create: true, at: now)!
+            let key = try await Self.dataKey(tx, projectID: address.projectID, master: master, keyring: keyring,
+                                             create: true, at: now)!
             let sealed = try Envelope.sealValue(value, key: key, address: address)
             let previous = existing.first { $0.address == address }
             try await tx.upsert(SecretRecord(
@@ -101,11 +105,12 @@ public struct SecretService: Sendable {
     /// server's. A value that fails to open (moved, altered, wrong key) is an error, never
     /// injected.
     public func environment(for server: Server) async throws -> [String: String] {
-        let master = self.master
+        let master = self.master, keyring = self.keyring
         return try await env.store.read { tx in
             let records = try await tx.secrets(projectID: server.projectID, serverID: server.id)
             guard !records.isEmpty else { return [:] }
-            guard let key = try await Self.dataKey(tx, projectID: server.projectID, master: master, create: false, at: Date()) else {
+            guard let key = try await Self.dataKey(tx, projectID: server.projectID, master: master, keyring: keyring,
+                                                   create: false, at: Date()) else {
                 throw DomainError(.runtimeFailed, "The project's data key is missing; its secrets cannot be opened.")
             }
             var environment: [String: String] = [:]
@@ -121,18 +126,71 @@ public struct SecretService: Sendable {
         }
     }
 
-    /// Rewraps every project data key under `newKey` in one transaction; values are untouched.
-    public static func rotateMasterKey(store: any Store, from old: MasterKey, to newKey: MasterKey) async throws -> Int {
+    /// Rewraps every project data key under `newKey` in one transaction; values are untouched
+    /// and each project keeps its shred key.
+    public static func rotateMasterKey(store: any Store, keyring: any ProjectKeyring, from old: MasterKey,
+                                       to newKey: MasterKey) async throws -> Int {
         try await checkMasterKey(old, store: store)
         return try await store.write { tx in
             let keys = try await tx.wrappedDataKeys()
-            for (projectID, wrapped) in keys {
-                let key = try Envelope.unwrap(wrapped, projectID: projectID, master: old)
-                try await tx.updateWrappedDataKey(projectID: projectID, wrapped: try Envelope.wrap(key, projectID: projectID, master: newKey))
+            for (projectID, stored) in keys {
+                let key = try unwrap(stored, projectID: projectID, master: old, keyring: keyring)
+                var rewrapped = stored
+                if stored.version == WrappedDataKey.shreddable, let shred = try keyring.shredKey(projectID: projectID) {
+                    rewrapped.wrapped = try Envelope.wrap(key, projectID: projectID, master: newKey, shredKey: shred)
+                } else {
+                    rewrapped.wrapped = try Envelope.wrap(key, projectID: projectID, master: newKey)
+                }
+                try await tx.updateWrappedDataKey(projectID: projectID, rewrapped)
             }
             try await tx.setVaultFingerprint(newKey.fingerprint)
             return keys.count
         }
+    }
+
+    /// At start: gives every data key wrapped by the master key alone (from before shred keys) a
+    /// shred key and rewraps it under both, so that deleting its project can shred it. The shred
+    /// keys are written (and synced) before the rows that need them commit. Returns how many.
+    /// A database backup taken before this ran still holds the old wraps.
+    public static func upgradeDataKeys(store: any Store, master: MasterKey, keyring: any ProjectKeyring) async throws -> Int {
+        try await store.write { tx in
+            var count = 0
+            for (projectID, stored) in try await tx.wrappedDataKeys() where stored.version < WrappedDataKey.shreddable {
+                let key = try Envelope.unwrap(stored.wrapped, projectID: projectID, master: master)
+                let shred = try keyring.createShredKey(projectID: projectID)
+                try await tx.updateWrappedDataKey(projectID: projectID, WrappedDataKey(
+                    wrapped: try Envelope.wrap(key, projectID: projectID, master: master, shredKey: shred),
+                    version: WrappedDataKey.shreddable))
+                count += 1
+            }
+            return count
+        }
+    }
+
+    /// Crypto-shredding of projects: their wrapped data keys and sealed secrets are deleted in a
+    /// committed transaction, then their shred keys are destroyed, so no copy of those wrapped
+    /// keys (an old backup's included) opens again. Idempotent: a retry after a crash finishes it.
+    public func shred(accountID: String, projectIDs: [String], actor: Actor) async throws {
+        guard !projectIDs.isEmpty else { return }
+        let now = env.now()
+        try await env.store.write { tx in
+            try await tx.lockAccount(id: accountID)
+            for projectID in projectIDs {
+                let had = try await tx.wrappedDataKey(projectID: projectID) != nil
+                try await tx.deleteDataKeyAndSecrets(projectID: projectID)
+                guard had else { continue }
+                try await tx.append(
+                    ActivityRecord(action: Action.projectDataKeyDestroyed, actor: actor,
+                                   target: Target(type: "project", id: projectID), projectID: projectID),
+                    accountID: accountID, at: now)
+            }
+        }
+        try destroyShredKeys(projectIDs)
+    }
+
+    /// The keyring's half of `shred`, for a caller that deleted the rows in its own transaction.
+    func destroyShredKeys(_ projectIDs: [String]) throws {
+        for projectID in projectIDs { try keyring.destroyShredKey(projectID: projectID) }
     }
 
     // MARK: Helpers
@@ -152,18 +210,35 @@ public struct SecretService: Sendable {
         return SecretAddress(projectID: projectID, serverID: nil, name: name)
     }
 
-    static func dataKey(_ tx: any StoreTransaction, projectID: String, master: MasterKey, create: Bool,
-                        at now: Date) async throws -> SymmetricKey? {
-        if let wrapped = try await tx.wrappedDataKey(projectID: projectID) {
+    static func dataKey(_ tx: any StoreTransaction, projectID: String, master: MasterKey, keyring: any ProjectKeyring,
+                        create: Bool, at now: Date) async throws -> SymmetricKey? {
+        if let stored = try await tx.wrappedDataKey(projectID: projectID) {
             do {
-                return try Envelope.unwrap(wrapped, projectID: projectID, master: master)
+                return try unwrap(stored, projectID: projectID, master: master, keyring: keyring)
+            } catch let error as DomainError {
+                throw error
             } catch {
                 throw DomainError(.runtimeFailed, "The project's data key cannot be opened with this master key.")
             }
         }
         guard create else { return nil }
-        let (key, wrapped) = try Envelope.newDataKey(projectID: projectID, master: master)
-        try await tx.insertWrappedDataKey(projectID: projectID, wrapped: wrapped, at: now)
+        // The shred key first: a row is never committed without the key that opens it.
+        let shred = try keyring.createShredKey(projectID: projectID)
+        let key = SymmetricKey(size: .bits256)
+        try await tx.insertWrappedDataKey(projectID: projectID, WrappedDataKey(
+            wrapped: try Envelope.wrap(key, projectID: projectID, master: master, shredKey: shred),
+            version: WrappedDataKey.shreddable), at: now)
         return key
+    }
+
+    static func unwrap(_ stored: WrappedDataKey, projectID: String, master: MasterKey,
+                       keyring: any ProjectKeyring) throws -> SymmetricKey {
+        guard stored.version == WrappedDataKey.shreddable else {
+            return try Envelope.unwrap(stored.wrapped, projectID: projectID, master: master)
+        }
+        guard let shred = try keyring.shredKey(projectID: projectID) else {
+            throw DomainError(.runtimeFailed, "The project's shred key is gone (see the project key directory); its secrets cannot be opened.")
+        }
+        return try Envelope.unwrap(stored.wrapped, projectID: projectID, master: master, shredKey: shred)
     }
 }

@@ -135,12 +135,15 @@ public protocol StoreTransaction: Sendable {
     /// The master key's fingerprint the data was sealed with; nil before the first key.
     func vaultFingerprint() async throws -> String?
     func setVaultFingerprint(_ fingerprint: String) async throws
-    /// A project's data key, wrapped by the master key.
-    func wrappedDataKey(projectID: String) async throws -> Data?
-    func insertWrappedDataKey(projectID: String, wrapped: Data, at: Date) async throws
+    /// A project's data key, wrapped by the master key (and, version 2, its shred key).
+    func wrappedDataKey(projectID: String) async throws -> WrappedDataKey?
+    func insertWrappedDataKey(projectID: String, _ key: WrappedDataKey, at: Date) async throws
     /// Every project's wrapped data key (for rotating the master key).
-    func wrappedDataKeys() async throws -> [(projectID: String, wrapped: Data)]
-    func updateWrappedDataKey(projectID: String, wrapped: Data) async throws
+    func wrappedDataKeys() async throws -> [(projectID: String, key: WrappedDataKey)]
+    func updateWrappedDataKey(projectID: String, _ key: WrappedDataKey) async throws
+    /// Crypto-shredding, the database's half: the project's wrapped data key and every sealed
+    /// secret of the project go.
+    func deleteDataKeyAndSecrets(projectID: String) async throws
 
     // Secrets
     func secret(_ address: SecretAddress) async throws -> SecretRecord?
@@ -196,6 +199,32 @@ public protocol StoreTransaction: Sendable {
     func retireUsageSamples(before: Date, logLines: [String: Int64]) async throws -> Int
     func dailyUsage() async throws -> [DailyUsage]
 
+    // Account deletion
+    /// Marks the account as being deleted: from then on a restart finishes the job.
+    func markAccountDeleting(id: String, at: Date) async throws
+    /// Accounts marked as being deleted whose rows are still there.
+    func accountsBeingDeleted() async throws -> [String]
+    /// Ends every credential of the account: sessions, API keys and export links.
+    func deleteCredentials(accountID: String) async throws
+    /// Every project id of the account.
+    func projectIDs(accountID: String) async throws -> [String]
+    /// Every server of the account not yet deleted.
+    func liveServers(accountID: String) async throws -> [Server]
+    /// Deletes every row that names the account (its activity chain included) and the account.
+    func deleteAccountRows(accountID: String, email: String) async throws
+
+    // Exports
+    func insert(_ export: ExportLink) async throws
+    /// Takes the link for its one download: returns it and deletes it, if it exists and has
+    /// not expired (an expired one is deleted too).
+    func claimExport(tokenHash: String, at: Date) async throws -> ExportLink?
+    /// Everything an export holds that the other reads do not give whole.
+    func runsWithOutput(serverID: String, after: String?, limit: Int) async throws -> [Run]
+    func allServers(accountID: String) async throws -> [Server]
+    func usageSamples(serverID: String, after: Date?, limit: Int) async throws -> [UsageSample]
+    func ledgerEntries(accountID: String) async throws -> [StoredLedgerEntry]
+    func chain(accountID: String, afterSeq: Int64, limit: Int) async throws -> [ActivityEvent]
+
     // Idempotency
     func idempotencyRecord(id: String) async throws -> IdempotencyRecord?
     /// Inserts a pending record; false if one with that id exists.
@@ -208,4 +237,11 @@ public protocol StoreTransaction: Sendable {
 public struct UniqueViolation: Error, Sendable {
     public var detail: String
     public init(_ detail: String) { self.detail = detail }
+}
+
+extension StoreTransaction {
+    /// Version 1 (the master key alone): how keys from before shred keys were stored.
+    public func insertWrappedDataKey(projectID: String, wrapped: Data, at: Date) async throws {
+        try await insertWrappedDataKey(projectID: projectID, WrappedDataKey(wrapped: wrapped, version: 1), at: at)
+    }
 }

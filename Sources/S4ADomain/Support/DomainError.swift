@@ -9,6 +9,8 @@ public struct DomainError: Error, Equatable, Sendable {
         case forbidden
         case insufficientScope = "insufficient-scope"
         case notFound = "not-found"
+        /// A one-time link that was used, expired or never existed (all three alike).
+        case gone
         case conflict
         case slugTaken = "slug-taken"
         case idempotencyMismatch = "idempotency-key-reused"

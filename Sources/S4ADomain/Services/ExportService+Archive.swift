@@ -1,0 +1,273 @@
+import Foundation
+
+/// The archive: `s4a-export/` with JSON for the small records, JSON Lines for the large ones
+/// (spooled to a file each, so a tar header can carry its size, then streamed), and with
+/// `include_files` each running server's own tar spliced in under `files/<server>/`. No
+/// record carries a secret value, a token or a hash of one.
+extension ExportService {
+    static let root = "s4a-export/"
+
+    public func writeArchive(_ link: ExportLink, to tar: TarWriter) async throws {
+        let accountID = link.accountID
+        guard let account = try await env.store.read({ tx in try await tx.account(id: accountID) }) else {
+            throw DomainError(.gone, "The account is gone.")
+        }
+        let encoder = Self.encoder()
+        func json(_ value: some Encodable) throws -> [UInt8] { Array(try encoder.encode(value)) + [0x0a] }
+
+        try await tar.directory(Self.root)
+        try await tar.file(Self.root + "account.json", try json(AccountRecord(
+            id: account.id, email: account.email, created_at: account.createdAt,
+            spending_limit_usd: account.spendingLimit?.decimal)))
+
+        let (projects, servers, keys) = try await env.store.read { tx in
+            var projects: [Project] = [], keys: [APIKey] = []
+            var cursor: String?
+            repeat {
+                let page = try await tx.projects(accountID: accountID, only: nil, cursor: cursor, limit: 200)
+                projects += page.items
+                cursor = page.nextCursor
+            } while cursor != nil
+            repeat {
+                let page = try await tx.apiKeys(accountID: accountID, cursor: cursor, limit: 200)
+                keys += page.items
+                cursor = page.nextCursor
+            } while cursor != nil
+            return (projects, try await tx.allServers(accountID: accountID), keys)
+        }
+        try await tar.file(Self.root + "projects.json", try json(projects.map {
+            ProjectRecord(id: $0.id, name: $0.name, slug: $0.slug, url: env.settings.projectURL($0.slug),
+                          visibility: $0.visibility.rawValue, attached_server_id: $0.attachedServerID,
+                          created_at: $0.createdAt, updated_at: $0.updatedAt)
+        }))
+        try await tar.file(Self.root + "servers.json", try json(servers.map {
+            ServerRecord(id: $0.id, project_id: $0.projectID, name: $0.name, template: $0.template, cpu_millis: $0.cpuMillis,
+                         memory_mb: $0.memoryMB, disk_mb: $0.diskMB, budget_usd: $0.budget.decimal,
+                         network: $0.network.rawValue, state: $0.state.rawValue, last_error: $0.lastError,
+                         created_at: $0.createdAt, updated_at: $0.updatedAt)
+        }))
+        // Never the token nor its hash: what the key list shows.
+        try await tar.file(Self.root + "api_keys.json", try json(keys.map {
+            APIKeyRecord(id: $0.id, name: $0.name, prefix: $0.prefix, scopes: $0.scopes.map(\.rawValue).sorted(),
+                         project_ids: $0.projectIDs?.sorted(), parent_key_id: $0.parentKeyID, expires_at: $0.expiresAt,
+                         max_server_budget_usd: $0.maxServerBudget?.decimal, created_at: $0.createdAt,
+                         last_used_at: $0.lastUsedAt, revoked_at: $0.revokedAt)
+        }))
+        // Names and scopes only: the sealed values stay behind.
+        var secrets: [SecretRecordExport] = []
+        for project in projects {
+            let records = try await env.store.read { tx in try await tx.secrets(projectID: project.id, serverID: nil) }
+            secrets += records.map {
+                SecretRecordExport(project_id: $0.address.projectID, server_id: $0.address.serverID, name: $0.address.name,
+                                   scope: $0.address.scope, version: $0.version, created_at: $0.createdAt, updated_at: $0.updatedAt)
+            }
+        }
+        try await tar.file(Self.root + "secrets.json", try json(secrets))
+
+        try await spooled(Self.root + "activity.jsonl", tar) { line in
+            var after: Int64 = 0
+            while true {
+                let cursor = after
+                let events = try await env.store.read { tx in try await tx.chain(accountID: accountID, afterSeq: cursor, limit: 500) }
+                guard let last = events.last else { break }
+                for event in events {
+                    try line(try encoder.encode(ActivityRecordExport(
+                        seq: event.seq, id: event.id, at: event.at, actor_type: event.record.actor.type.rawValue,
+                        actor_id: event.record.actor.id, action: event.record.action, target_type: event.record.target.type,
+                        target_id: event.record.target.id, project_id: event.record.projectID, metadata: event.record.metadata,
+                        prev_hash: event.prevHash, hash: event.hash)))
+                }
+                after = last.seq
+            }
+        }
+        try await spooled(Self.root + "runs.jsonl", tar) { line in
+            for server in servers {
+                var after: String?
+                while true {
+                    // A few at a time: each may hold a MiB of output per stream.
+                    let cursor = after
+                    let runs = try await env.store.read { tx in try await tx.runsWithOutput(serverID: server.id, after: cursor, limit: 8) }
+                    guard let last = runs.last else { break }
+                    for run in runs {
+                        try line(try encoder.encode(RunRecord(
+                            id: run.id, server_id: run.serverID, kind: run.kind, command: run.command, state: run.state.rawValue,
+                            exit_code: run.exitCode, stdout: run.stdout, stderr: run.stderr, truncated: run.truncated,
+                            cpu_micros: run.cpuMicros, started_at: run.startedAt, finished_at: run.finishedAt)))
+                    }
+                    after = last.id
+                }
+            }
+        }
+        for server in servers where server.state != .deleted {
+            try await spooled(Self.root + "logs/\(server.id).jsonl", tar) { line in
+                let lines = (try? await runtime.readLogs(server.id, after: nil).lines) ?? []
+                for entry in lines {
+                    try line(try encoder.encode(LogRecord(time: entry.time, stream: entry.stream.rawValue,
+                                                          process: entry.process, text: entry.text)))
+                }
+            }
+        }
+        try await spooled(Self.root + "usage.jsonl", tar) { line in
+            for server in servers {
+                var after: Date?
+                while true {
+                    let cursor = after
+                    let samples = try await env.store.read { tx in try await tx.usageSamples(serverID: server.id, after: cursor, limit: 1000) }
+                    guard let last = samples.last else { break }
+                    for sample in samples {
+                        try line(try encoder.encode(UsageRecord(
+                            server_id: sample.serverID, at: sample.at, cpu_micros: sample.cpuMicros, memory_bytes: sample.memoryBytes,
+                            pids: sample.pids, disk_bytes: sample.diskBytes, net_rx_bytes: sample.networkReceivedBytes,
+                            net_tx_bytes: sample.networkSentBytes, charged_usd: sample.charged.decimal)))
+                    }
+                    after = last.at
+                }
+            }
+        }
+        try await spooled(Self.root + "ledger.jsonl", tar) { line in
+            for entry in try await env.store.read({ tx in try await tx.ledgerEntries(accountID: accountID) }) {
+                try line(try encoder.encode(LedgerRecord(id: entry.id, server_id: entry.serverID, lease_id: entry.entry.leaseID,
+                                                         kind: entry.entry.kind.rawValue, amount_usd: entry.entry.amount.decimal,
+                                                         created_at: entry.createdAt)))
+            }
+        }
+        var files: [String: String] = [:]
+        if link.includeFiles {
+            for server in servers where server.state != .deleted {
+                files[server.id] = try await serverFiles(server, tar)
+            }
+        }
+        try await tar.file(Self.root + "manifest.json", try json(Manifest(
+            format: "s4a-export/1", account_id: account.id, created_at: env.now(), include_files: link.includeFiles,
+            files: link.includeFiles ? files : nil,
+            note: "Secret values, API key tokens and their hashes are never exported. Logs and usage go back as far as retention keeps them.")))
+        try await tar.finish()
+    }
+
+    /// Writes what `produce` emits, a line at a time, to a spool file, then streams that file
+    /// as one tar entry: a tar header needs the size first, and memory stays one buffer.
+    func spooled(_ name: String, _ tar: TarWriter,
+                 _ produce: (_ line: (Data) throws -> Void) async throws -> Void) async throws {
+        try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        let path = spoolDirectory + "/" + UUID().uuidString + ".jsonl"
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+              let writer = FileHandle(forWritingAtPath: path) else {
+            throw DomainError(.runtimeFailed, "Cannot write the export's spool file.")
+        }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var buffer = Data()
+        var size = 0
+        do {
+            try await produce { line in
+                buffer.append(line)
+                buffer.append(0x0a)
+                if buffer.count >= 1 << 16 {
+                    try writer.write(contentsOf: buffer)
+                    size += buffer.count
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+            try writer.write(contentsOf: buffer)
+            size += buffer.count
+            try writer.close()
+        } catch {
+            try? writer.close()
+            throw error
+        }
+        guard let reader = FileHandle(forReadingAtPath: path) else { throw DomainError(.runtimeFailed, "Cannot read the spool file.") }
+        defer { try? reader.close() }
+        try await tar.file(name, size: size) {
+            guard let data = try reader.read(upToCount: 1 << 16), !data.isEmpty else { return nil }
+            return Array(data)
+        }
+    }
+
+    /// Splices the server's own tar of its filesystem (run inside it, as the file API's archive
+    /// is, so links can only name its own files; its own filesystem only: not /proc, /tmp or
+    /// the host's read-only /usr) into the archive under `files/<server>/`. The server's tar
+    /// writes into a pipe that is read only as fast as the download goes. Returns what the
+    /// manifest says of it.
+    func serverFiles(_ server: Server, _ tar: TarWriter) async throws -> String {
+        guard (try? await runtime.status(server.id)) == .running else { return "skipped: the server is not running" }
+        let handoff = ByteHandoff()
+        let prefix = Self.root + "files/" + server.id
+        var request = ExecRequest(
+            argv: ["/bin/sh", "-c", #"exec tar -C / --one-file-system --numeric-owner --transform "s,^\.,$1,S" -cf - ."#,
+                   "s4a-export", prefix],
+            cwd: "/", timeout: .seconds(6 * 3600),
+            onOutput: { kind, bytes in if kind == .stdout { handoff.put(bytes) } })
+        request.collect = false
+        let runtime = self.runtime
+        let frozen = request
+        return try await withThrowingTaskGroup(of: ExecResult.self) { group in
+            group.addTask {
+                defer { handoff.finish() }
+                return try await runtime.exec(server.id, frozen)
+            }
+            var entries = TarEntryStream()
+            do {
+                while let piece = await handoff.next() { try await tar.raw(try entries.feed(piece)) }
+                // A tar cut short still leaves whole entries: the last one is padded out.
+                if entries.unfinished > 0 { try await tar.raw([UInt8](repeating: 0, count: entries.unfinished)) }
+            } catch {
+                handoff.cancel()
+                throw error
+            }
+            let result = try await group.next()!
+            // GNU tar exits 1 when a file changed as it was read: what was read is kept.
+            return result.exitCode <= 1 ? "included" : "partial: the server's tar exited \(result.exitCode)"
+        }
+    }
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)))
+        }
+        return encoder
+    }
+}
+
+// The archive's records: field names as the API spells them.
+private struct AccountRecord: Encodable {
+    let id: String, email: String, created_at: Date, spending_limit_usd: String?
+}
+private struct ProjectRecord: Encodable {
+    let id: String, name: String, slug: String, url: String, visibility: String, attached_server_id: String?
+    let created_at: Date, updated_at: Date
+}
+private struct ServerRecord: Encodable {
+    let id: String, project_id: String, name: String, template: String, cpu_millis: Int, memory_mb: Int, disk_mb: Int
+    let budget_usd: String, network: String, state: String, last_error: String?, created_at: Date, updated_at: Date
+}
+private struct APIKeyRecord: Encodable {
+    let id: String, name: String, prefix: String, scopes: [String], project_ids: [String]?, parent_key_id: String?
+    let expires_at: Date?, max_server_budget_usd: String?, created_at: Date, last_used_at: Date?, revoked_at: Date?
+}
+private struct SecretRecordExport: Encodable {
+    let project_id: String, server_id: String?, name: String, scope: String, version: Int, created_at: Date, updated_at: Date
+}
+private struct ActivityRecordExport: Encodable {
+    let seq: Int64, id: String, at: Date, actor_type: String, actor_id: String, action: String, target_type: String
+    let target_id: String, project_id: String?, metadata: [String: String], prev_hash: String, hash: String
+}
+private struct RunRecord: Encodable {
+    let id: String, server_id: String, kind: String, command: String, state: String, exit_code: Int?
+    let stdout: String, stderr: String, truncated: Bool, cpu_micros: Int64?, started_at: Date, finished_at: Date?
+}
+private struct LogRecord: Encodable {
+    let time: Date, stream: String, process: String, text: String
+}
+private struct UsageRecord: Encodable {
+    let server_id: String, at: Date, cpu_micros: Int64, memory_bytes: Int64, pids: Int64, disk_bytes: Int64
+    let net_rx_bytes: Int64, net_tx_bytes: Int64, charged_usd: String
+}
+private struct LedgerRecord: Encodable {
+    let id: String, server_id: String, lease_id: String, kind: String, amount_usd: String, created_at: Date
+}
+private struct Manifest: Encodable {
+    let format: String, account_id: String, created_at: Date, include_files: Bool, files: [String: String]?, note: String
+}

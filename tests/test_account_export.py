@@ -1,0 +1,224 @@
+"""Account export through the real binary: every record of an account with two projects,
+servers (real runc), secrets, runs and logs is in the archive, no secret value, token or
+token hash is; the link works once and expires; a 200 MB disk streams through with the
+control plane's memory bounded; and the CLI's export and delete."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import sqlite3
+import tarfile
+import time
+
+import requests
+
+from conftest import PASSWORD, Server, login
+from test_account_deletion import account_id, make_account
+
+PROBLEM = "application/problem+json"
+
+
+def create_export(srv: Server, token: str, include_files: bool = False) -> dict:
+    r = srv.request("POST", "/v1/account/export" + ("?include_files=true" if include_files else ""), token,
+                    json={"password": PASSWORD})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def download(srv: Server, url: str, **kw) -> requests.Response:
+    # No credentials: the link is the credential.
+    return requests.get(url, verify=str(srv.ca), timeout=kw.pop("timeout", 120), **kw)
+
+
+def members(archive: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        return {m.name: (tar.extractfile(m).read() if m.isfile() else b"") for m in tar.getmembers()}
+
+
+def jsonl(data: bytes) -> list[dict]:
+    return [json.loads(line) for line in data.decode().splitlines() if line]
+
+
+def wait_for_logs(srv: Server, token: str, server: str, text: str) -> None:
+    for _ in range(100):
+        lines = srv.request("GET", f"/v1/servers/{server}/logs", token).json()["lines"]
+        if any(text in line["text"] for line in lines):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no {text!r} in the logs of {server}")
+
+
+def test_export_holds_every_record_and_no_secret(make_server):
+    srv = make_server()
+    acct, projects, server_ids, values, key = make_account(srv, servers=2)
+    me = account_id(srv, acct.token)
+    wait_for_logs(srv, acct.token, server_ids[0], "tick")
+    second_session = login(srv, acct.email)
+
+    # Only a signed-in person with the password.
+    assert srv.request("POST", "/v1/account/export", key["token"], json={"password": PASSWORD}).status_code == 403
+    r = srv.request("POST", "/v1/account/export", acct.token, json={"password": "nope"})
+    assert r.status_code == 403 and r.headers["Content-Type"].startswith(PROBLEM), r.text
+
+    link = create_export(srv, acct.token)
+    assert link["download_url"].startswith(srv.base_url + "/v1/exports/s4x_")
+    r = download(srv, link["download_url"])
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/gzip"
+    assert "attachment" in r.headers["Content-Disposition"] and r.headers["Cache-Control"] == "no-store"
+    archive = r.content
+    files = members(archive)
+    root = "s4a-export/"
+
+    account = json.loads(files[root + "account.json"])
+    assert account["id"] == me and account["email"] == acct.email and "password_hash" not in account
+    assert sorted(p["id"] for p in json.loads(files[root + "projects.json"])) == sorted(projects)
+    servers = {s["id"]: s for s in json.loads(files[root + "servers.json"])}
+    assert set(server_ids) <= set(servers) and servers[server_ids[1]]["state"] == "stopped"
+    keys = json.loads(files[root + "api_keys.json"])
+    assert [k["id"] for k in keys] == [key["key"]["id"]]
+    assert not {"token", "token_hash", "hash"} & set(keys[0]), keys[0]
+    names = sorted((s["scope"], s["name"]) for s in json.loads(files[root + "secrets.json"]))
+    assert names == [("project", "TOKEN"), ("project", "TOKEN"), ("server", "OWN")]
+
+    # The activity chain, whole and linked, the export's own event included.
+    events = jsonl(files[root + "activity.jsonl"])
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert all(b["prev_hash"] == a["hash"] for a, b in zip(events, events[1:]))
+    served = srv.request("GET", "/v1/activity?limit=200", acct.token).json()["items"]
+    assert {e["id"] for e in served} == {e["id"] for e in events}
+    assert events[-1]["action"] == "account.exported"
+
+    runs = jsonl(files[root + "runs.jsonl"])
+    execs = [run for run in runs if run["kind"] == "exec"]
+    assert execs and execs[0]["stdout"] == "***\n", execs  # masked when it ran
+    assert any(run["kind"] == "background" for run in runs)
+    logs = jsonl(files[root + f"logs/{server_ids[0]}.jsonl"])
+    assert any(line["text"] == "tick" for line in logs)
+    ledger = jsonl(files[root + "ledger.jsonl"])
+    assert ledger and {e["server_id"] for e in ledger} <= set(server_ids)
+    for sample in jsonl(files[root + "usage.jsonl"]):
+        assert sample["server_id"] in server_ids
+    manifest = json.loads(files[root + "manifest.json"])
+    assert manifest["account_id"] == me and manifest["include_files"] is False
+
+    # No secret value, token or token hash anywhere in it, compressed or not.
+    tar_bytes = gzip.decompress(archive)
+    for needle in [*values, key["token"], acct.token, second_session]:
+        for form in (needle, hashlib.sha256(needle.encode()).hexdigest()):
+            assert form.encode() not in tar_bytes and form.encode() not in archive, f"{form[:8]}… is in the export"
+
+    # Once only; an expired link answers as a used one does.
+    again = download(srv, link["download_url"])
+    assert again.status_code == 410 and again.headers["Content-Type"].startswith(PROBLEM), again.text
+    late = create_export(srv, acct.token)
+    with sqlite3.connect(srv.sqlite_path) as conn:
+        conn.execute("UPDATE exports SET expires_at = 1")
+    expired = download(srv, late["download_url"])
+    assert expired.status_code == 410 and expired.json() == {**again.json()}, expired.text
+    forged = download(srv, srv.base_url + "/v1/exports/s4x_" + "A" * 43)
+    assert forged.status_code == 410 and forged.json() == again.json()
+    # Used and expired links leave no row; a live one is stored as its token's hash only, and
+    # an Idempotency-Key does not make the request (its body holds the password) stored.
+    with sqlite3.connect(srv.sqlite_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM exports").fetchone()[0] == 0
+    r = srv.request("POST", "/v1/account/export", acct.token, json={"password": PASSWORD},
+                    headers={"Idempotency-Key": "export-once"})
+    assert r.status_code == 201, r.text
+    token = r.json()["download_url"].rsplit("/", 1)[-1]
+    with sqlite3.connect(srv.sqlite_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM idempotency_records").fetchone()[0] == 0
+        rows = conn.execute("SELECT * FROM exports").fetchall()
+    assert len(rows) == 1 and hashlib.sha256(token.encode()).hexdigest() in rows[0]
+    assert token not in " ".join(map(str, rows[0]))
+
+
+def rss_bytes(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_200_mb_disk_streams_with_bounded_memory(make_server):
+    srv = make_server()
+    acct, _, server_ids, _, _ = make_account(srv)
+    server = server_ids[0]
+    # A fresh server with room for 200 MB of incompressible data.
+    project = srv.request("GET", f"/v1/servers/{server}", acct.token).json()["project_id"]
+    r = srv.request("POST", "/v1/servers", acct.token,
+                    json={"project_id": project, "name": "big", "budget_usd": "5", "memory_mb": 128, "disk_mb": 400})
+    assert r.status_code == 201, r.text
+    big = r.json()["id"]
+    r = srv.request("POST", f"/v1/servers/{big}/exec", acct.token, timeout=300,
+                    json={"command": "head -c 200M /dev/urandom > /root/big && sha256sum /root/big | cut -d' ' -f1",
+                          "timeout_s": 240})
+    assert r.status_code == 200 and r.json()["exit_code"] == 0, r.text
+    digest = r.json()["stdout"].strip()
+
+    link = create_export(srv, acct.token, include_files=True)
+    pid = srv.process.pid
+    before = rss_bytes(pid)
+    peak = before
+    inner = hashlib.sha256()
+    path = srv.data_dir.parent / "export.tar.gz"
+    with download(srv, link["download_url"], stream=True, timeout=600) as r, open(path, "wb") as out:
+        assert r.status_code == 200, r.text
+        chunks = r.iter_content(chunk_size=1 << 16)
+        out.write(next(chunks))
+        # A client that stops reading: the plane must wait, not buffer the archive.
+        for _ in range(10):
+            time.sleep(0.5)
+            peak = max(peak, rss_bytes(pid))
+        count = 0
+        for chunk in chunks:
+            out.write(chunk)
+            count += 1
+            if count % 64 == 0:
+                peak = max(peak, rss_bytes(pid))
+                time.sleep(0.01)  # slowly
+    growth = peak - before
+    print(f"control plane RSS: {before >> 20} MiB before, peak {peak >> 20} MiB while streaming")
+    assert growth < 64 << 20, f"the control plane grew by {growth >> 20} MiB while streaming"
+
+    with tarfile.open(path, mode="r:gz") as tar:
+        member = tar.getmember(f"s4a-export/files/{big}/root/big")
+        assert member.size == 200 << 20
+        f = tar.extractfile(member)
+        while block := f.read(1 << 20):
+            inner.update(block)
+        assert inner.hexdigest() == digest
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile("s4a-export/manifest.json").read())
+    assert f"s4a-export/files/{server}/root/f" in names
+    assert manifest["files"][big] == "included"
+    # Nothing of the host came along: not its /usr, nor the server's /proc or /tmp.
+    assert not [n for n in names if n.startswith((f"s4a-export/files/{big}/usr/", f"s4a-export/files/{big}/proc/"))]
+    path.unlink()
+
+
+def test_cli_exports_and_deletes_with_a_typed_confirmation(make_server, cli):
+    srv = make_server()
+    acct, projects, server_ids, values, _ = make_account(srv)
+    cli.login(srv, acct)
+    out = cli.home / "mine.tar.gz"
+    p = cli.ok("account", "export", "-o", str(out), "--password-stdin", input=PASSWORD + "\n")
+    assert str(out) in p.stdout
+    files = members(out.read_bytes())
+    assert json.loads(files["s4a-export/account.json"])["email"] == acct.email
+    assert not any(v.encode() in b"".join(files.values()) for v in values)
+
+    p = cli.run("account", "delete", "--confirm", "someone@else.example", "--password-stdin", input=PASSWORD + "\n")
+    assert p.returncode != 0 and "nothing was deleted" in p.stderr, p.stderr
+    assert srv.request("GET", "/v1/account", acct.token).status_code == 200
+
+    p = cli.run("account", "delete", "--confirm", acct.email, "--password-stdin", input="wrong\n")
+    assert p.returncode != 0 and PASSWORD not in p.stdout + p.stderr
+    assert srv.request("GET", "/v1/account", acct.token).status_code == 200
+
+    result = cli.json("account", "delete", "--confirm", acct.email, "--password-stdin", input=PASSWORD + "\n")
+    assert result == {"deleted": True, "finished": True}
+    assert srv.request("GET", "/v1/account", acct.token).status_code == 401
