@@ -43,6 +43,17 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
+    """Polls `predicate` until it returns something truthy (returned), else fails the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -22,20 +22,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import PASSWORD, signup_and_login, unique_email
+from conftest import PASSWORD, signup_and_login, unique_email, wait_until
 
 SHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
-
-def wait_for(predicate, timeout=30.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.fixture
@@ -162,11 +153,11 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     b.get(srv.url(f"/servers/{sid}"))
     assert b.find_element(By.ID, "server-state").text == "running"
     assert len(b.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
-    wait_for(lambda: b.find_element(By.ID, "logs-status").text == "Live.")
+    wait_until(lambda: b.find_element(By.ID, "logs-status").text == "Live.")
     bg = srv.request("POST", f"/v1/servers/{sid}/exec", token, json={
         "command": "for i in 1 2 3 4 5; do echo agent-line-$i; sleep 0.3; done", "background": True})
     assert bg.status_code in (200, 201, 202), bg.text
-    wait_for(lambda: "agent-line-5" in b.find_element(By.ID, "logs").text)
+    wait_until(lambda: "agent-line-5" in b.find_element(By.ID, "logs").text)
     logs = b.find_element(By.ID, "logs").text
     assert logs.index("agent-line-1") < logs.index("agent-line-5")
     shot(b, "06-server-live-logs")
@@ -183,10 +174,10 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     # The terminal: the shell's WebSocket, typed into like a terminal.
     b.get(srv.url(f"/servers/{sid}"))
     submit(b, By.ID, "open-terminal")
-    wait_for(lambda: b.find_element(By.ID, "terminal-status").text.startswith("Connected"))
-    wait_for(lambda: "#" in b.find_element(By.ID, "terminal").text)  # the prompt
+    wait_until(lambda: b.find_element(By.ID, "terminal-status").text.startswith("Connected"))
+    wait_until(lambda: "#" in b.find_element(By.ID, "terminal").text)  # the prompt
     b.find_element(By.ID, "terminal").send_keys("echo term-$((6*7))\n")
-    wait_for(lambda: "term-42" in b.find_element(By.ID, "terminal").text)
+    wait_until(lambda: "term-42" in b.find_element(By.ID, "terminal").text)
     shot(b, "08-terminal")
 
     # The file browser: upload, list, view.

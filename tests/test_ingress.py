@@ -11,7 +11,7 @@ import socket
 import ssl
 import time
 
-from conftest import Server, signup_and_login
+from conftest import Server, signup_and_login, wait_until
 
 APP = r'''
 import hashlib, json, os, sys
@@ -118,15 +118,6 @@ def deployed_app(srv: Server, token: str, slug: str, app_token: str) -> tuple[st
     assert r.status_code == 200 and r.json()["attached_server_id"] == sid, r.text
     return project["id"], sid
 
-
-def wait_until(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def test_a_private_url_serves_nothing_until_published(make_server):

@@ -6,18 +6,9 @@ from __future__ import annotations
 
 import time
 
-from conftest import signup_and_login
+from conftest import signup_and_login, wait_until
 from test_budgets import ledger
 
-
-def wait_for(predicate, timeout: float = 30.0, every: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out")
 
 
 def test_usage_samples_spend_and_run_cpu_time(make_server, cli_factory):
@@ -39,7 +30,7 @@ def test_usage_samples_spend_and_run_cpu_time(make_server, cli_factory):
     # A background run learns its CPU time when it ends.
     bg = srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, json={
         "command": "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done", "background": True}).json()
-    ended = wait_for(lambda: (r := srv.request("GET", f"/v1/servers/{sid}/runs/{bg['id']}", acct.token).json())
+    ended = wait_until(lambda: (r := srv.request("GET", f"/v1/servers/{sid}/runs/{bg['id']}", acct.token).json())
                      ["state"] == "exited" and r)
     assert ended["cpu_ms"] > 0, ended
 
@@ -48,7 +39,7 @@ def test_usage_samples_spend_and_run_cpu_time(make_server, cli_factory):
         return body if len(body["samples"]) >= 3 else None
 
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 120))
-    usage = wait_for(samples)
+    usage = wait_until(samples)
     spend = usage["spend"]
     assert usage["server_id"] == sid and usage["state"] == "running" and usage["step_seconds"] == 1
     micros = {k: round(float(v) * 1_000_000) for k, v in spend.items()}
