@@ -7,12 +7,13 @@ document.addEventListener("DOMContentLoaded", () => {
   const source = new EventSource(pre.dataset.source);
   let first = true;
   source.addEventListener("line", (event) => {
-    if (first) { pre.textContent = ""; first = false; }  // the stream starts with the backlog again
+    if (first) { pre.textContent = ""; first = false; }
     const line = JSON.parse(event.data);
     const when = (line.time || "").replace("T", " ").replace(/\.\d+Z$/, "Z");
     pre.textContent += `${when} [${line.process}] ${line.text}\n`;
     pre.scrollTop = pre.scrollHeight;
   });
-  source.addEventListener("open", () => { status.textContent = "Live."; });
+  // Each (re)connection starts with the backlog again: it replaces what is shown.
+  source.addEventListener("open", () => { first = true; status.textContent = "Live."; });
   source.addEventListener("error", () => { status.textContent = "Not live (the server is not running); reload to retry."; });
 });
