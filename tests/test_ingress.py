@@ -202,9 +202,10 @@ def test_host_tricks_reach_nothing(make_server):
         answer = ask(sni, host, target)
         assert b"token" not in answer[2], (sni, host, answer)
         assert comparable(answer) == unknown, (sni, host, answer)
-    # A suffix trick is not a project host: the API answers (no app content).
-    status, _, body = ask(f"open-shop.{d}", f"open-shop.{d}.evil")
-    assert b"hello" not in body and status == 404, (status, body)
+    # A suffix trick is not a project host: the API host answers (its dashboard sends the
+    # visitor to sign in), never an app.
+    status, headers, body = ask(f"open-shop.{d}", f"open-shop.{d}.evil")
+    assert b"hello" not in body and status == 303 and headers.get("location") == "/signin", (status, headers, body)
     # Absolute-form targets naming another project: one Host decides (the server's HTTP/1
     # layer reduces the target to its path), so the private project is never reached.
     for host, target in [(f"open-shop.{d}", f"https://closed-shop.{d}/"), (f"closed-shop.{d}", f"https://open-shop.{d}/")]:
