@@ -98,7 +98,7 @@ public final class ControlPlane: Sendable {
             AuthMiddleware(requirements: document.requirements, authenticator: Authenticator(env: environment),
                            trustedOrigins: trustedOrigins, operatorToken: options.metricsToken),
             IdempotencyMiddleware(store: store, now: environment.now, maxBodyBytes: options.maxBodyBytes),
-            CookieHeaderMiddleware(),
+            VerbatimHeaderMiddleware(),
         ]
         try handler.registerHandlers(on: router, serverURL: URL(string: "/")!, configuration: .s4a,
                                      middlewares: middlewares)
