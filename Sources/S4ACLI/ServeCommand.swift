@@ -47,6 +47,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "PEM file of extra roots to trust for the ACME server's own TLS, e.g. pebble's (S4A_ACME_CA_CERT).")
     var acmeCaCert: String?
     @Option(help: "Contact email for the ACME account (S4A_ACME_EMAIL).") var acmeEmail: String?
+    @Option(help: "PEM file of extra roots to trust for log drain endpoints, beside the system's (S4A_DRAIN_CA_FILE).")
+    var drainCaFile: String?
 
     func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServeOptions {
         var options = ServeOptions()
@@ -124,6 +126,10 @@ struct ServeCommand: AsyncParsableCommand {
         options.acmeEmail = pick(acmeEmail, "S4A_ACME_EMAIL")
         if options.acmeDirectoryURL == nil, options.acmeCACertificatePath != nil || options.acmeEmail != nil {
             throw ValidationError("--acme-ca-cert and --acme-email need --acme-directory.")
+        }
+        if let path = pick(drainCaFile, "S4A_DRAIN_CA_FILE") {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw ValidationError("--drain-ca-file: cannot read \(path)") }
+            options.drainCAFile = path
         }
         return options
     }

@@ -16,6 +16,7 @@ struct APIHandler: APIProtocol {
     let secrets: SecretService
     let usage: UsageService
     let health: HealthService
+    let drains: LogDrainService
     let documentObject: OpenAPIObjectContainer
     let metrics: MetricsEndpoint
 

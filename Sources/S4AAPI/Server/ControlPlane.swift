@@ -84,6 +84,7 @@ public final class ControlPlane: Sendable {
             servers: servers, files: FileService(servers: servers), secrets: secrets,
             usage: UsageService(env: environment, runtime: self.runtime, card: options.rateCard),
             health: HealthService(env: environment, runtime: self.runtime, servers: servers),
+            drains: LogDrainService(env: environment, master: master),
             documentObject: object, metrics: .shared)
     }
 

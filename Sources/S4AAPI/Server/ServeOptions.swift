@@ -43,6 +43,8 @@ public struct ServeOptions: Sendable {
     public var acmeEmail: String?
     /// Seconds between two looks at which names lack a certificate.
     public var acmePollSeconds: Double = 3
+    /// Extra trust roots (PEM file) for log drain endpoints, beside the system's.
+    public var drainCAFile: String?
 
     public init() {}
 

@@ -91,4 +91,6 @@ public enum Action {
     public static let serverBudgetExhausted = "server.budget_exhausted"
     public static let secretSet = "secret.set"
     public static let secretDeleted = "secret.deleted"
+    public static let logDrainCreated = "log_drain.created"
+    public static let logDrainDeleted = "log_drain.deleted"
 }

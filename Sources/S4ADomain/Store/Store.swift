@@ -220,6 +220,17 @@ public protocol StoreTransaction: Sendable {
     func retireUsageSamples(before: Date, logLines: [String: Int64]) async throws -> Int
     func dailyUsage() async throws -> [DailyUsage]
 
+    // Log drains
+    func insert(_ drain: LogDrain) async throws
+    func logDrain(id: String, projectID: String) async throws -> LogDrain?
+    /// A project's drains, oldest first.
+    func logDrains(projectID: String) async throws -> [LogDrain]
+    /// Every drain of every account: the delivery service's view.
+    func allLogDrains() async throws -> [LogDrain]
+    func deleteLogDrain(id: String) async throws
+    /// Saves a drain's progress; nothing if the drain is gone.
+    func updateLogDrainProgress(id: String, _ progress: DrainProgress) async throws
+
     // Idempotency
     func idempotencyRecord(id: String) async throws -> IdempotencyRecord?
     /// Inserts a pending record; false if one with that id exists.

@@ -41,6 +41,7 @@ public enum IDPrefix: String, Sendable {
     case ledgerEntry = "led"
     case deployment = "dep"
     case incident = "inc"
+    case logDrain = "ldr"
 }
 
 extension Sequence where Element == UInt8 {
