@@ -327,6 +327,80 @@ def test_a_receiver_that_never_answers_slows_nothing_but_its_drain(make_server, 
         receiver.stop()
 
 
+def test_a_full_buffer_drops_counts_and_reports_what_it_dropped(make_server, pki):
+    srv = make_server(extra_args=["--drain-ca-file", str(pki["ca"]), "--drain-buffer", "20"])
+    acct = signup_and_login(srv)
+    project, server = setup_project(srv, acct.token)
+    receiver = Receiver(pki)  # not listening yet: the endpoint is down
+    try:
+        drain, secret = create_drain(srv, acct.token, project, receiver.url, kinds=["logs"])
+        background(srv, acct.token, server, "for i in $(seq 1 300); do echo \"line $i\"; done")
+        total = len(api_lines(srv, acct.token, server))
+        assert total >= 300
+        state = wait_for(lambda: (s := drain_state(srv, acct.token, project, drain["id"]))["dropped"] > 0
+                         and s.get("last_error") and s, what="drops while the endpoint is down")
+        receiver.start()
+
+        def settled():
+            records = receiver.records()
+            dropped = sum(r["count"] for r in records if r["kind"] == "drops")
+            return len(drained_lines(records, server)) + dropped == total and records
+
+        records = wait_for(settled, timeout=60, what="what was kept, and the drop report")
+        check_records(records, drain["id"])
+        check_signatures(receiver, secret, drain["id"])
+        reported = sum(r["count"] for r in records if r["kind"] == "drops")
+        state = wait_for(lambda: (s := drain_state(srv, acct.token, project, drain["id"]))["delivered"] == len(records)
+                         and s, what="the counts")
+        assert state["dropped"] == reported >= total - 20 - 500  # at most a buffer and a batch were kept
+        # What arrived is in order: the oldest lines were kept, the newest dropped.
+        delivered = drained_lines(records, server)
+        lines = api_lines(srv, acct.token, server)
+        assert delivered == lines[:len(delivered)]
+    finally:
+        receiver.stop()
+
+
+def test_delivery_resumes_after_a_control_plane_restart(make_server, pki):
+    args = ["--drain-ca-file", str(pki["ca"])]
+    srv = make_server(extra_args=args)
+    acct = signup_and_login(srv)
+    project, server = setup_project(srv, acct.token)
+    receiver = Receiver(pki).start()
+    try:
+        drain, secret = create_drain(srv, acct.token, project, receiver.url)
+        background(srv, acct.token, server, "for i in $(seq 1 50); do echo \"before $i\"; done")
+        wait_for(lambda: drained_lines(receiver.records(), server) == api_lines(srv, acct.token, server),
+                 what="the first lines")
+        # Idle (its progress saved) before the stop, so no batch is in flight when it comes.
+        wait_for(lambda: drain_state(srv, acct.token, project, drain["id"])["delivered"] == len(receiver.records()),
+                 what="the drain's progress saved")
+        # A supervised command keeps writing while the control plane is down.
+        r = srv.request("POST", f"/v1/servers/{server}/exec", acct.token,
+                        json={"command": "sleep 2; for i in $(seq 1 50); do echo \"while down $i\"; done",
+                              "background": True})
+        assert r.status_code == 202, r.text
+        srv.stop()
+        time.sleep(4)
+        srv = make_server.restart(srv, extra_args=args)
+        r = srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"name": "after restart"})
+        assert r.status_code == 200, r.text
+
+        def caught_up():
+            records = receiver.records()
+            return drained_lines(records, server) == api_lines(srv, acct.token, server) and \
+                any(r["kind"] == "activity" and r["event"]["action"] == "project.updated" for r in records) and records
+
+        records = wait_for(caught_up, timeout=60, what="the lines written while the control plane was down")
+        check_records(records, drain["id"])  # numbering went on where it stopped: no gap, no repeat
+        check_signatures(receiver, secret, drain["id"])
+        texts = [r["text"] for r in records if r["kind"] == "log"]
+        assert sum(1 for t in texts if t.startswith("while down ")) == 50
+        assert sum(1 for t in texts if t.startswith("before ")) == 50  # none sent twice
+    finally:
+        receiver.stop()
+
+
 def test_bad_drains_are_refused_and_change_nothing(make_server):
     srv = make_server()
     acct = signup_and_login(srv)

@@ -288,6 +288,7 @@ enum Migrations {
                 record_seq BIGINT NOT NULL,
                 activity_seq BIGINT NOT NULL,
                 logs_after BIGINT NOT NULL,
+                log_marks TEXT NOT NULL,
                 delivered BIGINT NOT NULL,
                 dropped BIGINT NOT NULL,
                 last_success_at BIGINT,

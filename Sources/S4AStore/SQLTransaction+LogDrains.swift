@@ -6,15 +6,17 @@ import SQLKit
 extension SQLTransaction {
     func insert(_ drain: LogDrain) async throws {
         let progress = drain.progress
+        let marks = try Self.marks(progress.logMarks)
         try await db.raw("""
             INSERT INTO log_drains (id, account_id, project_id, url, kinds, sealed_secret, created_at, record_seq,
-                                    activity_seq, logs_after, delivered, dropped, last_success_at, last_error, last_error_at)
+                                    activity_seq, logs_after, log_marks, delivered, dropped, last_success_at, last_error,
+                                    last_error_at)
             VALUES (\(bind: drain.id), \(bind: drain.accountID), \(bind: drain.projectID), \(bind: drain.url),
                     \(bind: drain.kinds.sorted().map(\.rawValue).joined(separator: " ")),
                     \(bind: drain.sealedSecret.base64EncodedString()), \(bind: drain.createdAt.millis),
                     \(bind: progress.recordSeq), \(bind: progress.activitySeq), \(bind: progress.logsAfter.millis),
-                    \(bind: progress.delivered), \(bind: progress.dropped), \(bind: progress.lastSuccessAt?.millis),
-                    \(bind: progress.lastError), \(bind: progress.lastErrorAt?.millis))
+                    \(bind: marks), \(bind: progress.delivered), \(bind: progress.dropped),
+                    \(bind: progress.lastSuccessAt?.millis), \(bind: progress.lastError), \(bind: progress.lastErrorAt?.millis))
             """).run()
     }
 
@@ -37,13 +39,19 @@ extension SQLTransaction {
     }
 
     func updateLogDrainProgress(id: String, _ progress: DrainProgress) async throws {
+        let marks = try Self.marks(progress.logMarks)
         try await db.raw("""
             UPDATE log_drains SET record_seq = \(bind: progress.recordSeq), activity_seq = \(bind: progress.activitySeq),
-                   logs_after = \(bind: progress.logsAfter.millis), delivered = \(bind: progress.delivered),
+                   logs_after = \(bind: progress.logsAfter.millis), log_marks = \(bind: marks),
+                   delivered = \(bind: progress.delivered),
                    dropped = \(bind: progress.dropped), last_success_at = \(bind: progress.lastSuccessAt?.millis),
                    last_error = \(bind: progress.lastError), last_error_at = \(bind: progress.lastErrorAt?.millis)
             WHERE id = \(bind: id)
             """).run()
+    }
+
+    static func marks(_ marks: [String: LogMark]) throws -> String {
+        String(decoding: try JSONEncoder.sorted.encode(marks), as: UTF8.self)
     }
 
     static func logDrain(_ row: any SQLRow) throws -> LogDrain {
@@ -53,7 +61,9 @@ extension SQLTransaction {
         }
         let progress = DrainProgress(
             recordSeq: try row.int64("record_seq"), activitySeq: try row.int64("activity_seq"),
-            logsAfter: try row.date("logs_after"), delivered: try row.int64("delivered"), dropped: try row.int64("dropped"),
+            logsAfter: try row.date("logs_after"),
+            logMarks: try JSONDecoder().decode([String: LogMark].self, from: Data(try row.string("log_marks").utf8)),
+            delivered: try row.int64("delivered"), dropped: try row.int64("dropped"),
             lastSuccessAt: try row.optionalDate("last_success_at"), lastError: try row.optionalString("last_error"),
             lastErrorAt: try row.optionalDate("last_error_at"))
         return LogDrain(id: try row.string("id"), accountID: try row.string("account_id"),

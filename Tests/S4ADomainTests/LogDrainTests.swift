@@ -48,7 +48,7 @@ import Testing
         #expect(batch.id == "ldr_1:42-44")
         #expect(batch.firstSeq == 42 && batch.lastSeq == 44 && batch.count == 3)
         #expect(batch.activitySeq == 1)
-        #expect(batch.logsUntil == Date(timeIntervalSince1970: 1_800_000_001))
+        #expect(batch.logStamps == [LogStamp(serverID: "srv_1", millis: 1_800_000_001_000)])
         let lines = try records(batch)
         #expect(lines.map { $0["seq"] as? Int } == [42, 43, 44])
         #expect(lines.map { $0["id"] as? String } == ["ldr_1:42", "ldr_1:43", "ldr_1:44"])
@@ -73,5 +73,25 @@ import Testing
         #expect(headers["X-S4A-Batch"] == "ldr_1:1-1")
         #expect(headers["X-S4A-Signature"] == DrainBatch.signature(secret: "s3cret", timestamp: "1700000000", body: batch.body))
         #expect(headers["Content-Type"] == "application/x-ndjson")
+    }
+
+    @Test func marksResumeAServerExactlyAfterItsLastDeliveredLine() {
+        // Five lines, three of them in one millisecond (a burst), the first two of those delivered.
+        let times = [1.000, 1.001, 1.001, 1.001, 1.002].map { Date(timeIntervalSince1970: 1_800_000_000 + $0) }
+        let lines = times.enumerated().map { LogLine(time: $1, stream: .stdout, process: "run_1", text: "l\($0)") }
+        let delivered = DrainBatch(drainID: "ldr_1", projectID: "prj_1", after: 0,
+                                   items: lines.prefix(3).map { .log(serverID: "srv_1", line: $0) }, drops: 0, now: Date())
+        var marks: [String: LogMark] = [:]
+        delivered.advance(&marks)
+        #expect(marks == ["srv_1": LogMark(millis: 1_800_000_001_001, count: 2)])
+        // Read whole again (after a restart, the times as parsed back from the files).
+        let reread = lines.map { LogLine(time: Date(timeIntervalSince1970: Double($0.millis) / 1000 + 1e-7), stream: $0.stream,
+                                         process: $0.process, text: $0.text) }
+        #expect(marks["srv_1"]!.undelivered(reread).map(\.text) == ["l3", "l4"])
+        // A later batch of the same millisecond goes on counting.
+        DrainBatch(drainID: "ldr_1", projectID: "prj_1", after: 3, items: [.log(serverID: "srv_1", line: lines[3])], drops: 0,
+                   now: Date()).advance(&marks)
+        #expect(marks["srv_1"] == LogMark(millis: 1_800_000_001_001, count: 3))
+        #expect(marks["srv_1"]!.undelivered(reread).map(\.text) == ["l4"])
     }
 }

@@ -25,6 +25,7 @@ import Testing
             progress.recordSeq = 40
             progress.activitySeq = 9
             progress.logsAfter = created.addingTimeInterval(5)
+            progress.logMarks = ["srv_a": LogMark(millis: 1_800_000_005_000, count: 3), "srv_b": LogMark(millis: 7, count: 1)]
             progress.delivered = 40
             progress.dropped = 2
             progress.lastSuccessAt = created.addingTimeInterval(6)

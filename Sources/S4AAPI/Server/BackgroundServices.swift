@@ -82,6 +82,8 @@ extension ControlPlane {
     /// The background services to run beside the HTTP application.
     public func backgroundServices() -> [any Service] {
         let drainTransport = HTTPSDrainTransport(extraRootsPEMFile: options.drainCAFile)
+        var drainSettings = DrainSettings()
+        drainSettings.bufferCapacity = options.drainBufferRecords
         let quarter = Duration.milliseconds(max(100, options.budgetSettings.leaseMilliseconds / 4))
         var services: [any Service] = [
             BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter)),
@@ -89,7 +91,7 @@ extension ControlPlane {
             RetentionJanitor(usage: handler.usage, logger: logger, days: options.retentionDays),
             HealthMonitor(health: handler.health, logger: logger, interval: .milliseconds(Int64(options.probeIntervalSeconds * 1000)))]
         services.append(LogDrainSender(
-            delivery: LogDrainDelivery(drains: handler.drains, logs: runtime, transport: drainTransport),
+            delivery: LogDrainDelivery(drains: handler.drains, logs: runtime, transport: drainTransport, settings: drainSettings),
             transport: drainTransport, logger: logger))
         if let acme = acmeService() { services.append(acme) }
         return services

@@ -45,6 +45,8 @@ public struct ServeOptions: Sendable {
     public var acmePollSeconds: Double = 3
     /// Extra trust roots (PEM file) for log drain endpoints, beside the system's.
     public var drainCAFile: String?
+    /// Records each log drain holds while its endpoint is down or slow; more are dropped and counted.
+    public var drainBufferRecords = DrainSettings().bufferCapacity
 
     public init() {}
 

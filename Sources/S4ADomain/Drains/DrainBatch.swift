@@ -12,8 +12,8 @@ public struct DrainBatch: Sendable, Equatable {
     public var lastSeq: Int64
     /// The account-chain seq of the last activity event in the batch, if any.
     public var activitySeq: Int64?
-    /// The time of the last log line in the batch, if any.
-    public var logsUntil: Date?
+    /// The log lines in the batch, in order: server and millisecond (to advance the marks).
+    public var logStamps: [LogStamp]
     public var count: Int { Int(lastSeq - firstSeq + 1) }
 
     /// A batch of `items` after record `seq`, led by a `drops` record when `drops` > 0.
@@ -30,7 +30,7 @@ public struct DrainBatch: Sendable, Equatable {
         }
         if drops > 0 { lines.append(record("drops", now, [("count", String(drops))])) }
         var activitySeq: Int64?
-        var logsUntil: Date?
+        var logStamps: [LogStamp] = []
         for item in items {
             switch item {
             case .activity(let event):
@@ -39,7 +39,7 @@ public struct DrainBatch: Sendable, Equatable {
             case .log(let serverID, let line):
                 lines.append(record("log", line.time, [("server_id", Self.string(serverID)), ("process", Self.string(line.process)),
                                                        ("stream", Self.string(line.stream.rawValue)), ("text", Self.string(line.text))]))
-                logsUntil = max(logsUntil ?? line.time, line.time)
+                logStamps.append(LogStamp(serverID: serverID, millis: line.millis))
             }
         }
         id = "\(drainID):\(seq + 1)-\(next)"
@@ -47,7 +47,14 @@ public struct DrainBatch: Sendable, Equatable {
         firstSeq = seq + 1
         lastSeq = next
         self.activitySeq = activitySeq
-        self.logsUntil = logsUntil
+        self.logStamps = logStamps
+    }
+
+    /// The servers' marks once this batch is delivered.
+    public func advance(_ marks: inout [String: LogMark]) {
+        for stamp in logStamps {
+            marks[stamp.serverID, default: LogMark(millis: .min, count: 0)].advance(stamp.millis)
+        }
     }
 
     /// The request's headers: the signature covers `<timestamp>.<body>`, so a captured batch
@@ -78,4 +85,13 @@ public struct DrainBatch: Sendable, Equatable {
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return encoder
     }()
+}
+
+public struct LogStamp: Sendable, Equatable {
+    public var serverID: String
+    public var millis: Int64
+    public init(serverID: String, millis: Int64) {
+        self.serverID = serverID
+        self.millis = millis
+    }
 }

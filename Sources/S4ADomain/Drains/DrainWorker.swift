@@ -7,7 +7,8 @@ import Foundation
 /// Sources are read, not pushed: activity from the store after the last event delivered (so
 /// no event is ever lost, however long the endpoint is down: an event is read only when the
 /// buffer has room for it), log lines from each server's log files by offset (the supervisors
-/// that write them never wait for anyone). The files are read every second even while the
+/// that write them never wait for anyone); after a restart, each server's files are read
+/// again from its mark (the millisecond of its last delivered line and how many shared it). The files are read every second even while the
 /// endpoint is down, so rotation and retention never take unread lines; lines beyond the
 /// buffer are dropped and counted.
 struct DrainWorker {
@@ -59,7 +60,9 @@ struct DrainWorker {
         while !Task.isCancelled {
             let failure = await transport.post(url: drain.url, headers: batch.headers(drainID: drain.id, secret: secret, now: now()),
                                                body: batch.body)
-            guard !Task.isCancelled else { return }
+            // Stopping: a failure is the cancelled request's; a success is still saved, so a
+            // restart does not send the batch again.
+            if failure != nil, Task.isCancelled { return }
             if let failure {
                 progress.lastError = failure
                 progress.lastErrorAt = now()
@@ -71,7 +74,7 @@ struct DrainWorker {
             }
             progress.recordSeq = batch.lastSeq
             if let seq = batch.activitySeq { progress.activitySeq = seq }
-            if let until = batch.logsUntil { progress.logsAfter = max(progress.logsAfter, until) }
+            batch.advance(&progress.logMarks)
             progress.delivered += Int64(batch.count)
             progress.lastSuccessAt = now()
             await save()
@@ -94,10 +97,10 @@ struct DrainWorker {
                 for serverID in try await serverIDs() {
                     let cursor = logCursors[serverID]
                     let (read, next) = try await logs.readLogs(serverID, after: cursor)
-                    logCursors[serverID] = next
-                    // A server's first read holds every kept line: only those after what was delivered.
-                    let after = progress.logsAfter
-                    lines += (cursor == nil ? read.filter { $0.time > after } : read).map { (serverID, $0) }
+                    // Until its logs exist, a server's next read is still its first.
+                    if cursor != nil || !next.offsets.isEmpty { logCursors[serverID] = next }
+                    // A first read holds every kept line: only those after what was delivered.
+                    lines += (cursor == nil ? undelivered(read, of: serverID) : read).map { (serverID, $0) }
                 }
                 lines.sort { $0.1.time < $1.1.time }
                 let dropped = buffer.append(contentsOf: lines.map { DrainItem.log(serverID: $0.0, line: $0.1) })
@@ -111,6 +114,12 @@ struct DrainWorker {
             progress.lastErrorAt = now()
             await save()
         }
+    }
+
+    func undelivered(_ lines: [LogLine], of serverID: String) -> [LogLine] {
+        if let mark = progress.logMarks[serverID] { return mark.undelivered(lines) }
+        let after = Int64((progress.logsAfter.timeIntervalSince1970 * 1000).rounded())
+        return lines.filter { $0.millis > after }
     }
 
     func serverIDs() async throws -> [String] {
