@@ -219,7 +219,7 @@ def check_records(records: list[dict], drain_id: str) -> None:
 # ------------------------------------------------------------------ tests
 
 def test_drain_delivers_every_line_and_event_in_order_signed_and_catches_up(make_server, pki):
-    srv = make_server(extra_args=["--drain-ca-file", str(pki["ca"])])
+    srv = make_server(extra_args=["--drain-ca-file", str(pki["ca"]), "--drain-allow-private"])
     acct = signup_and_login(srv)
     project, server = setup_project(srv, acct.token)
     receiver = Receiver(pki).start()
@@ -296,7 +296,7 @@ def test_drain_delivers_every_line_and_event_in_order_signed_and_catches_up(make
 
 
 def test_a_receiver_that_never_answers_slows_nothing_but_its_drain(make_server, pki):
-    srv = make_server(extra_args=["--drain-ca-file", str(pki["ca"])])
+    srv = make_server(extra_args=["--drain-ca-file", str(pki["ca"]), "--drain-allow-private"])
     acct = signup_and_login(srv)
     project, server = setup_project(srv, acct.token)
     hole = Blackhole()
@@ -328,7 +328,7 @@ def test_a_receiver_that_never_answers_slows_nothing_but_its_drain(make_server, 
 
 
 def test_a_full_buffer_drops_counts_and_reports_what_it_dropped(make_server, pki):
-    srv = make_server(extra_args=["--drain-ca-file", str(pki["ca"]), "--drain-buffer", "20"])
+    srv = make_server(extra_args=["--drain-ca-file", str(pki["ca"]), "--drain-allow-private", "--drain-buffer", "20"])
     acct = signup_and_login(srv)
     project, server = setup_project(srv, acct.token)
     receiver = Receiver(pki)  # not listening yet: the endpoint is down
@@ -362,7 +362,7 @@ def test_a_full_buffer_drops_counts_and_reports_what_it_dropped(make_server, pki
 
 
 def test_delivery_resumes_after_a_control_plane_restart(make_server, pki):
-    args = ["--drain-ca-file", str(pki["ca"])]
+    args = ["--drain-ca-file", str(pki["ca"]), "--drain-allow-private"]
     srv = make_server(extra_args=args)
     acct = signup_and_login(srv)
     project, server = setup_project(srv, acct.token)
@@ -397,6 +397,24 @@ def test_delivery_resumes_after_a_control_plane_restart(make_server, pki):
         texts = [r["text"] for r in records if r["kind"] == "log"]
         assert sum(1 for t in texts if t.startswith("while down ")) == 50
         assert sum(1 for t in texts if t.startswith("before ")) == 50  # none sent twice
+    finally:
+        receiver.stop()
+
+
+def test_private_addresses_are_refused_unless_the_operator_allows_them(make_server, pki):
+    """A drain must not make the control plane post to the host's or the network's own
+    services: by default a loopback endpoint is never connected to."""
+    srv = make_server(extra_args=["--drain-ca-file", str(pki["ca"])])
+    acct = signup_and_login(srv)
+    project, _ = setup_project(srv, acct.token)
+    receiver = Receiver(pki).start()
+    try:
+        for url in (receiver.url, f"https://localhost:{receiver.port}/ingest"):
+            drain, _ = create_drain(srv, acct.token, project, url, kinds=["activity"])
+            state = wait_for(lambda: drain_state(srv, acct.token, project, drain["id"]).get("last_error"),
+                             what="the refusal")
+            assert "private" in state, state
+        assert receiver.batches() == []
     finally:
         receiver.stop()
 

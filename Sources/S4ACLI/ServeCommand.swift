@@ -51,6 +51,8 @@ struct ServeCommand: AsyncParsableCommand {
     var drainCaFile: String?
     @Option(help: "Records each log drain buffers while its endpoint is down or slow, 10…1000000; more are dropped and counted (S4A_DRAIN_BUFFER; default 10000).")
     var drainBuffer: Int?
+    @Flag(help: "Let log drains send to loopback, private and link-local addresses; refused by default so a drain cannot reach the host's or the network's internal services (S4A_DRAIN_ALLOW_PRIVATE=1).")
+    var drainAllowPrivate = false
 
     func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServeOptions {
         var options = ServeOptions()
@@ -137,6 +139,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard (10...1_000_000).contains(value) else { throw OptionError("--drain-buffer must be 10 to 1000000") }
             options.drainBufferRecords = value
         }
+        options.drainAllowPrivate = drainAllowPrivate || ["1", "true", "yes"].contains(environment["S4A_DRAIN_ALLOW_PRIVATE"] ?? "")
         return options
     }
 

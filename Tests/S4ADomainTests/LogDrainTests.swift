@@ -95,3 +95,25 @@ import Testing
         #expect(marks["srv_1"]!.undelivered(reread).map(\.text) == ["l4"])
     }
 }
+
+@Suite struct DrainAddressPolicyTests {
+    @Test func onlyGloballyRoutableAddressesArePublic() {
+        let refused: [[UInt8]] = [
+            [127, 0, 0, 1], [10, 1, 2, 3], [172, 16, 0, 1], [172, 31, 255, 255], [192, 168, 1, 1], [169, 254, 169, 254],
+            [100, 64, 0, 1], [0, 0, 0, 0], [224, 0, 0, 1], [255, 255, 255, 255],
+            [UInt8](repeating: 0, count: 15) + [1],  // ::1
+            [UInt8](repeating: 0, count: 16),  // ::
+            [0xfd, 0x12] + [UInt8](repeating: 0, count: 14),  // unique local
+            [0xfe, 0x80] + [UInt8](repeating: 0, count: 14),  // link-local
+            [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 127, 0, 0, 1],  // ::ffff:127.0.0.1
+            [0x00, 0x64, 0xff, 0x9b] + [UInt8](repeating: 0, count: 8) + [10, 0, 0, 1],  // NAT64 of 10.0.0.1
+        ]
+        for address in refused { #expect(!DrainAddressPolicy.isPublic(address), "\(address)") }
+        let allowed: [[UInt8]] = [
+            [93, 184, 216, 34], [172, 32, 0, 1], [100, 128, 0, 1], [8, 8, 8, 8],
+            [0x26, 0x06, 0x28, 0x00] + [UInt8](repeating: 0, count: 11) + [1],
+            [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 8, 8, 8, 8],
+        ]
+        for address in allowed { #expect(DrainAddressPolicy.isPublic(address), "\(address)") }
+    }
+}

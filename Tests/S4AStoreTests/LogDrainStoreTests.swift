@@ -31,7 +31,8 @@ import Testing
             progress.lastSuccessAt = created.addingTimeInterval(6)
             progress.lastError = "the endpoint answered HTTP 503"
             progress.lastErrorAt = created.addingTimeInterval(7)
-            try await store.write { tx in try await tx.updateLogDrainProgress(id: drain.id, progress) }
+            let saved = progress
+            try await store.write { tx in try await tx.updateLogDrainProgress(id: drain.id, saved) }
             let (listed, all, elsewhere) = try await store.read { tx in
                 (try await tx.logDrains(projectID: project.id), try await tx.allLogDrains(),
                  try await tx.logDrain(id: drain.id, projectID: "prj_other"))
@@ -41,7 +42,7 @@ import Testing
             #expect(elsewhere == nil)
             // Deleting the project takes its drains along; saving progress then changes nothing.
             try await store.write { tx in try await tx.deleteProject(id: project.id) }
-            try await store.write { tx in try await tx.updateLogDrainProgress(id: drain.id, progress) }
+            try await store.write { tx in try await tx.updateLogDrainProgress(id: drain.id, saved) }
             let gone = try await store.read { tx in try await tx.logDrains(projectID: project.id) }
             #expect(gone.isEmpty)
         }

@@ -81,7 +81,8 @@ struct HealthMonitor: Service {
 extension ControlPlane {
     /// The background services to run beside the HTTP application.
     public func backgroundServices() -> [any Service] {
-        let drainTransport = HTTPSDrainTransport(extraRootsPEMFile: options.drainCAFile)
+        let drainTransport = HTTPSDrainTransport(extraRootsPEMFile: options.drainCAFile,
+                                                 allowPrivateNetworks: options.drainAllowPrivate)
         var drainSettings = DrainSettings()
         drainSettings.bufferCapacity = options.drainBufferRecords
         let quarter = Duration.milliseconds(max(100, options.budgetSettings.leaseMilliseconds / 4))

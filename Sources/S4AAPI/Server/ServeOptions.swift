@@ -47,6 +47,8 @@ public struct ServeOptions: Sendable {
     public var drainCAFile: String?
     /// Records each log drain holds while its endpoint is down or slow; more are dropped and counted.
     public var drainBufferRecords = DrainSettings().bufferCapacity
+    /// Let drains send to loopback, private and link-local addresses (tests, on-premises collectors).
+    public var drainAllowPrivate = false
 
     public init() {}
 
