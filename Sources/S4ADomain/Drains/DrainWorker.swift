@@ -7,10 +7,10 @@ import Foundation
 /// Sources are read, not pushed: activity from the store after the last event delivered (so
 /// no event is ever lost, however long the endpoint is down: an event is read only when the
 /// buffer has room for it), log lines from each server's log files by offset (the supervisors
-/// that write them never wait for anyone); after a restart, each server's files are read
-/// again from its mark (the millisecond of its last delivered line and how many shared it). The files are read every second even while the
-/// endpoint is down, so rotation and retention never take unread lines; lines beyond the
-/// buffer are dropped and counted.
+/// that write them never wait for anyone). The files are read every second, backoff or not,
+/// so rotation and retention do not take unread lines; lines beyond the buffer are dropped
+/// and counted. After a restart each server's files are read again from its mark (the
+/// millisecond of its last delivered line and how many lines shared it).
 struct DrainWorker {
     let drain: LogDrain
     let secret: String
@@ -67,9 +67,15 @@ struct DrainWorker {
                 progress.lastError = failure
                 progress.lastErrorAt = now()
                 await save()
-                try? await Task.sleep(for: delay)
+                // Back off, reading the sources meanwhile (see above).
+                var waited = Duration.zero
+                while waited < delay, !Task.isCancelled {
+                    let step = min(settings.batchInterval, delay - waited)
+                    try? await Task.sleep(for: step)
+                    waited += step
+                    await fill()
+                }
                 delay = min(delay * 2, settings.backoffCap)
-                await fill()
                 continue
             }
             progress.recordSeq = batch.lastSeq

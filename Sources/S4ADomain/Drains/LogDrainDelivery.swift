@@ -20,6 +20,7 @@ public struct LogDrainDelivery: Sendable {
     /// Until cancelled; `onError` hears what failed (the store unreachable, a secret unopenable).
     public func run(onError: @escaping @Sendable (String) -> Void = { _ in }) async {
         var workers: [String: Task<Void, Never>] = [:]
+        var unopenable: Set<String> = []  // said once, tried again each round
         let store = drains.env.store
         while !Task.isCancelled {
             do {
@@ -34,7 +35,9 @@ public struct LogDrainDelivery: Sendable {
                     do {
                         secret = try await drains.secret(of: drain)
                     } catch {
-                        onError("log drain \(drain.id): its secret cannot be opened: \(error)")
+                        if unopenable.insert(drain.id).inserted {
+                            onError("log drain \(drain.id): its secret cannot be opened: \(error)")
+                        }
                         continue
                     }
                     let worker = DrainWorker(drain: drain, secret: secret, store: store, logs: logs, transport: transport,
