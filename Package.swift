@@ -132,6 +132,8 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                // Log drains' HTTPS client.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // The ingress's client side, to apps inside servers.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

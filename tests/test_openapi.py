@@ -126,6 +126,12 @@ class Fixtures:
             r = self.server.request("POST", f"/v1/servers/{server}/exec", self.token, json={"command": "true"})
             assert r.status_code == 200, r.text
             return path.replace("{server_id}", server).replace("{run_id}", r.json()["run_id"])
+        if "{drain_id}" in path:  # a log drain of that very project (its endpoint is never reached here)
+            project = self.value("project_id")
+            r = self.server.request("POST", f"/v1/projects/{project}/log-drains", self.token,
+                                    json={"url": "https://127.0.0.1:9/probe"})
+            assert r.status_code == 201, r.text
+            return path.replace("{project_id}", project).replace("{drain_id}", r.json()["drain"]["id"])
         if "{name}" in path:  # a secret that exists in that very project or server
             owner = re.sub(r"\{(\w+_id)\}", lambda m: self.value(m.group(1), caller_key_id), path.split("/secrets/")[0])
             r = self.server.request("PUT", f"{owner}/secrets/PROBE", self.token, json={"value": "probe-value"})

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OpenAPIRuntime
 import S4AClient
 import S4AContract
 import S4ADomain
@@ -8,7 +9,7 @@ import S4AStore
 struct ActivityCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "activity", abstract: "The activity log: what changed, who did it; and an offline chain check.",
-        subcommands: [List.self, Verify.self], defaultSubcommand: List.self)
+        subcommands: [List.self, Export.self, Verify.self], defaultSubcommand: List.self)
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Recent events, newest first.")
@@ -28,6 +29,65 @@ struct ActivityCommand: AsyncParsableCommand {
             Output.table(["at", "action", "actor", "target"], events.map {
                 [Output.date($0.at), $0.action, "\($0.actor._type.rawValue):\($0.actor.id)", "\($0.target._type):\($0.target.id)"]
             })
+        }
+    }
+
+    /// Streams the export to a file or stdout as it arrives.
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download the account's events in chain order, with their hashes, as JSON Lines or CSV.",
+            discussion: "Example: s4a activity export --format csv --since 2026-01-01T00:00:00Z -o activity.csv")
+        @OptionGroup var client: ClientOptions
+        @Option(help: "jsonl or csv.") var format = "jsonl"
+        @Option(help: "Only events at or after this RFC 3339 time.") var since: String?
+        @Option(help: "Only events at or before this RFC 3339 time.") var until: String?
+        @Option(name: [.short, .customLong("output")], help: "Write to this file instead of stdout.") var output: String?
+
+        func run() async throws {
+            guard let format = Operations.ExportActivity.Input.Query.FormatPayload(rawValue: format) else {
+                throw ValidationError("--format takes jsonl or csv")
+            }
+            let transcoder = RFC3339DateTranscoder()
+            func time(_ text: String?, _ name: String) throws -> Date? {
+                guard let text else { return nil }
+                guard let date = try? transcoder.decode(text) else { throw ValidationError("--\(name) takes an RFC 3339 time") }
+                return date
+            }
+            let query = Operations.ExportActivity.Input.Query(format: format, since: try time(since, "since"),
+                                                              until: try time(until, "until"))
+            let output = self.output
+            try await withConnection(client) { connection in
+                switch try await connection.client.exportActivity(query: query) {
+                case .ok(let ok):
+                    let body: HTTPBody
+                    switch ok.body {
+                    case .applicationXNdjson(let b): body = b
+                    case .csv(let b): body = b
+                    }
+                    let handle: FileHandle
+                    if let output {
+                        guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
+                              let file = FileHandle(forWritingAtPath: output) else {
+                            throw CommandFailure(message: "cannot write \(output)")
+                        }
+                        handle = file
+                    } else {
+                        handle = .standardOutput
+                    }
+                    // A partial file is removed: an export is whole or absent.
+                    do {
+                        for try await chunk in body { handle.write(Data(chunk)) }
+                    } catch {
+                        if let output {
+                            try? handle.close()
+                            try? FileManager.default.removeItem(atPath: output)
+                        }
+                        throw error
+                    }
+                    if output != nil { try handle.close() }
+                case .default(let status, let problem): throw APIProblem(status: status, problem)
+                }
+            }
         }
     }
 

@@ -23,7 +23,7 @@ public struct S4ACommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, SignupCommand.self, LoginCommand.self, LogoutCommand.self, WhoamiCommand.self,
             AccountCommand.self, KeyCommand.self, ProjectCommand.self, ServerCommand.self, ExecCommand.self,
-            RunsCommand.self, RunCommand.self, FilesCommand.self, ShellCommand.self, LogsCommand.self, SecretCommand.self,
+            RunsCommand.self, RunCommand.self, FilesCommand.self, ShellCommand.self, LogsCommand.self, DrainCommand.self, SecretCommand.self,
             DeployCommand.self, AttachCommand.self, DetachCommand.self, OpenCommand.self, UptimeCommand.self,
             UsageCommand.self, ActivityCommand.self, MCPCommand.self, HealthCommand.self, MetricsCommand.self,
             OpenAPICommand.self, CompletionCommand.self, TemplateCommand.self, RuntimeCommand.self, BenchCommand.self,

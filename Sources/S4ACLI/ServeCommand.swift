@@ -49,6 +49,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "PEM file of extra roots to trust for the ACME server's own TLS, e.g. pebble's (S4A_ACME_CA_CERT).")
     var acmeCaCert: String?
     @Option(help: "Contact email for the ACME account (S4A_ACME_EMAIL).") var acmeEmail: String?
+    @Option(help: "PEM file of extra roots to trust for log drain endpoints, beside the system's (S4A_DRAIN_CA_FILE).")
+    var drainCaFile: String?
+    @Option(help: "Records each log drain buffers while its endpoint is down or slow, 10…1000000; more are dropped and counted (S4A_DRAIN_BUFFER; default 10000).")
+    var drainBuffer: Int?
+    @Flag(help: "Let log drains send to loopback, private and link-local addresses; refused by default so a drain cannot reach the host's or the network's internal services (S4A_DRAIN_ALLOW_PRIVATE=1).")
+    var drainAllowPrivate = false
 
     func options(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServeOptions {
         var options = ServeOptions()
@@ -128,6 +134,15 @@ struct ServeCommand: AsyncParsableCommand {
         if options.acmeDirectoryURL == nil, options.acmeCACertificatePath != nil || options.acmeEmail != nil {
             throw ValidationError("--acme-ca-cert and --acme-email need --acme-directory.")
         }
+        if let path = pick(drainCaFile, "S4A_DRAIN_CA_FILE") {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw ValidationError("--drain-ca-file: cannot read \(path)") }
+            options.drainCAFile = path
+        }
+        if let value = drainBuffer ?? pick(nil, "S4A_DRAIN_BUFFER").flatMap(Int.init) {
+            guard (10...1_000_000).contains(value) else { throw OptionError("--drain-buffer must be 10 to 1000000") }
+            options.drainBufferRecords = value
+        }
+        options.drainAllowPrivate = drainAllowPrivate || ["1", "true", "yes"].contains(environment["S4A_DRAIN_ALLOW_PRIVATE"] ?? "")
         return options
     }
 

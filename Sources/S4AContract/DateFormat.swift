@@ -5,8 +5,14 @@ import OpenAPIRuntime
 public struct RFC3339DateTranscoder: DateTranscoder {
     public init() {}
 
+    /// The millisecond the store keeps, exactly: a formatter's fraction truncates the binary
+    /// double (41.194 s printed as 41.193 half the time), which shifted times by 1 ms and
+    /// broke recomputing an activity hash from the API's `at`.
     public func encode(_ date: Date) throws -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+        let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())
+        return String(whole.dropLast()) + String(format: ".%03dZ", Int(millis - seconds * 1000))
     }
 
     public func decode(_ text: String) throws -> Date {

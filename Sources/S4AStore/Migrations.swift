@@ -273,6 +273,31 @@ enum Migrations {
             // The metering loop reads every open lease each second: only those, not all ever made.
             "CREATE INDEX leases_unsettled ON leases(server_id, deadline) WHERE settled_at IS NULL",
         ]),
+        // Log drains: where each sends, its secret sealed under the project's data key, and how
+        // far delivery got (resumed from here after a restart).
+        (8, [
+            """
+            CREATE TABLE log_drains (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+                project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+                url TEXT NOT NULL,
+                kinds TEXT NOT NULL,
+                sealed_secret TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                record_seq BIGINT NOT NULL,
+                activity_seq BIGINT NOT NULL,
+                logs_after BIGINT NOT NULL,
+                log_marks TEXT NOT NULL,
+                delivered BIGINT NOT NULL,
+                dropped BIGINT NOT NULL,
+                last_success_at BIGINT,
+                last_error TEXT,
+                last_error_at BIGINT
+            )
+            """,
+            "CREATE INDEX log_drains_project ON log_drains(project_id, created_at)",
+        ]),
         // Crypto-shredding and export (9): each data key's wrap version (2: also bound to a
         // per-project key kept outside the database), accounts being deleted (a restart finishes
         // the job), and one-time export download links (only the token's hash).

@@ -45,6 +45,18 @@ extension SQLTransaction {
             .all().map(Self.event)
     }
 
+    func activity(in range: ActivityRange) async throws -> [ActivityEvent] {
+        if let only = range.projectIDs, only.isEmpty { return [] }
+        var sql = SQLQueryString("""
+            SELECT * FROM activity_events WHERE account_id = \(bind: range.accountID) AND seq > \(bind: range.afterSeq)
+            """)
+        if let only = range.projectIDs { sql = sql + " AND project_id IN (\(binds: only.sorted()))" }
+        if let since = range.since { sql = sql + " AND at >= \(bind: since.millis)" }
+        if let until = range.until { sql = sql + " AND at <= \(bind: until.millis)" }
+        sql = sql + " ORDER BY seq ASC LIMIT \(literal: range.limit)"
+        return try await db.raw(sql).all().map(Self.event)
+    }
+
     func accountIDsWithActivity() async throws -> [String] {
         try await db.raw("SELECT DISTINCT account_id FROM activity_events ORDER BY account_id").all()
             .map { try $0.string("account_id") }

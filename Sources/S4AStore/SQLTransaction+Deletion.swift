@@ -44,6 +44,7 @@ extension SQLTransaction {
             "DELETE FROM leases WHERE account_id = \(bind: accountID)",
             "DELETE FROM runs WHERE account_id = \(bind: accountID)",
             "DELETE FROM secrets WHERE account_id = \(bind: accountID)",
+            "DELETE FROM log_drains WHERE account_id = \(bind: accountID)",
             "DELETE FROM project_keys WHERE project_id IN (" + projects + ")",
             "DELETE FROM servers WHERE account_id = \(bind: accountID)",
             "DELETE FROM projects WHERE account_id = \(bind: accountID)",

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 @testable import S4AAPI
+import S4AContract
 import Testing
 
 @Suite struct ContractTests {
@@ -19,6 +20,17 @@ import Testing
         // Deny by default: every documented operation declares its requirement.
         #expect(Set(test.plane.document.requirements.keys) == Set(test.plane.document.operations.map(\.operationID)))
         await test.close()
+    }
+
+    /// Times go out with the very millisecond stored (a formatter would truncate the double).
+    @Test func timestampsKeepTheirMillisecond() throws {
+        let transcoder = RFC3339DateTranscoder()
+        for millis in Int64(1_795_794_201_000)..<1_795_794_202_000 {
+            let date = Date(timeIntervalSince1970: Double(millis) / 1000)
+            let text = try transcoder.encode(date)
+            #expect(text == "2026-11-27T15:43:21" + String(format: ".%03dZ", Int(millis % 1000)))
+            #expect(Int64((try transcoder.decode(text).timeIntervalSince1970 * 1000).rounded()) == millis)
+        }
     }
 
     @Test func theDocumentIsServedAsJSON() async throws {

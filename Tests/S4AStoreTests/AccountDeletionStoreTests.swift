@@ -53,6 +53,9 @@ import Testing
                                              address: SecretAddress(projectID: project.id, serverID: server.id, name: "A"),
                                              version: 1, sealed: Data([3]), valueBytes: 1, createdAt: now, updatedAt: now))
             try await tx.insert(export)
+            try await tx.insert(LogDrain(id: RandomToken.id(.logDrain), accountID: account.id, projectID: project.id,
+                                         url: "https://drain.example/in", kinds: [.logs], sealedSecret: Data([4]), createdAt: now,
+                                         progress: DrainProgress(logsAfter: now)))
             _ = try await tx.insertPending(IdempotencyRecord(id: unique("idem"), accountID: account.id, fingerprint: "f",
                                                              status: nil, contentType: nil, sealedBody: nil, createdAt: now))
             try await tx.recordLoginFailure(key: AccountService.throttleKey(email: account.email), at: now, forgetBefore: now - 60)

@@ -20,6 +20,7 @@ struct APIHandler: APIProtocol {
     let deletion: AccountDeletion
     /// Absolute links (an export's download) start with it.
     let apiURL: String
+    let drains: LogDrainService
     let documentObject: OpenAPIObjectContainer
     let metrics: MetricsEndpoint
 

@@ -98,6 +98,10 @@ struct DeletionFinisher: Service {
 extension ControlPlane {
     /// The background services to run beside the HTTP application.
     public func backgroundServices() -> [any Service] {
+        let drainTransport = HTTPSDrainTransport(extraRootsPEMFile: options.drainCAFile,
+                                                 allowPrivateNetworks: options.drainAllowPrivate)
+        var drainSettings = DrainSettings()
+        drainSettings.bufferCapacity = options.drainBufferRecords
         let quarter = Duration.milliseconds(max(100, options.budgetSettings.leaseMilliseconds / 4))
         var services: [any Service] = [
             BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter)),
@@ -105,6 +109,9 @@ extension ControlPlane {
             RetentionJanitor(usage: handler.usage, logger: logger, days: options.retentionDays),
             HealthMonitor(health: handler.health, logger: logger, interval: .milliseconds(Int64(options.probeIntervalSeconds * 1000))),
             DeletionFinisher(plane: self)]
+        services.append(LogDrainSender(
+            delivery: LogDrainDelivery(drains: handler.drains, logs: runtime, transport: drainTransport, settings: drainSettings),
+            transport: drainTransport, logger: logger))
         if let acme = acmeService() { services.append(acme) }
         return services
     }

@@ -101,6 +101,7 @@ public final class ControlPlane: Sendable {
                                    spoolDirectory: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("tmp/exports").path),
             deletion: AccountDeletion(env: environment, accounts: accounts, secrets: secrets, servers: servers),
             apiURL: options.apiURL,
+            drains: LogDrainService(env: environment, secrets: secrets),
             documentObject: object, metrics: .shared)
         dashboard = try await Dashboard(
             services: .init(accounts: handler.accounts, keys: handler.keys, projects: handler.projects,
@@ -121,7 +122,7 @@ public final class ControlPlane: Sendable {
             AuthMiddleware(requirements: document.requirements, authenticator: Authenticator(env: environment),
                            trustedOrigins: trustedOrigins, operatorToken: options.metricsToken),
             IdempotencyMiddleware(store: store, now: environment.now, maxBodyBytes: options.maxBodyBytes),
-            CookieHeaderMiddleware(),
+            VerbatimHeaderMiddleware(),
         ]
         try handler.registerHandlers(on: router, serverURL: URL(string: "/")!, configuration: .s4a,
                                      middlewares: middlewares)

@@ -46,6 +46,12 @@ public struct ServeOptions: Sendable {
     public var acmeEmail: String?
     /// Seconds between two looks at which names lack a certificate.
     public var acmePollSeconds: Double = 3
+    /// Extra trust roots (PEM file) for log drain endpoints, beside the system's.
+    public var drainCAFile: String?
+    /// Records each log drain holds while its endpoint is down or slow; more are dropped and counted.
+    public var drainBufferRecords = DrainSettings().bufferCapacity
+    /// Let drains send to loopback, private and link-local addresses (tests, on-premises collectors).
+    public var drainAllowPrivate = false
 
     public init() {}
 

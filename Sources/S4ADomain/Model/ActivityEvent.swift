@@ -95,4 +95,6 @@ public enum Action {
     /// Written as the deletion starts; it goes with the rest of the account's rows at its end.
     public static let accountDeletionStarted = "account.deletion_started"
     public static let projectDataKeyDestroyed = "project.data_key_destroyed"
+    public static let logDrainCreated = "log_drain.created"
+    public static let logDrainDeleted = "log_drain.deleted"
 }

@@ -210,6 +210,12 @@ public struct SecretService: Sendable {
         return SecretAddress(projectID: projectID, serverID: nil, name: name)
     }
 
+    /// The project's data key within `tx` (made when `create` and there is none yet), for what
+    /// else is sealed under it (log drains' signing secrets).
+    func dataKey(_ tx: any StoreTransaction, projectID: String, create: Bool, at now: Date) async throws -> SymmetricKey? {
+        try await Self.dataKey(tx, projectID: projectID, master: master, keyring: keyring, create: create, at: now)
+    }
+
     static func dataKey(_ tx: any StoreTransaction, projectID: String, master: MasterKey, keyring: any ProjectKeyring,
                         create: Bool, at now: Date) async throws -> SymmetricKey? {
         if let stored = try await tx.wrappedDataKey(projectID: projectID) {

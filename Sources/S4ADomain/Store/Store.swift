@@ -36,6 +36,28 @@ public struct ActivityQuery: Sendable {
     }
 }
 
+/// A stretch of the activity chain in chain order (exports, drains).
+public struct ActivityRange: Sendable {
+    public var accountID: String
+    /// nil: every event; otherwise only events of these projects.
+    public var projectIDs: Set<String>?
+    /// Events with a greater `seq` only.
+    public var afterSeq: Int64
+    /// Inclusive bounds on the event's time.
+    public var since: Date?
+    public var until: Date?
+    public var limit: Int
+    public init(accountID: String, projectIDs: Set<String>? = nil, afterSeq: Int64 = 0, since: Date? = nil,
+                until: Date? = nil, limit: Int = 500) {
+        self.accountID = accountID
+        self.projectIDs = projectIDs
+        self.afterSeq = afterSeq
+        self.since = since
+        self.until = until
+        self.limit = limit
+    }
+}
+
 /// A stored answer to a request that carried an `Idempotency-Key`.
 public struct IdempotencyRecord: Sendable, Equatable {
     public var id: String
@@ -109,6 +131,8 @@ public protocol StoreTransaction: Sendable {
     func activity(_ query: ActivityQuery) async throws -> Page<ActivityEvent>
     /// Every event of the account, in chain order.
     func chain(accountID: String) async throws -> [ActivityEvent]
+    /// At most `range.limit` events of the range, oldest first.
+    func activity(in range: ActivityRange) async throws -> [ActivityEvent]
     func accountIDsWithActivity() async throws -> [String]
 
     // Servers
@@ -224,6 +248,16 @@ public protocol StoreTransaction: Sendable {
     func usageSamples(serverID: String, after: Date?, limit: Int) async throws -> [UsageSample]
     func ledgerEntries(accountID: String) async throws -> [StoredLedgerEntry]
     func chain(accountID: String, afterSeq: Int64, limit: Int) async throws -> [ActivityEvent]
+    // Log drains
+    func insert(_ drain: LogDrain) async throws
+    func logDrain(id: String, projectID: String) async throws -> LogDrain?
+    /// A project's drains, oldest first.
+    func logDrains(projectID: String) async throws -> [LogDrain]
+    /// Every drain of every account: the delivery service's view.
+    func allLogDrains() async throws -> [LogDrain]
+    func deleteLogDrain(id: String) async throws
+    /// Saves a drain's progress; nothing if the drain is gone.
+    func updateLogDrainProgress(id: String, _ progress: DrainProgress) async throws
 
     // Idempotency
     func idempotencyRecord(id: String) async throws -> IdempotencyRecord?

@@ -42,6 +42,7 @@ public enum IDPrefix: String, Sendable {
     case deployment = "dep"
     case incident = "inc"
     case export = "exp"
+    case logDrain = "ldr"
 }
 
 extension Sequence where Element == UInt8 {

@@ -1,0 +1,50 @@
+import Foundation
+import S4ADomain
+import S4AStore
+import Testing
+
+/// Log drains on both engines.
+@Suite struct LogDrainStoreTests {
+    @Test(arguments: Engine.allCases)
+    func drainsRoundTripSaveProgressAndGoWithTheirProject(engine: Engine) async throws {
+        try await engine.withStore { store in
+            let account = try await makeAccount(store)
+            let project = Project(id: RandomToken.id(.project), accountID: account.id, name: "d", slug: unique("d"),
+                                  visibility: .private, createdAt: Date(), updatedAt: Date())
+            let created = Date(timeIntervalSince1970: 1_800_000_000)
+            let drain = LogDrain(id: RandomToken.id(.logDrain), accountID: account.id, projectID: project.id,
+                                 url: "https://example.com/in", kinds: [.logs, .activity], sealedSecret: Data([9, 8, 7]),
+                                 createdAt: created, progress: DrainProgress(activitySeq: 3, logsAfter: created))
+            try await store.write { tx in
+                try await tx.insert(project)
+                try await tx.insert(drain)
+            }
+            let read = try await store.read { tx in try await tx.logDrain(id: drain.id, projectID: project.id) }
+            #expect(read == drain)
+            var progress = drain.progress
+            progress.recordSeq = 40
+            progress.activitySeq = 9
+            progress.logsAfter = created.addingTimeInterval(5)
+            progress.logMarks = ["srv_a": LogMark(millis: 1_800_000_005_000, count: 3), "srv_b": LogMark(millis: 7, count: 1)]
+            progress.delivered = 40
+            progress.dropped = 2
+            progress.lastSuccessAt = created.addingTimeInterval(6)
+            progress.lastError = "the endpoint answered HTTP 503"
+            progress.lastErrorAt = created.addingTimeInterval(7)
+            let saved = progress
+            try await store.write { tx in try await tx.updateLogDrainProgress(id: drain.id, saved) }
+            let (listed, all, elsewhere) = try await store.read { tx in
+                (try await tx.logDrains(projectID: project.id), try await tx.allLogDrains(),
+                 try await tx.logDrain(id: drain.id, projectID: "prj_other"))
+            }
+            #expect(listed.map(\.progress) == [progress])
+            #expect(all.contains { $0.id == drain.id })
+            #expect(elsewhere == nil)
+            // Deleting the project takes its drains along; saving progress then changes nothing.
+            try await store.write { tx in try await tx.deleteProject(id: project.id) }
+            try await store.write { tx in try await tx.updateLogDrainProgress(id: drain.id, saved) }
+            let gone = try await store.read { tx in try await tx.logDrains(projectID: project.id) }
+            #expect(gone.isEmpty)
+        }
+    }
+}
