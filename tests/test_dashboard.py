@@ -5,7 +5,9 @@ forms, script reading the session cookie, framing, inline script."""
 
 from __future__ import annotations
 
+import csv
 import http.server
+import io
 import json
 import re
 import shutil
@@ -214,6 +216,14 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     b.get(srv.url(f"/activity?project={project_id}&action=server.created"))
     filtered = [e.text for e in b.find_elements(By.CSS_SELECTOR, "code.action")]
     assert filtered == ["server.created"], filtered
+    # Its downloads hold the same events, with the chain's hashes.
+    cookies = {c["name"]: c["value"] for c in b.get_cookies()}
+    for link, parse in (("download-csv", lambda t: list(csv.DictReader(io.StringIO(t)))),
+                        ("download-jsonl", lambda t: [json.loads(line) for line in t.splitlines()])):
+        got = requests.get(b.find_element(By.ID, link).get_attribute("href"), cookies=cookies, verify=str(srv.ca), timeout=30)
+        assert got.status_code == 200 and got.headers["Content-Disposition"].startswith("attachment"), got.text
+        rows = parse(got.text)
+        assert [row["action"] for row in rows] == ["server.created"] and all(len(row["hash"]) == 64 for row in rows), rows
 
     # Account page; a phone-width screen needs no sideways scrolling.
     b.get(srv.url("/account"))
@@ -368,7 +378,6 @@ def test_another_accounts_pages_are_not_found_and_its_forms_change_nothing(serve
 
 def test_a_person_exports_the_data_then_deletes_the_account(server, browser):
     import gzip
-    import io
     import tarfile
 
     acct = signup_and_login(server)

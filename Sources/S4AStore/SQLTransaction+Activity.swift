@@ -51,6 +51,7 @@ extension SQLTransaction {
             SELECT * FROM activity_events WHERE account_id = \(bind: range.accountID) AND seq > \(bind: range.afterSeq)
             """)
         if let only = range.projectIDs { sql = sql + " AND project_id IN (\(binds: only.sorted()))" }
+        if let action = range.action { sql = sql + " AND action = \(bind: action)" }
         if let since = range.since { sql = sql + " AND at >= \(bind: since.millis)" }
         if let until = range.until { sql = sql + " AND at <= \(bind: until.millis)" }
         sql = sql + " ORDER BY seq ASC LIMIT \(literal: range.limit)"

@@ -14,7 +14,8 @@ extension APIHandler {
     /// Streams the export page by page: rows are written as the store yields them.
     func exportActivity(_ input: Operations.ExportActivity.Input) async throws -> Operations.ExportActivity.Output {
         let format = ActivityExport.Format(rawValue: (input.query.format ?? .jsonl).rawValue) ?? .jsonl
-        let chunks = try activity.export(try RequestScope.requirePrincipal(), format: format, since: input.query.since,
+        let chunks = try activity.export(try RequestScope.requirePrincipal(), format: format, projectID: input.query.projectId,
+                                         action: input.query.action, since: input.query.since,
                                          until: input.query.until).map { ArraySlice($0) }
         let body = HTTPBody(chunks, length: .unknown, iterationBehavior: .single)
         let stamp = Self.fileStamp(Date())

@@ -8,14 +8,17 @@ public struct ActivityService: Sendable {
     public func list(_ principal: Principal, projectID: String?, action: String?, cursor: String?,
                      limit: Int) async throws -> Page<ActivityEvent> {
         try principal.check(.scope(.activityRead))
-        var projects = principal.projectIDs
-        if let projectID {
-            guard principal.canReach(projectID: projectID) else { throw DomainError.notFound }
-            projects = [projectID]
-        }
+        let projects = try Self.projects(principal, narrowedTo: projectID)
         let query = ActivityQuery(accountID: principal.accountID, projectIDs: projects, action: action,
                                   cursor: cursor, limit: limit)
         return try await env.store.read { tx in try await tx.activity(query) }
+    }
+
+    /// The projects whose events the principal sees (nil: all of the account's), narrowed to one.
+    static func projects(_ principal: Principal, narrowedTo projectID: String?) throws -> Set<String>? {
+        guard let projectID else { return principal.projectIDs }
+        guard principal.canReach(projectID: projectID) else { throw DomainError.notFound }
+        return [projectID]
     }
 }
 
@@ -24,12 +27,13 @@ extension ActivityService {
     /// `format`: one chunk per page of at most `ActivityExport.pageSize` events, each read from
     /// the store only when the consumer asks for it (a slow reader holds one page, not the
     /// chain). Checks the caller and the range first, so errors come before the stream.
-    public func export(_ principal: Principal, format: ActivityExport.Format, since: Date?,
-                       until: Date?) throws -> AsyncThrowingStream<[UInt8], any Error> {
+    public func export(_ principal: Principal, format: ActivityExport.Format, projectID: String? = nil, action: String? = nil,
+                       since: Date?, until: Date?) throws -> AsyncThrowingStream<[UInt8], any Error> {
         try principal.check(.scope(.activityRead))
         if let since, let until, since > until { throw DomainError.invalid("since", "must not be after until") }
+        let projects = try Self.projects(principal, narrowedTo: projectID)
         let store = env.store
-        let pages = ActivityPages(range: ActivityRange(accountID: principal.accountID, projectIDs: principal.projectIDs,
+        let pages = ActivityPages(range: ActivityRange(accountID: principal.accountID, projectIDs: projects, action: action,
                                                        since: since, until: until, limit: ActivityExport.pageSize),
                                   header: format == .csv ? ActivityExport.csvHeader : nil)
         let row = format == .csv ? ActivityExport.csvRow : ActivityExport.jsonLine

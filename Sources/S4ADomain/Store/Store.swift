@@ -41,16 +41,19 @@ public struct ActivityRange: Sendable {
     public var accountID: String
     /// nil: every event; otherwise only events of these projects.
     public var projectIDs: Set<String>?
+    /// nil: every action; otherwise this one only.
+    public var action: String?
     /// Events with a greater `seq` only.
     public var afterSeq: Int64
     /// Inclusive bounds on the event's time.
     public var since: Date?
     public var until: Date?
     public var limit: Int
-    public init(accountID: String, projectIDs: Set<String>? = nil, afterSeq: Int64 = 0, since: Date? = nil,
-                until: Date? = nil, limit: Int = 500) {
+    public init(accountID: String, projectIDs: Set<String>? = nil, action: String? = nil, afterSeq: Int64 = 0,
+                since: Date? = nil, until: Date? = nil, limit: Int = 500) {
         self.accountID = accountID
         self.projectIDs = projectIDs
+        self.action = action
         self.afterSeq = afterSeq
         self.since = since
         self.until = until
