@@ -16,8 +16,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let problem = ProblemResponse(error)
             if problem.status >= 500 {
-                // `\(error)`, not a reflection: driver errors would print queries and their values.
-                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)",
+                                                                  "error": "\(ProblemResponse.loggable(error))"])
             }
             response = problem.response
         }
@@ -92,6 +92,15 @@ struct ProblemResponse {
 
     /// Errors from request decoding arrive wrapped by the OpenAPI runtime; find the cause.
     /// A failure before the handler ran (no operation input) is the request's fault.
+    /// What may go to the log of a failed request: the cause, never the OpenAPI runtime's wrapper,
+    /// whose description prints the whole request — its Authorization header and its body (a
+    /// password, a secret's value). `\(error)`, not a reflection: driver errors would print
+    /// queries and their values.
+    static func loggable(_ error: any Error) -> String {
+        guard let server = error as? ServerError else { return "\(error)" }
+        return "\(server.operationID): \(loggable(unwrap(server.underlyingError)))"
+    }
+
     static func unwrap(_ error: any Error) -> any Error {
         guard let server = error as? ServerError else { return error }
         let inner = unwrap(server.underlyingError)
