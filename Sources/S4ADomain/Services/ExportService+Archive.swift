@@ -65,36 +65,26 @@ extension ExportService {
         try await tar.file(Self.root + "secrets.json", try json(secrets))
 
         try await spooled(Self.root + "activity.jsonl", tar) { line in
-            var after: Int64 = 0
-            while true {
-                let cursor = after
-                let events = try await env.store.read { tx in try await tx.chain(accountID: accountID, afterSeq: cursor, limit: 500) }
-                guard let last = events.last else { break }
-                for event in events {
-                    try line(try encoder.encode(ActivityRecordExport(
-                        seq: event.seq, id: event.id, at: event.at, actor_type: event.record.actor.type.rawValue,
-                        actor_id: event.record.actor.id, action: event.record.action, target_type: event.record.target.type,
-                        target_id: event.record.target.id, project_id: event.record.projectID, metadata: event.record.metadata,
-                        prev_hash: event.prevHash, hash: event.hash)))
-                }
-                after = last.seq
+            try await Self.paged(from: Int64(0), next: \ActivityEvent.seq, read: { after in
+                try await env.store.read { tx in try await tx.chain(accountID: accountID, afterSeq: after, limit: 500) }
+            }) { event in
+                try line(try encoder.encode(ActivityRecordExport(
+                    seq: event.seq, id: event.id, at: event.at, actor_type: event.record.actor.type.rawValue,
+                    actor_id: event.record.actor.id, action: event.record.action, target_type: event.record.target.type,
+                    target_id: event.record.target.id, project_id: event.record.projectID, metadata: event.record.metadata,
+                    prev_hash: event.prevHash, hash: event.hash)))
             }
         }
         try await spooled(Self.root + "runs.jsonl", tar) { line in
             for server in servers {
-                var after: String?
-                while true {
-                    // A few at a time: each may hold a MiB of output per stream.
-                    let cursor = after
-                    let runs = try await env.store.read { tx in try await tx.runsWithOutput(serverID: server.id, after: cursor, limit: 8) }
-                    guard let last = runs.last else { break }
-                    for run in runs {
-                        try line(try encoder.encode(RunRecord(
-                            id: run.id, server_id: run.serverID, kind: run.kind, command: run.command, state: run.state.rawValue,
-                            exit_code: run.exitCode, stdout: run.stdout, stderr: run.stderr, truncated: run.truncated,
-                            cpu_micros: run.cpuMicros, started_at: run.startedAt, finished_at: run.finishedAt)))
-                    }
-                    after = last.id
+                // A few at a time: each may hold a MiB of output per stream.
+                try await Self.paged(from: String?.none, next: { (run: Run) in run.id }, read: { after in
+                    try await env.store.read { tx in try await tx.runsWithOutput(serverID: server.id, after: after, limit: 8) }
+                }) { run in
+                    try line(try encoder.encode(RunRecord(
+                        id: run.id, server_id: run.serverID, kind: run.kind, command: run.command, state: run.state.rawValue,
+                        exit_code: run.exitCode, stdout: run.stdout, stderr: run.stderr, truncated: run.truncated,
+                        cpu_micros: run.cpuMicros, started_at: run.startedAt, finished_at: run.finishedAt)))
                 }
             }
         }
@@ -109,18 +99,13 @@ extension ExportService {
         }
         try await spooled(Self.root + "usage.jsonl", tar) { line in
             for server in servers {
-                var after: Date?
-                while true {
-                    let cursor = after
-                    let samples = try await env.store.read { tx in try await tx.usageSamples(serverID: server.id, after: cursor, limit: 1000) }
-                    guard let last = samples.last else { break }
-                    for sample in samples {
-                        try line(try encoder.encode(UsageRecord(
-                            server_id: sample.serverID, at: sample.at, cpu_micros: sample.cpuMicros, memory_bytes: sample.memoryBytes,
-                            pids: sample.pids, disk_bytes: sample.diskBytes, net_rx_bytes: sample.networkReceivedBytes,
-                            net_tx_bytes: sample.networkSentBytes, charged_usd: sample.charged.decimal)))
-                    }
-                    after = last.at
+                try await Self.paged(from: Date?.none, next: { (sample: UsageSample) in sample.at }, read: { after in
+                    try await env.store.read { tx in try await tx.usageSamples(serverID: server.id, after: after, limit: 1000) }
+                }) { sample in
+                    try line(try encoder.encode(UsageRecord(
+                        server_id: sample.serverID, at: sample.at, cpu_micros: sample.cpuMicros, memory_bytes: sample.memoryBytes,
+                        pids: sample.pids, disk_bytes: sample.diskBytes, net_rx_bytes: sample.networkReceivedBytes,
+                        net_tx_bytes: sample.networkSentBytes, charged_usd: sample.charged.decimal)))
                 }
             }
         }
@@ -142,6 +127,20 @@ extension ExportService {
             files: link.includeFiles ? files : nil,
             note: "Secret values, API key tokens and their hashes are never exported. Logs and usage go back as far as retention keeps them.")))
         try await tar.finish()
+    }
+
+    /// Reads a table a page (one store read) at a time, each page after the last one's position,
+    /// and hands over its items one by one.
+    static func paged<Position: Sendable, Item: Sendable>(
+        from start: Position, next: (Item) -> Position,
+        read: @Sendable (Position) async throws -> [Item], each: (Item) throws -> Void) async throws {
+        var position = start
+        while true {
+            let items = try await read(position)
+            guard let last = items.last else { return }
+            for item in items { try each(item) }
+            position = next(last)
+        }
     }
 
     /// Writes what `produce` emits, a line at a time, to a spool file, then streams that file
