@@ -133,6 +133,23 @@ import Testing
         }
     }
 
+    @Test func guessingTheCurrentPasswordIsThrottled() async throws {
+        try await TestPlane.make().withClient { client in
+            let token = try await client.signUp("g@example.com")
+            for _ in 0..<5 {
+                let wrong = try await client.call(.put, "/v1/account/password", token: token,
+                                                  body: ["current_password": "a wrong guess!", "new_password": "a brand new password"])
+                #expect(wrong.status == 403)
+            }
+            // Now even the right one waits: a stolen session cannot try passwords at will.
+            let right = try await client.call(.put, "/v1/account/password", token: token,
+                                              body: ["current_password": "correct horse battery", "new_password": "a brand new password"])
+            #expect(right.status == 429)
+            #expect(try await client.call(.post, "/v1/sessions",
+                                          body: ["email": "g@example.com", "password": "correct horse battery"]).status == 201)
+        }
+    }
+
     @Test func closedSignUpRefuses() async throws {
         try await TestPlane.make { $0.signupOpen = false }.withClient { client in
             let answer = try await client.call(.post, "/v1/accounts", body: ["email": "x@example.com", "password": "correct horse battery"])

@@ -126,12 +126,8 @@ public struct AccountService: Sendable {
             throw DomainError(.forbidden, "Only a signed-in person can change the password.")
         }
         try PasswordPolicy.check(new, field: "new_password")
-        guard let account = try await env.store.read({ tx in try await tx.account(id: principal.accountID) }) else {
-            throw DomainError.unauthenticated
-        }
-        guard await env.hasher.verify(current, hash: account.passwordHash) else {
-            throw DomainError(.forbidden, "The current password is incorrect.")
-        }
+        // Throttled like export and deletion: a stolen session must not try passwords at will.
+        let account = try await recheckPassword(principal, current)
         let hash = await env.hasher.hash(new)
         try await env.store.write { tx in
             try await tx.lockAccount(id: account.id)
