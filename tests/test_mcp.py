@@ -25,7 +25,7 @@ from test_ingress import AppClient
 CORE_TOOLS = {
     "list_projects", "create_project", "create_server", "list_servers", "get_server", "exec", "write_file",
     "read_file", "list_files", "deploy", "attach", "get_logs", "get_usage", "set_secret", "stop_server",
-    "start_server", "delete_server", "get_activity",
+    "start_server", "delete_server", "get_activity", "create_log_drain", "list_log_drains", "delete_log_drain",
 }
 
 APP = r'''
@@ -158,6 +158,15 @@ def test_an_agent_deploys_an_app_through_mcp(make_server, tmp_path, transport):
 
             project = await agent.json("create_project", {"name": "MCP shop", "slug": slug})
             assert project["visibility"] == "private" and project["slug"] == slug
+            # A log drain: made with its secret shown once, listed without it, deleted.
+            made = await agent.json("create_log_drain", {"project": slug, "url": "https://127.0.0.1:9/in", "kinds": "logs"})
+            assert made["drain"]["kinds"] == ["logs"] and made["secret"].startswith("s4a_whsec_"), made
+            listed = await agent.json("list_log_drains", {"project": slug})
+            assert [d["id"] for d in listed] == [made["drain"]["id"]] and made["secret"] not in json.dumps(listed)
+            refused = await agent.error("create_log_drain", {"project": slug, "url": "http://plain.example/in"})
+            assert "https" in refused, refused
+            assert "Deleted" in await agent.ok("delete_log_drain", {"project": slug, "drain_id": made["drain"]["id"]})
+            assert "No drains" in await agent.ok("list_log_drains", {"project": slug})
             server = await agent.json("create_server", {"project": slug, "name": "web", "budget_usd": "1.00",
                                                         "memory_mb": 256, "disk_mb": 256})
             sid = server["id"]

@@ -3,7 +3,7 @@
 /// `set_budget` appear only for keys with `projects:publish` / `budget:write`.
 enum ToolCatalogue {
     static let all: [ToolDefinition] = projectTools + serverTools + runTools + fileTools + observationTools
-        + secretTools + grantedTools
+        + secretTools + drainTools + grantedTools
 
     static func named(_ name: String) -> ToolDefinition? { all.first { $0.name == name } }
 }
