@@ -43,7 +43,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2, what: str = "the condition"):
     """Polls `predicate` until it returns something truthy (returned), else fails the test."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -51,7 +51,7 @@ def wait_until(predicate, timeout: float = 30.0, interval: float = 0.2):
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Server, free_port, have, signup_and_login
+from conftest import Server, free_port, have, signup_and_login, wait_until
 
 PROBLEM = "application/problem+json"
 
@@ -141,13 +141,7 @@ class Blackhole:
 # ------------------------------------------------------------------ helpers
 
 def wait_for(predicate, timeout: float = 45, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
+    return wait_until(predicate, timeout=timeout, what=what)
 
 
 def setup_project(srv: Server, token: str) -> tuple[str, str]:
