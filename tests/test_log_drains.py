@@ -27,9 +27,12 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> dict[str, Path]:
-    """A CA and a certificate for 127.0.0.1 signed by it."""
+    return make_pki(tmp_path_factory.mktemp("drain-pki"))
+
+
+def make_pki(d: Path) -> dict[str, Path]:
+    """A CA and a certificate for 127.0.0.1 signed by it, in `d`."""
     have("openssl")
-    d = tmp_path_factory.mktemp("drain-pki")
 
     def run(*args: str) -> None:
         p = subprocess.run(["openssl", *args], cwd=d, capture_output=True, text=True)
