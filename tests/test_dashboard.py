@@ -387,6 +387,15 @@ def test_a_person_exports_the_data_then_deletes_the_account(server, browser):
     fill(b, "email", acct.email)
     fill(b, "password", acct.password)
     submit(b, By.ID, "signin")
+    # Deleting a project asks for its slug typed out.
+    doomed = server.request("POST", "/v1/projects", acct.token, json={"name": "doomed"}).json()
+    server.request("PUT", f"/v1/projects/{doomed['id']}/secrets/TOKEN", acct.token, json={"value": "v"})
+    b.get(server.url(f"/projects/{doomed['id']}"))
+    submit(b, By.ID, "delete-project")
+    fill(b, "confirm_slug", doomed["slug"])
+    submit(b, By.ID, "confirm-delete-project")
+    assert b.current_url.endswith("/projects") and "doomed is deleted" in flash(b), flash(b)
+    assert server.request("GET", f"/v1/projects/{doomed['id']}", acct.token).status_code == 404
     b.get(server.url("/account"))
 
     # Export: the password again, then a one-time link.

@@ -28,14 +28,7 @@ extension APIHandler {
     }
 
     func deleteProject(_ input: Operations.DeleteProject.Input) async throws -> Operations.DeleteProject.Output {
-        let principal = try RequestScope.requirePrincipal()
-        let servers = self.servers, secrets = self.secrets
-        // Its data key first (crypto-shredding: committed, then its shred key destroyed), so no
-        // secret of it opens again even if what follows fails; then its servers and disks.
-        try await projects.delete(principal, id: input.path.projectId) { project in
-            try await secrets.shred(accountID: principal.accountID, projectIDs: [project.id], actor: principal.actor)
-            try await servers.deleteAll(principal, projectID: project.id)
-        }
+        try await deletion.deleteProject(try RequestScope.requirePrincipal(), id: input.path.projectId)
         return .noContent(.init())
     }
 

@@ -76,6 +76,19 @@ extension Pages {
             let url = services.projects.url(of: project)
             return .redirect("/projects/\(id)", .ok(visibility == .public ? "\(url) is public now." : "\(url) is private now."))
         }
+        get("/projects/{id}/delete") { visit in
+            let project = try await services.projects.get(visit.principal, id: try visit.parameter("id"))
+            return .page("project_delete", ["title": "Delete \(project.name)", "id": project.id, "name": project.name,
+                                            "slug": project.slug, "url": services.projects.url(of: project)])
+        }
+        post("/projects/{id}/delete", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")/delete" }) { visit in
+            let project = try await services.projects.get(visit.principal, id: try visit.parameter("id"))
+            guard visit.form["confirm_slug"] == project.slug else {
+                throw DomainError.invalid("confirm_slug", "must be the project's slug, \(project.slug)")
+            }
+            try await services.deletion.deleteProject(visit.principal, id: project.id)
+            return .redirect("/projects", .ok("Project \(project.name) is deleted: its servers, disks and secrets are gone."))
+        }
         post("/projects/{id}/attach", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
             let id = try visit.parameter("id")
             guard let server = visit.form.text("server_id") else { throw DomainError.invalid("server_id", "is required") }
