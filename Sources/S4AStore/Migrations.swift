@@ -316,6 +316,12 @@ enum Migrations {
             """,
             "CREATE INDEX exports_account ON exports(account_id)",
         ]),
+        // Which control plane delivers each log drain, until when: replicas sharing PostgreSQL
+        // deliver a drain once, and take over a stopped one's drains when its claims lapse.
+        (10, [
+            "ALTER TABLE log_drains ADD COLUMN claimed_by TEXT",
+            "ALTER TABLE log_drains ADD COLUMN claimed_until BIGINT",
+        ]),
     ]
 
     static func run(on engine: any SQLEngine) async throws {

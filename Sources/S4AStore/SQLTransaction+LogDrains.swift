@@ -30,8 +30,19 @@ extension SQLTransaction {
             .all().map(Self.logDrain)
     }
 
-    func allLogDrains() async throws -> [LogDrain] {
-        try await db.raw("SELECT * FROM log_drains ORDER BY created_at, id").all().map(Self.logDrain)
+    func claimLogDrains(owner: String, until: Date, now: Date) async throws -> [LogDrain] {
+        // One statement decides per row: a replica racing for the same row waits for the other's
+        // update and then finds the claim taken (PostgreSQL re-checks the condition; SQLite has one writer).
+        try await db.raw("""
+            UPDATE log_drains SET claimed_by = \(bind: owner), claimed_until = \(bind: until.millis)
+            WHERE claimed_by = \(bind: owner) OR claimed_until IS NULL OR claimed_until < \(bind: now.millis)
+            """).run()
+        return try await db.raw("SELECT * FROM log_drains WHERE claimed_by = \(bind: owner) ORDER BY created_at, id")
+            .all().map(Self.logDrain)
+    }
+
+    func releaseLogDrains(owner: String) async throws {
+        try await db.raw("UPDATE log_drains SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = \(bind: owner)").run()
     }
 
     func deleteLogDrain(id: String) async throws {

@@ -33,13 +33,26 @@ import Testing
             progress.lastErrorAt = created.addingTimeInterval(7)
             let saved = progress
             try await store.write { tx in try await tx.updateLogDrainProgress(id: drain.id, saved) }
-            let (listed, all, elsewhere) = try await store.read { tx in
-                (try await tx.logDrains(projectID: project.id), try await tx.allLogDrains(),
-                 try await tx.logDrain(id: drain.id, projectID: "prj_other"))
+            let (listed, elsewhere) = try await store.read { tx in
+                (try await tx.logDrains(projectID: project.id), try await tx.logDrain(id: drain.id, projectID: "prj_other"))
             }
             #expect(listed.map(\.progress) == [progress])
-            #expect(all.contains { $0.id == drain.id })
             #expect(elsewhere == nil)
+            // One control plane at a time delivers it: claims exclude, renew, lapse and are given up.
+            let t0 = Date(timeIntervalSince1970: 1_900_000_000)
+            func claim(_ owner: String, at: Date) async throws -> Bool {
+                try await store.write { tx in
+                    try await tx.claimLogDrains(owner: owner, until: at.addingTimeInterval(15), now: at)
+                }.contains { $0.id == drain.id }
+            }
+            #expect(try await claim("dlv_a", at: t0))
+            #expect(try await !claim("dlv_b", at: t0.addingTimeInterval(1)))
+            #expect(try await claim("dlv_a", at: t0.addingTimeInterval(10)))   // renewed to t0 + 25
+            #expect(try await !claim("dlv_b", at: t0.addingTimeInterval(20)))
+            #expect(try await claim("dlv_b", at: t0.addingTimeInterval(26)))   // a's claim lapsed
+            #expect(try await !claim("dlv_a", at: t0.addingTimeInterval(27)))
+            try await store.write { tx in try await tx.releaseLogDrains(owner: "dlv_b") }
+            #expect(try await claim("dlv_a", at: t0.addingTimeInterval(28)))
             // Deleting the project takes its drains along; saving progress then changes nothing.
             try await store.write { tx in try await tx.deleteProject(id: project.id) }
             try await store.write { tx in try await tx.updateLogDrainProgress(id: drain.id, saved) }

@@ -21,5 +21,8 @@ public struct DrainSettings: Sendable {
     public var backoffCap: Duration = .seconds(30)
     /// How often the set of drains is re-read (new ones start, deleted ones stop).
     public var refreshInterval: Duration = .seconds(1)
+    /// How long a control plane's claim on a drain lasts unless renewed (each refresh renews it):
+    /// how soon another replica takes over the drains of one that died.
+    public var claimLifetime: TimeInterval = 15
     public init() {}
 }

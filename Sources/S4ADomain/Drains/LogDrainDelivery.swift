@@ -1,8 +1,9 @@
 import Foundation
 
-/// Runs one `DrainWorker` per drain: re-reads the drains every `refreshInterval`, starts a
-/// worker for each new one and cancels the worker of each deleted one. Workers share nothing
-/// but the store, so a stuck endpoint slows only its own drain.
+/// Runs one `DrainWorker` per drain this control plane holds a claim on: every
+/// `refreshInterval` it renews its claims (taking unclaimed or lapsed ones), starts a worker for
+/// each new one and cancels the worker of each deleted (or lost) one. Workers share nothing but
+/// the store, so a stuck endpoint slows only its own drain.
 public struct LogDrainDelivery: Sendable {
     let drains: LogDrainService
     let logs: any ServerLogReader
@@ -21,10 +22,14 @@ public struct LogDrainDelivery: Sendable {
     public func run(onError: @escaping @Sendable (String) -> Void = { _ in }) async {
         var workers: [String: Task<Void, Never>] = [:]
         var unopenable: Set<String> = []  // said once, tried again each round
-        let store = drains.env.store
+        let store = drains.env.store, owner = RandomToken.bearer(prefix: "dlv_"), lifetime = settings.claimLifetime
+        let now = drains.env.now
         while !Task.isCancelled {
             do {
-                let current = try await store.read { tx in try await tx.allLogDrains() }
+                let current = try await store.write { tx in
+                    let at = now()
+                    return try await tx.claimLogDrains(owner: owner, until: at.addingTimeInterval(lifetime), now: at)
+                }
                 let ids = Set(current.map(\.id))
                 for (id, task) in workers where !ids.contains(id) {
                     task.cancel()
@@ -55,5 +60,6 @@ public struct LogDrainDelivery: Sendable {
         // Stopping: every worker ends (an in-flight request is cancelled) before the store closes.
         workers.values.forEach { $0.cancel() }
         for task in workers.values { await task.value }
+        try? await store.write { tx in try await tx.releaseLogDrains(owner: owner) }
     }
 }
