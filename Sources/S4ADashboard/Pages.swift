@@ -20,6 +20,11 @@ struct Visit: @unchecked Sendable {
         return value
     }
 
+    /// Throws unless the person typed `expected` into `field`: the confirmation of what cannot be undone.
+    func requireTyped(_ field: String, equals expected: String, _ what: String) throws {
+        guard form[field] == expected else { throw DomainError.invalid(field, "must be \(what), \(expected), typed out") }
+    }
+
     func query(_ name: String) -> String? {
         guard let value = request.uri.queryParameters.get(name), !value.isEmpty else { return nil }
         return value

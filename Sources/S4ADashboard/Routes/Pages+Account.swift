@@ -45,9 +45,7 @@ extension Pages {
         }
         post("/account/delete", back: { _ in "/account/delete" }) { visit in
             let account = try await services.accounts.account(visit.principal)
-            guard visit.form["confirm_email"] == account.email else {
-                throw DomainError.invalid("confirm_email", "must be the account's email, typed out")
-            }
+            try visit.requireTyped("confirm_email", equals: account.email, "the account's email")
             let finished = try await services.deletion.delete(visit.principal, password: visit.form["password"] ?? "")
             var response = Response(status: .seeOther, headers: [.location: "/signin"])
             response.headers.append(HTTPField(name: .setCookie, value: SessionCookie.header(value: "", maxAge: 0)))

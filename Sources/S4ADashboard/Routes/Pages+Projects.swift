@@ -83,9 +83,7 @@ extension Pages {
         }
         post("/projects/{id}/delete", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")/delete" }) { visit in
             let project = try await services.projects.get(visit.principal, id: try visit.parameter("id"))
-            guard visit.form["confirm_slug"] == project.slug else {
-                throw DomainError.invalid("confirm_slug", "must be the project's slug, \(project.slug)")
-            }
+            try visit.requireTyped("confirm_slug", equals: project.slug, "the project's slug")
             try await services.deletion.deleteProject(visit.principal, id: project.id)
             return .redirect("/projects", .ok("Project \(project.name) is deleted: its servers, disks and secrets are gone."))
         }

@@ -65,9 +65,7 @@ extension Pages {
         }
         post("/servers/{id}/delete", back: { visit in "/servers/\(visit.parameters.get("id") ?? "")/delete" }) { visit in
             let server = try await services.servers.get(visit.principal, id: try visit.parameter("id"))
-            guard visit.form["confirm_name"] == server.name else {
-                throw DomainError.invalid("confirm_name", "must be the server's name, \(server.name)")
-            }
+            try visit.requireTyped("confirm_name", equals: server.name, "the server's name")
             try await services.servers.delete(visit.principal, id: server.id)
             return .redirect("/projects/\(server.projectID)", .ok("Server \(server.name) and its disk are deleted."))
         }
