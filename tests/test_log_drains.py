@@ -31,7 +31,7 @@ def pki(tmp_path_factory) -> dict[str, Path]:
 
 
 def make_pki(d: Path) -> dict[str, Path]:
-    """A CA and a certificate for 127.0.0.1 signed by it, in `d`."""
+    """A CA and a certificate for 127.0.0.1 and localhost signed by it, in `d`."""
     have("openssl")
 
     def run(*args: str) -> None:
@@ -43,7 +43,7 @@ def make_pki(d: Path) -> dict[str, Path]:
         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
     run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
         "-keyout", "leaf.key", "-out", "leaf.csr")
-    (d / "leaf.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    (d / "leaf.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
     run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
         "-extfile", "leaf.ext", "-out", "leaf.pem")
     return {"ca": d / "ca.pem", "cert": d / "leaf.pem", "key": d / "leaf.key"}
@@ -412,6 +412,24 @@ def test_private_addresses_are_refused_unless_the_operator_allows_them(make_serv
                              what="the refusal")
             assert "private" in state, state
         assert receiver.batches() == []
+    finally:
+        receiver.stop()
+
+
+def test_a_named_endpoint_is_reached_at_the_address_it_was_checked_at(make_server, pki):
+    """The connection goes to the address the name resolved to when it was checked, while TLS
+    still names the host (SNI and the certificate's DNS name): here `localhost` → 127.0.0.1."""
+    srv = make_server(extra_args=["--drain-ca-file", str(pki["ca"]), "--drain-allow-private"])
+    acct = signup_and_login(srv)
+    project, _ = setup_project(srv, acct.token)
+    receiver = Receiver(pki).start()
+    try:
+        drain, secret = create_drain(srv, acct.token, project, f"https://localhost:{receiver.port}/ingest",
+                                     kinds=["activity"])
+        records = wait_for(lambda: receiver.records(), what="a batch at the named endpoint")
+        assert records[0]["kind"] == "activity" and records[0]["event"]["action"] == "log_drain.created", records[0]
+        check_signatures(receiver, secret, drain["id"])
+        assert drain_state(srv, acct.token, project, drain["id"]).get("last_error") is None
     finally:
         receiver.stop()
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -12,11 +13,16 @@ import ServiceLifecycle
 /// TLS 1.2 or newer, no redirects, and a deadline on every request so an endpoint that never
 /// answers costs its drain a timeout, and nothing else. Unless the operator allows private
 /// networks, an endpoint whose name resolves to a loopback, private or link-local address is
-/// refused before any connection (see `DrainAddressPolicy`).
+/// refused before any connection (see `DrainAddressPolicy`), and the connection goes to the
+/// very address that was checked: each host gets a client pinned to it (SNI and the certificate
+/// still name the host), so a name that answers differently a moment later (DNS rebinding)
+/// cannot steer a drain to the host's own services.
 final class HTTPSDrainTransport: DrainTransport {
-    let client: HTTPClient
+    let configuration: HTTPClient.Configuration
     let timeout: TimeAmount
     let allowPrivateNetworks: Bool
+    /// Per host: the address it was checked at and the client that connects there.
+    private let pinned = NIOLockedValueBox<[String: (address: String, client: HTTPClient)]>([:])
 
     init(extraRootsPEMFile: String?, allowPrivateNetworks: Bool, timeout: TimeAmount = .seconds(10)) {
         self.allowPrivateNetworks = allowPrivateNetworks
@@ -26,12 +32,16 @@ final class HTTPSDrainTransport: DrainTransport {
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls, redirectConfiguration: .disallow,
                                                      timeout: .init(connect: .seconds(5), read: timeout))
         configuration.httpVersion = .http1Only
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.configuration = configuration
         self.timeout = timeout
     }
 
     func post(url: String, headers: [(name: String, value: String)], body: [UInt8]) async -> String? {
-        if !allowPrivateNetworks, let refusal = await Self.refusal(url) { return refusal }
+        let client: HTTPClient
+        switch await check(url) {
+        case .refused(let why): return why
+        case .allowed(let host, let address): client = self.client(for: host, at: address)
+        }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -53,21 +63,58 @@ final class HTTPSDrainTransport: DrainTransport {
         }
     }
 
-    func shutdown() async { try? await client.shutdown() }
+    enum Check: Equatable {
+        case refused(String)
+        /// May be sent to, at this address (textual IPv4 or IPv6).
+        case allowed(host: String, address: String)
+    }
 
-    /// Why `url`'s host may not be sent to, if it may not. (The HTTP client resolves the name
-    /// again to connect: a name that changes its answer in between is not caught here.)
-    static func refusal(_ url: String) async -> String? {
-        guard var host = URLComponents(string: url)?.host, !host.isEmpty else { return "the endpoint's URL has no host" }
+    /// Resolves `url`'s host once; the answer decides both whether and where to connect.
+    func check(_ url: String) async -> Check {
+        guard var host = URLComponents(string: url)?.host, !host.isEmpty else { return .refused("the endpoint's URL has no host") }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let name = host
-        guard let addresses = try? await NIOThreadPool.singleton.runIfActive({ resolve(name) }), !addresses.isEmpty else {
-            return "the endpoint's host name did not resolve"
+        // IPv4 first when there is one: a pin must pick one address, and this pick is the stable one.
+        guard let addresses = try? await NIOThreadPool.singleton.runIfActive({ Self.resolve(name) }),
+              let first = addresses.first(where: { $0.count == 4 }) ?? addresses.first, let address = Self.text(first) else {
+            return .refused("the endpoint's host name did not resolve")
         }
-        guard addresses.allSatisfy(DrainAddressPolicy.isPublic) else {
-            return "the endpoint resolves to a private, loopback or link-local address (s4a serve --drain-allow-private allows these)"
+        if !allowPrivateNetworks, !addresses.allSatisfy(DrainAddressPolicy.isPublic) {
+            return .refused("the endpoint resolves to a private, loopback or link-local address (s4a serve --drain-allow-private allows these)")
         }
-        return nil
+        return .allowed(host: name, address: address)
+    }
+
+    /// The client that connects to `host` at `address`; a new one (the old one closed) when the
+    /// host's address changed since.
+    func client(for host: String, at address: String) -> HTTPClient {
+        let (client, replaced) = pinned.withLockedValue { clients -> (HTTPClient, HTTPClient?) in
+            if let current = clients[host], current.address == address { return (current.client, nil) }
+            var configuration = self.configuration
+            configuration.dnsOverride = [host: address]
+            let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+            let old = clients[host]?.client
+            clients[host] = (address, client)
+            return (client, old)
+        }
+        if let replaced { Task { try? await replaced.shutdown() } }
+        return client
+    }
+
+    /// An address's text form (`inet_ntop`), as the HTTP client takes it.
+    static func text(_ bytes: [UInt8]) -> String? {
+        let family = bytes.count == 4 ? AF_INET : AF_INET6
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let ok = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil }
+        return ok ? String(cString: buffer) : nil
+    }
+
+    func shutdown() async {
+        let clients = pinned.withLockedValue { clients in
+            defer { clients = [:] }
+            return clients.values.map(\.client)
+        }
+        for client in clients { try? await client.shutdown() }
     }
 
     /// Every address `host` resolves to (4 or 16 bytes each), by the system's resolver.
