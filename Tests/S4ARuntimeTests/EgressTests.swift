@@ -131,7 +131,13 @@ import Glibc
                 let spec = fixture.egressSpec()
                 try await fixture.runtime.prepare(spec)
                 try await fixture.runtime.start(spec)
-                let first = EgressProcesses.live(of: spec.id)
+                // With --configure, slirp4netns forks a child that sets the tap device up and then
+                // exits; the route it makes (what start waits for) can appear just before it is gone.
+                var first = EgressProcesses.live(of: spec.id)
+                for _ in 0..<100 where first.count != 1 {
+                    try await Task.sleep(for: .milliseconds(50))
+                    first = EgressProcesses.live(of: spec.id)
+                }
                 try #require(first.count == 1)
                 let pid = first[0]
                 let recorded = try String(contentsOfFile: fixture.directory.path + "/servers/\(spec.id)/egress.pid", encoding: .utf8)
