@@ -131,13 +131,7 @@ import Glibc
                 let spec = fixture.egressSpec()
                 try await fixture.runtime.prepare(spec)
                 try await fixture.runtime.start(spec)
-                // With --configure, slirp4netns forks a child that sets the tap device up and then
-                // exits; the route it makes (what start waits for) can appear just before it is gone.
-                var first = EgressProcesses.live(of: spec.id)
-                for _ in 0..<100 where first.count != 1 {
-                    try await Task.sleep(for: .milliseconds(50))
-                    first = EgressProcesses.live(of: spec.id)
-                }
+                let first = try await EgressProcesses.settled(of: spec.id)
                 try #require(first.count == 1)
                 let pid = first[0]
                 let recorded = try String(contentsOfFile: fixture.directory.path + "/servers/\(spec.id)/egress.pid", encoding: .utf8)
@@ -159,7 +153,7 @@ import Glibc
                 try await Task.sleep(for: .milliseconds(100))
                 #expect(try await fixture.fetch(spec.id, internet.url).hasPrefix("error"))
                 _ = try await restarted.removeOrphans(keeping: [spec.id])
-                let second = EgressProcesses.live(of: spec.id)
+                let second = try await EgressProcesses.settled(of: spec.id)
                 #expect(second.count == 1 && second != [pid])
                 #expect(try await fixture.fetch(spec.id, internet.url) == internet.token)
 
@@ -168,7 +162,7 @@ import Glibc
                 #expect(EgressProcesses.live(of: spec.id).isEmpty)
                 #expect(!FileManager.default.fileExists(atPath: fixture.directory.path + "/servers/\(spec.id)/egress.pid"))
                 try await fixture.runtime.start(spec)
-                #expect(EgressProcesses.live(of: spec.id).count == 1)
+                #expect(try await EgressProcesses.settled(of: spec.id).count == 1)
                 #expect(try await fixture.fetch(spec.id, internet.url) == internet.token)
                 try await fixture.runtime.destroy(spec.id)
                 #expect(EgressProcesses.live(of: spec.id).isEmpty)
@@ -177,7 +171,7 @@ import Glibc
                 let other = fixture.egressSpec()
                 try await fixture.runtime.prepare(other)
                 try await fixture.runtime.start(other)
-                #expect(EgressProcesses.live(of: other.id).count == 1)
+                #expect(try await EgressProcesses.settled(of: other.id).count == 1)
                 let swept = try await fixture.runtime.removeOrphans(keeping: [])
                 #expect(swept.contains("container \(other.id)"))
                 #expect(EgressProcesses.live(of: other.id).isEmpty)
@@ -225,6 +219,18 @@ extension RuntimeFixture {
 
 /// Live (not zombie) slirp4netns processes whose environment names a server, read from /proc.
 enum EgressProcesses {
+    /// The live ones once slirp4netns's helper has exited: it forks one into the namespace to make
+    /// (and, with --configure, set up) the tap device, and the route start waits for can appear
+    /// just before that helper is gone (a CI run once counted two).
+    static func settled(of id: String) async throws -> [pid_t] {
+        var live = live(of: id)
+        for _ in 0..<100 where live.count > 1 {
+            try await Task.sleep(for: .milliseconds(50))
+            live = self.live(of: id)
+        }
+        return live
+    }
+
     static func live(of id: String) -> [pid_t] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(pid_t.init).filter { pid in
             guard (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) == "slirp4netns\n",
