@@ -96,9 +96,8 @@ struct Pages<Context: RemoteAddressRequestContext>: @unchecked Sendable {
                 return Self.text(.forbidden, error.detail)
             }
         }
-        let address = Self.address(context.remoteAddress)
         let visit = Visit(request: request, parameters: context.parameters, principal: principal, form: form,
-                          files: files, clientAddress: address, csrfToken: csrfToken)
+                          files: files, clientAddress: context.remoteAddress?.ipAddress, csrfToken: csrfToken)
         let answer: Answer
         do {
             answer = try await body(visit)
@@ -159,10 +158,5 @@ struct Pages<Context: RemoteAddressRequestContext>: @unchecked Sendable {
         case .runtimeFailed: .internalServerError
         default: .badRequest
         }
-    }
-
-    static func address(_ address: SocketAddress?) -> String? {
-        guard let address else { return nil }
-        return address.ipAddress
     }
 }

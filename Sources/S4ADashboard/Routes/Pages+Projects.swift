@@ -23,13 +23,12 @@ extension Pages {
         get("/projects/{id}") { visit in
             let principal = visit.principal!
             let project = try await services.projects.get(principal, id: try visit.parameter("id"))
-            async let servers = services.servers.list(principal, projectID: project.id, cursor: nil, limit: 200)
             async let secrets = services.secrets.list(principal, projectID: project.id, serverID: nil)
             async let activity = services.activity.list(principal, projectID: project.id, action: nil, cursor: nil, limit: 20)
             async let uptime = services.health.uptime(principal, projectID: project.id)
-            async let usage = services.usage.account(principal)
-            let balances = Dictionary(try await usage.servers.map { ($0.server.id, $0) }, uniquingKeysWith: { a, _ in a })
-            let live = try await servers.items.filter { $0.state != .deleted }
+            // The project's servers with their spend, in one read.
+            async let usage = services.usage.account(principal, projectID: project.id)
+            let live = try await usage.servers.filter { $0.server.state != .deleted }
             let uptimeNow = try await uptime
             return .page("project", [
                 "title": project.name,
@@ -37,12 +36,12 @@ extension Pages {
                     "id": project.id, "name": project.name, "slug": project.slug,
                     "url": services.projects.url(of: project), "public": project.visibility == .public,
                 ],
-                "servers": live.map { server in
-                    serverRow(server, balance: balances[server.id]?.balance, attached: server.id == project.attachedServerID)
+                "servers": live.map { line in
+                    serverRow(line.server, balance: line.balance, attached: line.server.id == project.attachedServerID)
                 },
-                "has_servers": !live.isEmpty,
-                "attachable": live.filter { $0.id != project.attachedServerID }.map { ["id": $0.id, "name": $0.name] },
-                "has_attachable": live.contains { $0.id != project.attachedServerID },
+                "attachable": live.filter { $0.server.id != project.attachedServerID }
+                    .map { ["id": $0.server.id, "name": $0.server.name] },
+                "has_attachable": live.contains { $0.server.id != project.attachedServerID },
                 "has_incidents": !uptimeNow.incidents.isEmpty,
                 "secrets": try await secrets.map { ["name": $0.name, "updated": Format.time($0.updatedAt), "version": $0.version] },
                 "events": try await activity.items.map(eventRow),
@@ -111,8 +110,8 @@ extension Pages {
         }
     }
 
-    func serverRow(_ server: Server, balance: LedgerBalance?, attached: Bool) -> [String: Any] {
-        let charged = balance?.charged ?? MicroDollars(0)
+    func serverRow(_ server: Server, balance: LedgerBalance, attached: Bool) -> [String: Any] {
+        let charged = balance.charged
         return [
             "id": server.id, "name": server.name, "state": server.state.rawValue, "attached": attached,
             "charged": Format.money(charged), "budget": Format.money(server.budget),

@@ -38,6 +38,14 @@ public struct Principal: Sendable, Equatable {
         projectIDs.map { $0.contains(projectID) } ?? true
     }
 
+    /// The projects a read covers (nil: all of the account's), narrowed to `projectID` when given;
+    /// one not in reach is not found.
+    public func projects(narrowedTo projectID: String?) throws -> Set<String>? {
+        guard let projectID else { return projectIDs }
+        guard canReach(projectID: projectID) else { throw DomainError.notFound }
+        return [projectID]
+    }
+
     /// Throws unless this principal meets `requirement`.
     public func check(_ requirement: Requirement) throws {
         switch requirement {

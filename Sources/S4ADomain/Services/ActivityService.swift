@@ -8,17 +8,10 @@ public struct ActivityService: Sendable {
     public func list(_ principal: Principal, projectID: String?, action: String?, cursor: String?,
                      limit: Int) async throws -> Page<ActivityEvent> {
         try principal.check(.scope(.activityRead))
-        let projects = try Self.projects(principal, narrowedTo: projectID)
+        let projects = try principal.projects(narrowedTo: projectID)
         let query = ActivityQuery(accountID: principal.accountID, projectIDs: projects, action: action,
                                   cursor: cursor, limit: limit)
         return try await env.store.read { tx in try await tx.activity(query) }
-    }
-
-    /// The projects whose events the principal sees (nil: all of the account's), narrowed to one.
-    static func projects(_ principal: Principal, narrowedTo projectID: String?) throws -> Set<String>? {
-        guard let projectID else { return principal.projectIDs }
-        guard principal.canReach(projectID: projectID) else { throw DomainError.notFound }
-        return [projectID]
     }
 }
 
@@ -31,7 +24,7 @@ extension ActivityService {
                        since: Date?, until: Date?) throws -> AsyncThrowingStream<[UInt8], any Error> {
         try principal.check(.scope(.activityRead))
         if let since, let until, since > until { throw DomainError.invalid("since", "must not be after until") }
-        let projects = try Self.projects(principal, narrowedTo: projectID)
+        let projects = try principal.projects(narrowedTo: projectID)
         let store = env.store
         let pages = ActivityPages(range: ActivityRange(accountID: principal.accountID, projectIDs: projects, action: action,
                                                        since: since, until: until, limit: ActivityExport.pageSize),

@@ -98,13 +98,15 @@ public struct UsageService: Sendable {
         }
     }
 
-    public func account(_ principal: Principal) async throws -> AccountUsage {
+    /// `projectID`: that project's servers only (the total is then theirs).
+    public func account(_ principal: Principal, projectID: String? = nil) async throws -> AccountUsage {
         try principal.check(.scope(.serversRead))
+        let projects = try principal.projects(narrowedTo: projectID)
         return try await env.store.read { tx in
             var lines: [AccountUsage.Line] = []
             var cursor: String?
             repeat {
-                let page = try await tx.servers(accountID: principal.accountID, projectIDs: principal.projectIDs,
+                let page = try await tx.servers(accountID: principal.accountID, projectIDs: projects,
                                                 cursor: cursor, limit: 200)
                 for server in page.items {
                     lines.append(.init(server: server, balance: try await tx.ledgerBalance(serverID: server.id),
@@ -113,7 +115,7 @@ public struct UsageService: Sendable {
                 cursor = page.nextCursor
             } while cursor != nil
             var total = LedgerBalance(charged: MicroDollars(0), reserved: MicroDollars(0))
-            if principal.projectIDs == nil {
+            if projects == nil {
                 total = try await tx.ledgerBalance(accountID: principal.accountID)
             } else {
                 for line in lines {
