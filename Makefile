@@ -34,7 +34,8 @@ PY = $(if $(wildcard .venv/bin/python),.venv/bin/python,$(PYTHON))
 .PHONY: deps deps-lite deps-system deps-python build serve test bench pg-start pg-stop
 
 # apt-get only when something is missing, so that a ready machine pays nothing.
-# $(1): the packages to consider: "base" (curl, openssl) or "all" (+ postgresql, python, pebble).
+# $(1): the packages to consider: "base" (curl, openssl) or "all" (+ postgresql, python, pebble,
+# chromium for the dashboard, gdb for the stacks of a serve that will not stop).
 define apt_missing
 missing=""; \
 command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
@@ -57,6 +58,7 @@ if [ "$(1)" = all ]; then \
     || missing="$$missing python3-pip python3-venv"; \
   [ -x /usr/bin/pebble ] || missing="$$missing pebble"; \
   [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || missing="$$missing chromium chromium-driver"; \
+  [ -x /usr/bin/gdb ] || missing="$$missing gdb"; \
 fi; \
 if [ -n "$$missing" ]; then \
   echo "== installing:$$missing"; \

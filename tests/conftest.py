@@ -103,9 +103,25 @@ class Server:
         try:
             return self.process.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
+            stacks = self.thread_stacks()
             self.process.kill()
             self.process.wait()
-            pytest.fail(f"s4a serve did not stop within {STOP_TIMEOUT} s of SIGTERM\n{self.log()}")
+            pytest.fail(f"s4a serve did not stop within {STOP_TIMEOUT} s of SIGTERM\n{self.log()}\n{stacks}")
+
+    def thread_stacks(self) -> str:
+        """Every thread's stack of a process that will not stop (what holds it), via gdb
+        (the toolchain's lldb needs a libpython Debian 12 lacks); saved next to the log."""
+        gdb = shutil.which("gdb")
+        if not gdb:
+            return "(no gdb for thread stacks)"
+        try:
+            out = subprocess.run([gdb, "-batch", "-p", str(self.process.pid), "-ex", "thread apply all bt"],
+                                 capture_output=True, text=True, timeout=60).stdout
+        except subprocess.TimeoutExpired:
+            return "(gdb did not attach within 60 s)"
+        path = self.log_path.with_suffix(".stacks")
+        path.write_text(out)
+        return f"thread stacks in {path}:\n{out[-20000:]}"
 
 
 def start_server(data_dir: Path, *, via_env: bool = True, extra_env: dict[str, str] | None = None,
