@@ -91,6 +91,10 @@ def test_export_holds_every_record_and_no_secret(make_server):
     served = srv.request("GET", "/v1/activity?limit=200", acct.token).json()["items"]
     assert {e["id"] for e in served} == {e["id"] for e in events}
     assert events[-1]["action"] == "account.exported"
+    # Line for line what the audit export writes (which test_activity_export checks hash by hash).
+    audit = srv.request("GET", "/v1/activity/export?format=jsonl", acct.token)
+    assert audit.status_code == 200, audit.text
+    assert files[root + "activity.jsonl"].splitlines() == audit.content.splitlines()[:len(events)]
 
     runs = jsonl(files[root + "runs.jsonl"])
     execs = [run for run in runs if run["kind"] == "exec"]

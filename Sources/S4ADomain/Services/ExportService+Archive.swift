@@ -68,11 +68,8 @@ extension ExportService {
             try await Self.paged(from: Int64(0), next: \ActivityEvent.seq, read: { after in
                 try await env.store.read { tx in try await tx.chain(accountID: accountID, afterSeq: after, limit: 500) }
             }) { event in
-                try line(try encoder.encode(ActivityRecordExport(
-                    seq: event.seq, id: event.id, at: event.at, actor_type: event.record.actor.type.rawValue,
-                    actor_id: event.record.actor.id, action: event.record.action, target_type: event.record.target.type,
-                    target_id: event.record.target.id, project_id: event.record.projectID, metadata: event.record.metadata,
-                    prev_hash: event.prevHash, hash: event.hash)))
+                // The audit export's own lines: one shape, and times to the millisecond the chain hashes.
+                try line(Data(ActivityExport.json(event)))
             }
         }
         try await spooled(Self.root + "runs.jsonl", tar) { line in
@@ -248,10 +245,6 @@ private struct APIKeyRecord: Encodable {
 }
 private struct SecretRecordExport: Encodable {
     let project_id: String, server_id: String?, name: String, scope: String, version: Int, created_at: Date, updated_at: Date
-}
-private struct ActivityRecordExport: Encodable {
-    let seq: Int64, id: String, at: Date, actor_type: String, actor_id: String, action: String, target_type: String
-    let target_id: String, project_id: String?, metadata: [String: String], prev_hash: String, hash: String
 }
 private struct RunRecord: Encodable {
     let id: String, server_id: String, kind: String, command: String, state: String, exit_code: Int?
