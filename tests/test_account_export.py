@@ -9,6 +9,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import sqlite3
 import tarfile
 import time
@@ -76,6 +77,10 @@ def test_export_holds_every_record_and_no_secret(make_server):
     account = json.loads(files[root + "account.json"])
     assert account["id"] == me and account["email"] == acct.email and "password_hash" not in account
     assert sorted(p["id"] for p in json.loads(files[root + "projects.json"])) == sorted(projects)
+    # Times as the API writes them: UTC, to the millisecond.
+    exported = json.loads(files[root + "projects.json"])[0]
+    assert exported["created_at"] == srv.request("GET", f"/v1/projects/{exported['id']}", acct.token).json()["created_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", account["created_at"]), account
     servers = {s["id"]: s for s in json.loads(files[root + "servers.json"])}
     assert set(server_ids) <= set(servers) and servers[server_ids[1]]["state"] == "stopped"
     keys = json.loads(files[root + "api_keys.json"])

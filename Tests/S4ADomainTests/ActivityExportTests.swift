@@ -30,7 +30,7 @@ import Testing
     @Test func timesCarryExactlyTheStoredMillisecond() {
         // Every millisecond of a second, as the store gives them back (millis / 1000 as a double).
         for millis in Int64(1_795_794_201_000)..<1_795_794_202_000 {
-            let text = ActivityExport.time(Date(timeIntervalSince1970: Double(millis) / 1000))
+            let text = Timestamp.rfc3339(Date(timeIntervalSince1970: Double(millis) / 1000))
             #expect(text == "2026-11-27T15:43:21" + String(format: ".%03dZ", Int(millis % 1000)))
         }
     }

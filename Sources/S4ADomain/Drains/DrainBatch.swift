@@ -24,7 +24,7 @@ public struct DrainBatch: Sendable, Equatable {
             next += 1
             // Keys in a fixed order; values already JSON.
             let head: [(String, String)] = [("seq", String(next)), ("id", Self.string("\(drainID):\(next)")),
-                                            ("kind", Self.string(kind)), ("time", Self.string(ActivityExport.time(time))),
+                                            ("kind", Self.string(kind)), ("time", Self.string(Timestamp.rfc3339(time))),
                                             ("project_id", Self.string(projectID))]
             return Array(("{" + (head + fields).map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}\n").utf8)
         }

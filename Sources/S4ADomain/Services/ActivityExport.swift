@@ -16,15 +16,6 @@ public enum ActivityExport {
     public static let csvColumns = ["account_id", "seq", "id", "at", "action", "actor_type", "actor_id",
                                     "target_type", "target_id", "project_id", "metadata", "prev_hash", "hash"]
 
-    /// RFC 3339 UTC with exactly the milliseconds the chain hashes. (A formatter's fraction
-    /// truncates the binary double: 41.194 s can print as 41.193.)
-    public static func time(_ date: Date) -> String {
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
-        let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())
-        return String(whole.dropLast()) + String(format: ".%03dZ", Int(millis - seconds * 1000))
-    }
-
     /// The event as one JSON object (no newline): its fields, nested as the API shows them.
     public static func json(_ event: ActivityEvent) -> [UInt8] {
         (try? encoder.encode(Line(event))).map(Array.init) ?? Array("{}".utf8)
@@ -38,7 +29,7 @@ public enum ActivityExport {
     public static func csvRow(_ event: ActivityEvent) -> [UInt8] {
         let record = event.record
         let metadata = (try? encoder.encode(record.metadata)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        let fields = [event.accountID, String(event.seq), event.id, time(event.at), record.action,
+        let fields = [event.accountID, String(event.seq), event.id, Timestamp.rfc3339(event.at), record.action,
                       record.actor.type.rawValue, record.actor.id, record.target.type, record.target.id,
                       record.projectID ?? "", metadata, event.prevHash, event.hash]
         return Array((fields.map(csvField).joined(separator: ",") + "\r\n").utf8)
@@ -70,7 +61,7 @@ public enum ActivityExport {
             try c.encode(event.accountID, forKey: .accountID)
             try c.encode(event.seq, forKey: .seq)
             try c.encode(event.id, forKey: .id)
-            try c.encode(ActivityExport.time(event.at), forKey: .at)
+            try c.encode(Timestamp.rfc3339(event.at), forKey: .at)
             try c.encode(record.action, forKey: .action)
             try c.encode(record.actor, forKey: .actor)
             try c.encode(record.target, forKey: .target)
