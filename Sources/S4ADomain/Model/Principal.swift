@@ -42,7 +42,7 @@ public struct Principal: Sendable, Equatable {
     /// one not in reach is not found.
     public func projects(narrowedTo projectID: String?) throws -> Set<String>? {
         guard let projectID else { return projectIDs }
-        guard canReach(projectID: projectID) else { throw DomainError.notFound }
+        guard canReach(projectID: projectID) else { throw DomainError(.notFound, "No such project.") }
         return [projectID]
     }
 

@@ -130,8 +130,7 @@ public struct HealthService: Sendable {
         try principal.check(.scope(.projectsRead))
         let now = env.now()
         return try await env.store.read { tx in
-            guard principal.canReach(projectID: projectID),
-                  try await tx.project(id: projectID, accountID: principal.accountID) != nil else { throw DomainError.notFound }
+            _ = try await tx.reachableProject(projectID, by: principal)
             let day = try await tx.probeCounts(projectID: projectID, since: now.addingTimeInterval(-86_400))
             let month = try await tx.probeCounts(projectID: projectID, since: now.addingTimeInterval(-30 * 86_400))
             func share(_ counts: (total: Int, healthy: Int)) -> Double? {

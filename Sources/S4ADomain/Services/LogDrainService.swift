@@ -30,10 +30,7 @@ public struct LogDrainService: Sendable {
         let secrets = self.secrets
         let drain = try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
-            guard principal.canReach(projectID: projectID),
-                  try await tx.project(id: projectID, accountID: principal.accountID) != nil else {
-                throw DomainError(.notFound, "No such project.")
-            }
+            _ = try await tx.reachableProject(projectID, by: principal)
             guard try await tx.logDrains(projectID: projectID).count < Self.maxPerProject else {
                 throw DomainError(.conflict, "A project has at most \(Self.maxPerProject) log drains; delete one first.")
             }
@@ -56,10 +53,7 @@ public struct LogDrainService: Sendable {
     public func list(_ principal: Principal, projectID: String) async throws -> [LogDrain] {
         try principal.check(.scope(.projectsRead))
         return try await env.store.read { tx in
-            guard principal.canReach(projectID: projectID),
-                  try await tx.project(id: projectID, accountID: principal.accountID) != nil else {
-                throw DomainError(.notFound, "No such project.")
-            }
+            _ = try await tx.reachableProject(projectID, by: principal)
             return try await tx.logDrains(projectID: projectID)
         }
     }
@@ -70,9 +64,8 @@ public struct LogDrainService: Sendable {
         let now = env.now()
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
-            guard principal.canReach(projectID: projectID),
-                  try await tx.project(id: projectID, accountID: principal.accountID) != nil,
-                  let drain = try await tx.logDrain(id: id, projectID: projectID) else {
+            _ = try await tx.reachableProject(projectID, by: principal)
+            guard let drain = try await tx.logDrain(id: id, projectID: projectID) else {
                 throw DomainError(.notFound, "No such log drain.")
             }
             try await tx.deleteLogDrain(id: drain.id)

@@ -55,7 +55,7 @@ public struct ProjectService: Sendable {
 
     public func get(_ principal: Principal, id: String) async throws -> Project {
         try principal.check(.scope(.projectsRead))
-        return try await env.store.read { tx in try await reachable(tx, principal, id) }
+        return try await env.store.read { tx in try await tx.reachableProject(id, by: principal) }
     }
 
     public func list(_ principal: Principal, cursor: String?, limit: Int) async throws -> Page<Project> {
@@ -74,7 +74,7 @@ public struct ProjectService: Sendable {
         let now = env.now()
         return try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
-            var project = try await reachable(tx, principal, id)
+            var project = try await tx.reachableProject(id, by: principal)
             let before = project
             if let name { project.name = name }
             if let visibility = changes.visibility { project.visibility = visibility }
@@ -106,7 +106,7 @@ public struct ProjectService: Sendable {
         let now = env.now()
         return try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
-            var project = try await reachable(tx, principal, id)
+            var project = try await tx.reachableProject(id, by: principal)
             let previous = project.attachedServerID
             if let serverID {
                 guard let server = try await tx.server(id: serverID, accountID: principal.accountID),
@@ -138,11 +138,11 @@ public struct ProjectService: Sendable {
     public func delete(_ principal: Principal, id: String,
                        before: @Sendable (Project) async throws -> Void = { _ in }) async throws {
         try principal.check(.scope(.projectsWrite))
-        try await before(try await env.store.read { tx in try await reachable(tx, principal, id) })
+        try await before(try await env.store.read { tx in try await tx.reachableProject(id, by: principal) })
         let now = env.now()
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
-            let project = try await reachable(tx, principal, id)
+            let project = try await tx.reachableProject(id, by: principal)
             try await tx.deleteProject(id: project.id)
             try await tx.append(
                 ActivityRecord(action: Action.projectDeleted, actor: principal.actor,
@@ -150,13 +150,6 @@ public struct ProjectService: Sendable {
                                metadata: ["slug": project.slug]),
                 accountID: principal.accountID, at: now)
         }
-    }
-
-    /// The project if it exists in the principal's account and reach; one 404 otherwise.
-    func reachable(_ tx: any StoreTransaction, _ principal: Principal, _ id: String) async throws -> Project {
-        guard principal.canReach(projectID: id),
-              let project = try await tx.project(id: id, accountID: principal.accountID) else { throw DomainError.notFound }
-        return project
     }
 
     static func validName(_ raw: String) throws -> String {

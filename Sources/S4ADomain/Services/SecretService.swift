@@ -199,15 +199,11 @@ public struct SecretService: Sendable {
     static func address(_ tx: any StoreTransaction, _ principal: Principal, projectID: String?, serverID: String?,
                         name: String) async throws -> SecretAddress {
         if let serverID {
-            guard let server = try await tx.server(id: serverID, accountID: principal.accountID),
-                  principal.canReach(projectID: server.projectID) else { throw DomainError.notFound }
+            let server = try await tx.reachableServer(serverID, by: principal)
             return SecretAddress(projectID: server.projectID, serverID: server.id, name: name)
         }
-        guard let projectID, principal.canReach(projectID: projectID),
-              try await tx.project(id: projectID, accountID: principal.accountID) != nil else {
-            throw DomainError(.notFound, "No such project.")
-        }
-        return SecretAddress(projectID: projectID, serverID: nil, name: name)
+        guard let projectID else { throw DomainError(.notFound, "No such project.") }
+        return SecretAddress(projectID: try await tx.reachableProject(projectID, by: principal).id, serverID: nil, name: name)
     }
 
     /// The project's data key within `tx` (made when `create` and there is none yet), for what

@@ -73,7 +73,7 @@ extension ServerService {
         if let since = query.since, let until = query.until, since > until {
             throw DomainError.invalid("since", "must not be after until")
         }
-        let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+        let server = try await env.store.read { tx in try await tx.reachableServer(id, by: principal) }
         let (lines, cursor) = try await runtime.readLogs(server.id, after: nil)
         return (Array(lines.filter(query.matches).suffix(query.limit)), cursor)
     }

@@ -72,10 +72,7 @@ public struct ServerService: Sendable {
         let now = env.now()
         let server = try await env.store.write { tx -> Server in
             try await tx.lockAccount(id: principal.accountID)
-            guard principal.canReach(projectID: request.projectID),
-                  try await tx.project(id: request.projectID, accountID: principal.accountID) != nil else {
-                throw DomainError(.notFound, "No such project.")
-            }
+            _ = try await tx.reachableProject(request.projectID, by: principal)
             try await Self.checkSpendingLimit(tx, accountID: principal.accountID, adding: request.budget)
             let slot = try await tx.freeUIDSlot()
             guard slot < ServerLimits.maxSlots else { throw DomainError(.conflict, "This platform has no room for more servers.") }
@@ -104,17 +101,12 @@ public struct ServerService: Sendable {
 
     public func get(_ principal: Principal, id: String) async throws -> Server {
         try principal.check(.scope(.serversRead))
-        return try await env.store.read { tx in try await reachable(tx, principal, id) }
+        return try await env.store.read { tx in try await tx.reachableServer(id, by: principal) }
     }
 
     public func list(_ principal: Principal, projectID: String?, cursor: String?, limit: Int) async throws -> Page<Server> {
         try principal.check(.scope(.serversRead))
-        var projects = principal.projectIDs
-        if let projectID {
-            guard principal.canReach(projectID: projectID) else { throw DomainError(.notFound, "No such project.") }
-            projects = [projectID]
-        }
-        let filter = projects
+        let filter = try principal.projects(narrowedTo: projectID)
         return try await env.store.read { tx in
             try await tx.servers(accountID: principal.accountID, projectIDs: filter, cursor: cursor, limit: limit)
         }
@@ -123,7 +115,7 @@ public struct ServerService: Sendable {
     public func start(_ principal: Principal, id: String) async throws -> Server {
         try principal.check(.scope(.serversWrite))
         return try await locks.withLock(id) {
-            let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+            let server = try await env.store.read { tx in try await tx.reachableServer(id, by: principal) }
             guard server.state != .running else { return server }
             guard server.state.canMove(to: .running) else {
                 throw DomainError(.conflict, "A \(server.state.rawValue) server cannot be started.")
@@ -135,7 +127,7 @@ public struct ServerService: Sendable {
     public func stop(_ principal: Principal, id: String) async throws -> Server {
         try principal.check(.scope(.serversWrite))
         return try await locks.withLock(id) {
-            let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+            let server = try await env.store.read { tx in try await tx.reachableServer(id, by: principal) }
             guard server.state == .running else { return server }
             let egress = await budgets?.egressCounter(server)
             try await runtime.stop(server.id)
@@ -156,7 +148,7 @@ public struct ServerService: Sendable {
             let now = env.now()
             return try await env.store.write { tx in
                 try await tx.lockAccount(id: principal.accountID)
-                var server = try await reachable(tx, principal, id)
+                var server = try await tx.reachableServer(id, by: principal)
                 let balance = try await tx.ledgerBalance(serverID: server.id)
                 let committed = MicroDollars(balance.charged.value + balance.reserved.value)
                 guard budget >= committed else {
@@ -195,7 +187,7 @@ public struct ServerService: Sendable {
     public func delete(_ principal: Principal, id: String) async throws {
         try principal.check(.scope(.serversWrite))
         try await locks.withLock(id) {
-            let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+            let server = try await env.store.read { tx in try await tx.reachableServer(id, by: principal) }
             try await destroy(server, actor: principal.actor)
         }
     }
@@ -344,7 +336,7 @@ public struct ServerService: Sendable {
     public func runs(_ principal: Principal, serverID: String, cursor: String?, limit: Int) async throws -> Page<Run> {
         try principal.check(.scope(.serversRead))
         let page = try await env.store.read { tx in
-            _ = try await reachable(tx, principal, serverID)
+            _ = try await tx.reachableServer(serverID, by: principal)
             return try await tx.runs(serverID: serverID, cursor: cursor, limit: limit)
         }
         var refreshed = page
@@ -355,7 +347,7 @@ public struct ServerService: Sendable {
     public func run(_ principal: Principal, serverID: String, runID: String) async throws -> Run {
         try principal.check(.scope(.serversRead))
         let run = try await env.store.read { tx in
-            _ = try await reachable(tx, principal, serverID)
+            _ = try await tx.reachableServer(serverID, by: principal)
             guard let run = try await tx.run(id: runID, serverID: serverID) else { throw DomainError.notFound }
             return run
         }
@@ -510,16 +502,10 @@ public struct ServerService: Sendable {
 
     /// The server, if the principal may reach it and it is running (409 otherwise).
     func runningServer(_ principal: Principal, _ id: String) async throws -> Server {
-        let server = try await env.store.read { tx in try await reachable(tx, principal, id) }
+        let server = try await env.store.read { tx in try await tx.reachableServer(id, by: principal) }
         guard server.state == .running else {
             throw DomainError(.serverNotRunning, "The server is \(server.state.rawValue); start it first.")
         }
-        return server
-    }
-
-    func reachable(_ tx: any StoreTransaction, _ principal: Principal, _ id: String) async throws -> Server {
-        guard let server = try await tx.server(id: id, accountID: principal.accountID),
-              principal.canReach(projectID: server.projectID) else { throw DomainError.notFound }
         return server
     }
 }

@@ -89,8 +89,7 @@ public struct UsageService: Sendable {
             throw DomainError.invalid("step", "gives more than \(Self.maxPoints) points; take a longer step")
         }
         return try await env.store.read { tx in
-            guard let server = try await tx.server(id: id, accountID: principal.accountID),
-                  principal.canReach(projectID: server.projectID) else { throw DomainError.notFound }
+            let server = try await tx.reachableServer(id, by: principal)
             let balance = try await tx.ledgerBalance(serverID: id)
             let points = try await tx.usagePoints(serverID: id, since: since, until: until, step: step)
             return ServerUsage(server: server, balance: balance, ratePerHour: rate(server), step: step,
