@@ -28,7 +28,7 @@ public struct AccountDeletion: Sendable {
     public func delete(_ principal: Principal, password: String) async throws -> Bool {
         let account = try await accounts.recheckPassword(principal, password)
         let now = env.now()
-        let projectIDs = try await env.store.write { tx in
+        try await env.store.write { tx in
             try await tx.lockAccount(id: account.id)
             try await tx.markAccountDeleting(id: account.id, at: now)
             try await tx.deleteCredentials(accountID: account.id)
@@ -39,10 +39,8 @@ public struct AccountDeletion: Sendable {
                                target: Target(type: "account", id: account.id),
                                metadata: ["projects": "\(projectIDs.count)"]),
                 accountID: account.id, at: now)
-            return projectIDs
         }
         do {
-            try secrets.destroyShredKeys(projectIDs)
             try await finish(accountID: account.id)
             return true
         } catch {

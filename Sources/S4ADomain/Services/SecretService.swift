@@ -185,11 +185,6 @@ public struct SecretService: Sendable {
                     accountID: accountID, at: now)
             }
         }
-        try destroyShredKeys(projectIDs)
-    }
-
-    /// The keyring's half of `shred`, for a caller that deleted the rows in its own transaction.
-    func destroyShredKeys(_ projectIDs: [String]) throws {
         for projectID in projectIDs { try keyring.destroyShredKey(projectID: projectID) }
     }
 
