@@ -110,7 +110,7 @@ struct Pages<Context: RemoteAddressRequestContext>: @unchecked Sendable {
             }
             answer = .page("error", ["title": error.kind == .notFound ? "Not found" : "Something went wrong",
                                      "message": error.kind == .notFound ? "There is nothing here, or it is not yours." : error.detail],
-                           status: Self.status(error))
+                           status: HTTPResponse.Status(code: error.kind.httpStatus))
         }
         switch answer {
         case .response(let response):
@@ -146,17 +146,5 @@ struct Pages<Context: RemoteAddressRequestContext>: @unchecked Sendable {
         var response = response
         for cookie in cookies { response.headers.append(HTTPField(name: .setCookie, value: cookie)) }
         return response
-    }
-
-    static func status(_ error: DomainError) -> HTTPResponse.Status {
-        switch error.kind {
-        case .notFound: .notFound
-        case .forbidden, .insufficientScope: .forbidden
-        case .conflict, .slugTaken, .serverNotRunning: .conflict
-        case .throttled: .tooManyRequests
-        case .payloadTooLarge: .contentTooLarge
-        case .runtimeFailed: .internalServerError
-        default: .badRequest
-        }
     }
 }

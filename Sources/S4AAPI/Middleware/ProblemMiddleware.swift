@@ -43,7 +43,7 @@ struct ProblemResponse {
         let error = Self.unwrap(error)
         switch error {
         case let error as DomainError:
-            status = Self.status(of: error.kind)
+            status = error.kind.httpStatus
             kind = error.kind.rawValue
             detail = error.detail
             fields = error.fields
@@ -109,23 +109,6 @@ struct ProblemResponse {
             return DomainError(.invalidRequest, "The request does not match the API contract: \(server.causeDescription).")
         }
         return inner
-    }
-
-    static func status(of kind: DomainError.Kind) -> Int {
-        switch kind {
-        case .invalidRequest: 400
-        case .unauthenticated, .invalidCredentials: 401
-        case .forbidden, .insufficientScope: 403
-        case .notFound: 404
-        case .gone: 410
-        case .conflict, .slugTaken, .idempotencyInProgress, .serverNotRunning: 409
-        case .unprocessable: 422
-        case .runtimeFailed: 503
-        case .payloadTooLarge: 413
-        case .idempotencyMismatch: 422
-        case .throttled: 429
-        case .upgradeRequired: 426
-        }
     }
 
     static func describe(_ error: DecodingError) -> String {

@@ -63,3 +63,23 @@ public struct DomainError: Error, Equatable, Sendable {
     /// One answer for an unknown email and a wrong password.
     public static let invalidCredentials = DomainError(.invalidCredentials, "The email or password is incorrect.")
 }
+
+extension DomainError.Kind {
+    /// The HTTP status this kind answers with, in the API's problems and on the dashboard's pages alike.
+    public var httpStatus: Int {
+        switch self {
+        case .invalidRequest: 400
+        case .unauthenticated, .invalidCredentials: 401
+        case .forbidden, .insufficientScope: 403
+        case .notFound: 404
+        case .gone: 410
+        case .conflict, .slugTaken, .idempotencyInProgress, .serverNotRunning: 409
+        case .unprocessable: 422
+        case .runtimeFailed: 503
+        case .payloadTooLarge: 413
+        case .idempotencyMismatch: 422
+        case .throttled: 429
+        case .upgradeRequired: 426
+        }
+    }
+}
