@@ -1,4 +1,5 @@
 import Foundation
+import S4ADomain
 
 /// An `application/x-www-form-urlencoded` body: the last value of each name, and every value
 /// of names that repeat (checkboxes).
@@ -23,6 +24,15 @@ struct FormData: Sendable {
     func text(_ name: String) -> String? {
         guard let value = self[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else { return nil }
         return value
+    }
+
+    /// Dollars, as the API takes them (`25`, `25.00`, at most six decimals); nil when left empty.
+    func money(_ name: String) throws -> MicroDollars? {
+        guard let text = text(name) else { return nil }
+        guard let amount = MicroDollars(decimal: text) else {
+            throw DomainError.invalid(name, "must be dollars with at most six decimals, e.g. 25.00")
+        }
+        return amount
     }
 
     private static func decode(_ raw: Substring) -> String? {

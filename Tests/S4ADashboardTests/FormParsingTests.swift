@@ -1,4 +1,5 @@
 @testable import S4ADashboard
+import S4ADomain
 import Testing
 
 @Suite struct FormParsingTests {
@@ -10,6 +11,17 @@ import Testing
         #expect(form.text("empty") == nil)
         #expect(form["_csrf"] == "abc/d")
         #expect(form["missing"] == nil)
+    }
+
+    @Test func moneyFieldsTakeDollarsOrNothing() throws {
+        let form = FormData(pairs: [("budget", "25.5"), ("exact", "0.000001"), ("empty", " "), ("bad", "1.0000001"), ("word", "ten")])
+        #expect(try form.money("budget")?.value == 25_500_000)
+        #expect(try form.money("exact")?.value == 1)
+        #expect(try form.money("empty") == nil)
+        #expect(try form.money("missing") == nil)
+        for field in ["bad", "word"] {
+            #expect(throws: DomainError.self) { try form.money(field) }
+        }
     }
 
     @Test func multipartFormsKeepFieldsAndFileBytes() throws {

@@ -22,13 +22,7 @@ extension Pages {
             return .redirect("/account", .ok("Password changed."))
         }
         post("/account/limit", back: { _ in "/account" }) { visit in
-            var limit: MicroDollars?
-            if let text = visit.form.text("spending_limit_usd") {
-                guard let amount = MicroDollars(decimal: text) else {
-                    throw DomainError.invalid("spending_limit_usd", "must be dollars with at most six decimals")
-                }
-                limit = amount
-            }
+            let limit = try visit.form.money("spending_limit_usd")
             _ = try await services.accounts.setSpendingLimit(visit.principal, limit)
             return .redirect("/account", .ok(limit.map { "Spending limit set to \(Format.money($0))." } ?? "Spending limit removed."))
         }

@@ -29,13 +29,7 @@ extension Pages {
                 return scope
             })
             let projects = Set(visit.form.all("project").filter { !$0.isEmpty })
-            var ceiling: MicroDollars?
-            if let text = visit.form.text("max_server_budget_usd") {
-                guard let amount = MicroDollars(decimal: text) else {
-                    throw DomainError.invalid("max_server_budget_usd", "must be dollars with at most six decimals")
-                }
-                ceiling = amount
-            }
+            let ceiling = try visit.form.money("max_server_budget_usd")
             var expiresAt: Date?
             if let text = visit.form.text("expires_days") {
                 guard let days = Int(text), (1...3650).contains(days) else {

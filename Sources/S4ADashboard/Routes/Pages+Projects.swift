@@ -59,7 +59,7 @@ extension Pages {
             return .page("publish", ["title": "Publish \(project.name)", "id": project.id, "name": project.name,
                                      "url": services.projects.url(of: project)])
         }
-        post("/projects/{id}/visibility", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
+        post("/projects/{id}/visibility", back: projectPage) { visit in
             let id = try visit.parameter("id")
             guard let visibility = Visibility(rawValue: visit.form["visibility"] ?? "") else {
                 throw DomainError.invalid("visibility", "must be public or private")
@@ -80,30 +80,30 @@ extension Pages {
             return .page("project_delete", ["title": "Delete \(project.name)", "id": project.id, "name": project.name,
                                             "slug": project.slug, "url": services.projects.url(of: project)])
         }
-        post("/projects/{id}/delete", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")/delete" }) { visit in
+        post("/projects/{id}/delete", back: { projectPage($0) + "/delete" }) { visit in
             let project = try await services.projects.get(visit.principal, id: try visit.parameter("id"))
             try visit.requireTyped("confirm_slug", equals: project.slug, "the project's slug")
             try await services.deletion.deleteProject(visit.principal, id: project.id)
             return .redirect("/projects", .ok("Project \(project.name) is deleted: its servers, disks and secrets are gone."))
         }
-        post("/projects/{id}/attach", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
+        post("/projects/{id}/attach", back: projectPage) { visit in
             let id = try visit.parameter("id")
             guard let server = visit.form.text("server_id") else { throw DomainError.invalid("server_id", "is required") }
             _ = try await services.projects.attach(visit.principal, id: id, serverID: server)
             return .redirect("/projects/\(id)", .ok("Attached: the project's URL now serves this server's app."))
         }
-        post("/projects/{id}/detach", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
+        post("/projects/{id}/detach", back: projectPage) { visit in
             let id = try visit.parameter("id")
             _ = try await services.projects.attach(visit.principal, id: id, serverID: nil)
             return .redirect("/projects/\(id)", .ok("Detached: the project's URL serves nothing."))
         }
-        post("/projects/{id}/secrets", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
+        post("/projects/{id}/secrets", back: projectPage) { visit in
             let id = try visit.parameter("id"), name = visit.form.text("name") ?? ""
             try await services.secrets.set(visit.principal, projectID: id, serverID: nil, name: name,
                                            value: visit.form["value"] ?? "")
             return .redirect("/projects/\(id)", .ok("Secret \(name) saved. Its value will not be shown again."))
         }
-        post("/projects/{id}/secrets/delete", back: { visit in "/projects/\(visit.parameters.get("id") ?? "")" }) { visit in
+        post("/projects/{id}/secrets/delete", back: projectPage) { visit in
             let id = try visit.parameter("id"), name = visit.form.text("name") ?? ""
             try await services.secrets.delete(visit.principal, projectID: id, serverID: nil, name: name)
             return .redirect("/projects/\(id)", .ok("Secret \(name) deleted."))
@@ -128,3 +128,6 @@ extension Pages {
         ]
     }
 }
+
+/// The project's page, where its forms' failures are shown.
+@Sendable func projectPage(_ visit: Visit) -> String { "/projects/\(visit.parameters.get("id") ?? "")" }

@@ -53,9 +53,7 @@ extension Pages {
             return .redirect(serverPage(visit), .ok("Started."))
         }
         post("/servers/{id}/budget", back: serverPage) { visit in
-            guard let amount = MicroDollars(decimal: visit.form.text("budget_usd") ?? "") else {
-                throw DomainError.invalid("budget_usd", "must be dollars with at most six decimals, e.g. 25.00")
-            }
+            guard let amount = try visit.form.money("budget_usd") else { throw DomainError.invalid("budget_usd", "is required") }
             let server = try await services.servers.setBudget(visit.principal, id: try visit.parameter("id"), budget: amount)
             return .redirect(serverPage(visit), .ok("Budget set to \(Format.money(server.budget))."))
         }
@@ -63,7 +61,7 @@ extension Pages {
             let server = try await services.servers.get(visit.principal, id: try visit.parameter("id"))
             return .page("server_delete", ["title": "Delete \(server.name)", "id": server.id, "name": server.name])
         }
-        post("/servers/{id}/delete", back: { visit in "/servers/\(visit.parameters.get("id") ?? "")/delete" }) { visit in
+        post("/servers/{id}/delete", back: { serverPage($0) + "/delete" }) { visit in
             let server = try await services.servers.get(visit.principal, id: try visit.parameter("id"))
             try visit.requireTyped("confirm_name", equals: server.name, "the server's name")
             try await services.servers.delete(visit.principal, id: server.id)
