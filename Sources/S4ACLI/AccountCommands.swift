@@ -38,23 +38,7 @@ struct AccountCommand: AsyncParsableCommand {
                 let token = String(link.downloadUrl.split(separator: "/").last ?? "")
                 switch try await connection.client.downloadExport(path: .init(token: token)) {
                 case .ok(let ok):
-                    let handle: FileHandle
-                    if destination == "-" {
-                        handle = .standardOutput
-                    } else {
-                        guard FileManager.default.createFile(atPath: destination, contents: nil,
-                                                             attributes: [.posixPermissions: 0o600]),
-                              let file = FileHandle(forWritingAtPath: destination) else {
-                            throw CommandFailure(message: "Cannot write \(destination).")
-                        }
-                        handle = file
-                    }
-                    var bytes = 0
-                    for try await chunk in try ok.body.applicationGzip {
-                        try handle.write(contentsOf: Data(chunk))
-                        bytes += chunk.count
-                    }
-                    if destination != "-" { try handle.close() }
+                    let bytes = try await Output.save(try ok.body.applicationGzip, to: destination)
                     if json {
                         try Output.json(["file": destination, "bytes": "\(bytes)"])
                     } else if destination != "-" {

@@ -64,27 +64,7 @@ struct ActivityCommand: AsyncParsableCommand {
                     case .applicationXNdjson(let b): body = b
                     case .csv(let b): body = b
                     }
-                    let handle: FileHandle
-                    if let output {
-                        guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
-                              let file = FileHandle(forWritingAtPath: output) else {
-                            throw CommandFailure(message: "cannot write \(output)")
-                        }
-                        handle = file
-                    } else {
-                        handle = .standardOutput
-                    }
-                    // A partial file is removed: an export is whole or absent.
-                    do {
-                        for try await chunk in body { handle.write(Data(chunk)) }
-                    } catch {
-                        if let output {
-                            try? handle.close()
-                            try? FileManager.default.removeItem(atPath: output)
-                        }
-                        throw error
-                    }
-                    if output != nil { try handle.close() }
+                    _ = try await Output.save(body, to: output)
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
             }

@@ -1,4 +1,5 @@
 import Foundation
+import OpenAPIRuntime
 import S4AContract
 
 /// Tables for people, JSON for machines: every command prints through here.
@@ -13,6 +14,37 @@ enum Output {
     /// One compact JSON object per line (JSON Lines), for streams.
     static func jsonLine<T: Encodable>(_ value: T) throws {
         FileHandle.standardOutput.write(try JSONEncoder.s4a.encode(value) + Data("\n".utf8))
+    }
+
+    /// Writes a streamed download to `path` (made 0600: an export holds the account's data) as it
+    /// arrives, or to standard output for nil or `-`. One cut short leaves no partial file: a
+    /// download is whole or absent. Returns how many bytes were written.
+    static func save(_ body: HTTPBody, to path: String?) async throws -> Int {
+        guard let path, path != "-" else {
+            var bytes = 0
+            for try await chunk in body {
+                try FileHandle.standardOutput.write(contentsOf: Data(chunk))
+                bytes += chunk.count
+            }
+            return bytes
+        }
+        guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]),
+              let file = FileHandle(forWritingAtPath: path) else {
+            throw CommandFailure(message: "Cannot write \(path).")
+        }
+        var bytes = 0
+        do {
+            for try await chunk in body {
+                try file.write(contentsOf: Data(chunk))
+                bytes += chunk.count
+            }
+            try file.close()
+        } catch {
+            try? file.close()
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
+        return bytes
     }
 
     static func table(_ headers: [String], _ rows: [[String]]) {
