@@ -13,11 +13,6 @@ struct DrainCommand: AsyncParsableCommand {
         """,
         subcommands: [Create.self, List.self, Delete.self])
 
-    /// An id as given (no lookup, so a key needs no projects:read), else the slug's project.
-    static func projectID(_ reference: String, _ connection: APIConnection) async throws -> String {
-        reference.hasPrefix("prj_") ? reference : try await ProjectCommand.find(reference, connection).id
-    }
-
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a drain. Its signing secret is printed once; store it now.")
         @OptionGroup var client: ClientOptions
@@ -32,7 +27,7 @@ struct DrainCommand: AsyncParsableCommand {
             }
             let body = Components.Schemas.LogDrainCreate(url: url, kinds: kinds.isEmpty ? nil : kinds)
             let created = try await withConnection(client) { connection in
-                let id = try await DrainCommand.projectID(project, connection)
+                let id = try await ProjectCommand.id(project, connection)
                 switch try await connection.client.createLogDrain(path: .init(projectId: id), body: .json(body)) {
                 case .created(let created): return try created.body.json
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
@@ -51,7 +46,7 @@ struct DrainCommand: AsyncParsableCommand {
 
         func run() async throws {
             let drains = try await withConnection(client) { connection in
-                let id = try await DrainCommand.projectID(project, connection)
+                let id = try await ProjectCommand.id(project, connection)
                 switch try await connection.client.listLogDrains(path: .init(projectId: id)) {
                 case .ok(let ok): return try ok.body.json.items
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
@@ -73,7 +68,7 @@ struct DrainCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withConnection(client) { connection in
-                let projectID = try await DrainCommand.projectID(project, connection)
+                let projectID = try await ProjectCommand.id(project, connection)
                 switch try await connection.client.deleteLogDrain(path: .init(projectId: projectID, drainId: id)) {
                 case .noContent: return
                 case .default(let status, let problem): throw APIProblem(status: status, problem)

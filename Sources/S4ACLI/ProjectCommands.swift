@@ -112,6 +112,11 @@ struct ProjectCommand: AsyncParsableCommand {
     }
 
     /// By id (`prj_…`) directly, else by slug among the caller's projects.
+    /// An id as given (no lookup, so a key needs no projects:read), else the slug's project.
+    static func id(_ reference: String, _ connection: APIConnection) async throws -> String {
+        reference.hasPrefix("prj_") ? reference : try await find(reference, connection).id
+    }
+
     static func find(_ reference: String, _ connection: APIConnection) async throws -> Components.Schemas.Project {
         if reference.hasPrefix("prj_") {
             switch try await connection.client.getProject(path: .init(projectId: reference)) {

@@ -25,10 +25,8 @@ struct SecretCommand: AsyncParsableCommand {
             guard (project == nil) != (server == nil) else { throw ValidationError("Give either --project or --server.") }
         }
 
-        /// An id as given (no lookup, so a key needs no projects:read), else the slug's project.
         func projectID(_ connection: APIConnection) async throws -> String {
-            let reference = project ?? ""
-            return reference.hasPrefix("prj_") ? reference : try await ProjectCommand.find(reference, connection).id
+            try await ProjectCommand.id(project ?? "", connection)
         }
     }
 
