@@ -53,11 +53,4 @@ extension SQLTransaction {
                                      createdAt: try row.date("created_at"))
         }
     }
-
-    func chain(accountID: String, afterSeq: Int64, limit: Int) async throws -> [ActivityEvent] {
-        try await db.raw("""
-            SELECT * FROM activity_events WHERE account_id = \(bind: accountID) AND seq > \(bind: afterSeq)
-            ORDER BY seq ASC LIMIT \(literal: limit)
-            """).all().map(Self.event)
-    }
 }

@@ -66,7 +66,7 @@ extension ExportService {
 
         try await spooled(Self.root + "activity.jsonl", tar) { line in
             try await Self.paged(from: Int64(0), next: \ActivityEvent.seq, read: { after in
-                try await env.store.read { tx in try await tx.chain(accountID: accountID, afterSeq: after, limit: 500) }
+                try await env.store.read { tx in try await tx.activity(in: ActivityRange(accountID: accountID, afterSeq: after, limit: 500)) }
             }) { event in
                 // The audit export's own lines: one shape, and times to the millisecond the chain hashes.
                 try line(Data(ActivityExport.json(event)))

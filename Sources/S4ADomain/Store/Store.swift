@@ -250,7 +250,6 @@ public protocol StoreTransaction: Sendable {
     func allServers(accountID: String) async throws -> [Server]
     func usageSamples(serverID: String, after: Date?, limit: Int) async throws -> [UsageSample]
     func ledgerEntries(accountID: String) async throws -> [StoredLedgerEntry]
-    func chain(accountID: String, afterSeq: Int64, limit: Int) async throws -> [ActivityEvent]
     // Log drains
     func insert(_ drain: LogDrain) async throws
     func logDrain(id: String, projectID: String) async throws -> LogDrain?
