@@ -45,21 +45,7 @@ public struct AccountService: Sendable {
         let now = env.now()
         let keys = throttleKeys(email: email, clientAddress: clientAddress)
         let since = now.addingTimeInterval(-env.settings.loginWindow)
-        let window = env.settings.loginWindow
-        let limit = env.settings.maxLoginFailures
-        let retryAfter: Int? = try await env.store.read { tx in
-            var wait: Int?
-            for key in keys {
-                let (count, oldest) = try await tx.loginFailures(key: key, since: since)
-                if count >= limit, let oldest {
-                    // Stored times are whole milliseconds; clamp so rounding never exceeds the window.
-                    let seconds = Int(oldest.addingTimeInterval(window).timeIntervalSince(now).rounded(.up))
-                    wait = max(wait ?? 1, min(max(seconds, 1), Int(window)))
-                }
-            }
-            return wait
-        }
-        if let retryAfter {
+        if let retryAfter = try await throttleWait(keys: keys, now: now) {
             throw DomainError(.throttled, "Too many failed sign-ins; try again later.", retryAfter: retryAfter)
         }
         let account = try await env.store.read { tx in try await tx.account(email: email) }
@@ -150,11 +136,8 @@ public struct AccountService: Sendable {
         let now = env.now()
         let key = Self.reauthKey(accountID: principal.accountID)
         let since = now.addingTimeInterval(-env.settings.loginWindow)
-        let (failures, oldest) = try await env.store.read { tx in try await tx.loginFailures(key: key, since: since) }
-        if failures >= env.settings.maxLoginFailures, let oldest {
-            let seconds = Int(oldest.addingTimeInterval(env.settings.loginWindow).timeIntervalSince(now).rounded(.up))
-            throw DomainError(.throttled, "Too many wrong passwords; try again later.",
-                              retryAfter: min(max(seconds, 1), Int(env.settings.loginWindow)))
+        if let retryAfter = try await throttleWait(keys: [key], now: now) {
+            throw DomainError(.throttled, "Too many wrong passwords; try again later.", retryAfter: retryAfter)
         }
         guard let account = try await env.store.read({ tx in try await tx.account(id: principal.accountID) }) else {
             throw DomainError.unauthenticated
@@ -163,8 +146,27 @@ public struct AccountService: Sendable {
             try await env.store.write { tx in try await tx.recordLoginFailure(key: key, at: now, forgetBefore: since) }
             throw DomainError(.forbidden, "The password is incorrect.")
         }
-        if failures > 0 { try await env.store.write { tx in try await tx.clearLoginFailures(key: key) } }
+        try await env.store.write { tx in try await tx.clearLoginFailures(key: key) }
         return account
+    }
+
+    /// Seconds to wait before `keys` may be tried again (the longest wait of them), or nil when
+    /// none has reached the failure limit within the window.
+    func throttleWait(keys: [String], now: Date) async throws -> Int? {
+        let window = env.settings.loginWindow, limit = env.settings.maxLoginFailures
+        let since = now.addingTimeInterval(-window)
+        return try await env.store.read { tx in
+            var wait: Int?
+            for key in keys {
+                let (count, oldest) = try await tx.loginFailures(key: key, since: since)
+                if count >= limit, let oldest {
+                    // Stored times are whole milliseconds; clamp so rounding never exceeds the window.
+                    let seconds = Int(oldest.addingTimeInterval(window).timeIntervalSince(now).rounded(.up))
+                    wait = max(wait ?? 1, min(max(seconds, 1), Int(window)))
+                }
+            }
+            return wait
+        }
     }
 
     public func account(_ principal: Principal) async throws -> Account {
