@@ -89,7 +89,7 @@ public final class ControlPlane: Sendable {
         let budgets = BudgetService(env: environment, runtime: self.runtime, settings: options.budgetSettings)
         let servers = ServerService(env: environment, runtime: self.runtime, secrets: secrets, budgets: budgets)
         // Spool files of exports a stop cut short.
-        try? FileManager.default.removeItem(at: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("tmp/exports"))
+        try? FileManager.default.removeItem(atPath: options.exportSpoolDirectory)
         let accounts = await AccountService(env: environment)
         handler = APIHandler(
             accounts: accounts, keys: APIKeyService(env: environment),
@@ -98,7 +98,7 @@ public final class ControlPlane: Sendable {
             usage: UsageService(env: environment, runtime: self.runtime, card: options.rateCard),
             health: HealthService(env: environment, runtime: self.runtime, servers: servers),
             exports: ExportService(env: environment, accounts: accounts, runtime: self.runtime,
-                                   spoolDirectory: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("tmp/exports").path),
+                                   spoolDirectory: options.exportSpoolDirectory),
             deletion: AccountDeletion(env: environment, accounts: accounts, secrets: secrets, servers: servers),
             apiURL: options.apiURL,
             drains: LogDrainService(env: environment, secrets: secrets),

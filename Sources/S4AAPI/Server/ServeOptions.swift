@@ -60,6 +60,8 @@ public struct ServeOptions: Sendable {
     public var projectKeyDirectory: String {
         projectKeyDirectoryOverride ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("project-keys").path
     }
+    /// Where an export's JSON Lines wait for their size (emptied at start: a stop cuts exports short).
+    public var exportSpoolDirectory: String { URL(fileURLWithPath: dataDirectory).appendingPathComponent("tmp/exports").path }
     public var tlsDirectory: URL { URL(fileURLWithPath: dataDirectory).appendingPathComponent("tls") }
     /// ACME certificates, their keys and the account key.
     public var acmeDirectory: URL { tlsDirectory.appendingPathComponent("acme") }
