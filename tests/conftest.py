@@ -177,6 +177,13 @@ def stop_server(server: Server) -> None:
         destroy_all(server)
 
 
+def runc_ids(data_dir: Path) -> list[str]:
+    """The containers runc holds under a data directory's runtime."""
+    out = subprocess.run(["runc", "--root", str(data_dir / "runtime" / "runc"), "list", "--format", "json"],
+                         capture_output=True, text=True, check=True).stdout
+    return sorted(c["id"] for c in (json.loads(out) or []))
+
+
 def destroy_all(server: Server) -> None:
     """Servers outlive the control plane by design; a test leaves none behind."""
     clean = subprocess.run([str(s4a_bin()), "runtime", "destroy-all", "--data-dir", str(server.data_dir), "--yes"],

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import base64
 import glob
-import json
 import os
 import secrets
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -20,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from conftest import PASSWORD, Server, signup_and_login
+from conftest import PASSWORD, Server, runc_ids, signup_and_login
 
 
 # ---------------------------------------------------------------------------- the vault, in Python
@@ -63,12 +61,6 @@ def vault_backup(db: Path) -> dict:
 
 
 # ---------------------------------------------------------------------------- the host
-
-def runc_ids(data_dir: Path) -> list[str]:
-    out = subprocess.run(["runc", "--root", str(data_dir / "runtime" / "runc"), "list", "--format", "json"],
-                         capture_output=True, text=True, check=True).stdout
-    return sorted(c["id"] for c in (json.loads(out) or []))
-
 
 def host_traces(data_dir: Path, server_ids: list[str]) -> list[str]:
     """Everything of these servers the host still has: containers, mounts, loop devices,

@@ -16,7 +16,7 @@ import time
 
 import requests
 
-from conftest import PASSWORD, Server, login
+from conftest import PASSWORD, Server, login, wait_until
 from test_account_deletion import account_id, make_account
 
 PROBLEM = "application/problem+json"
@@ -43,20 +43,13 @@ def jsonl(data: bytes) -> list[dict]:
     return [json.loads(line) for line in data.decode().splitlines() if line]
 
 
-def wait_for_logs(srv: Server, token: str, server: str, text: str) -> None:
-    for _ in range(100):
-        lines = srv.request("GET", f"/v1/servers/{server}/logs", token).json()["lines"]
-        if any(text in line["text"] for line in lines):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"no {text!r} in the logs of {server}")
-
-
 def test_export_holds_every_record_and_no_secret(make_server):
     srv = make_server()
     acct, projects, server_ids, values, key = make_account(srv, servers=2)
     me = account_id(srv, acct.token)
-    wait_for_logs(srv, acct.token, server_ids[0], "tick")
+    wait_until(lambda: any("tick" in line["text"] for line in
+                           srv.request("GET", f"/v1/servers/{server_ids[0]}/logs", acct.token).json()["lines"]),
+               timeout=15, what="'tick' in the first server's logs")
     second_session = login(srv, acct.email)
 
     # Only a signed-in person with the password.

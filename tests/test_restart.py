@@ -3,19 +3,12 @@ works, a server killed meanwhile is marked failed, and nothing is orphaned."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import time
 
-from conftest import signup_and_login
-
-
-def runc_ids(data_dir) -> list[str]:
-    out = subprocess.run(["runc", "--root", str(data_dir / "runtime" / "runc"), "list", "--format", "json"],
-                         capture_output=True, text=True, check=True).stdout
-    return sorted(c["id"] for c in (json.loads(out) or []))
+from conftest import runc_ids, signup_and_login
 
 
 def mounts_of(data_dir, ids) -> list[str]:
