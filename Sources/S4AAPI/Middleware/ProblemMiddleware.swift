@@ -90,8 +90,6 @@ struct ProblemResponse {
         }
     }
 
-    /// Errors from request decoding arrive wrapped by the OpenAPI runtime; find the cause.
-    /// A failure before the handler ran (no operation input) is the request's fault.
     /// What may go to the log of a failed request: the cause, never the OpenAPI runtime's wrapper,
     /// whose description prints the whole request — its Authorization header and its body (a
     /// password, a secret's value). `\(error)`, not a reflection: driver errors would print
@@ -101,6 +99,8 @@ struct ProblemResponse {
         return "\(server.operationID): \(loggable(unwrap(server.underlyingError)))"
     }
 
+    /// Errors from request decoding arrive wrapped by the OpenAPI runtime; find the cause.
+    /// A failure before the handler ran (no operation input) is the request's fault.
     static func unwrap(_ error: any Error) -> any Error {
         guard let server = error as? ServerError else { return error }
         let inner = unwrap(server.underlyingError)
