@@ -47,6 +47,7 @@ command -v runc >/dev/null 2>&1 || missing="$$missing runc"; \
 [ -x /usr/sbin/nft ] || missing="$$missing nftables"; \
 command -v mkfs.ext4 >/dev/null 2>&1 || missing="$$missing e2fsprogs"; \
 command -v losetup >/dev/null 2>&1 || missing="$$missing mount"; \
+[ -f /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
 [ -x /usr/bin/python3 ] || missing="$$missing python3-minimal"; \
 [ -x /usr/bin/git ] || missing="$$missing git"; \
 [ -x /usr/bin/ps ] || missing="$$missing procps"; \
