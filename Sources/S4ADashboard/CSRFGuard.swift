@@ -17,7 +17,7 @@ struct CSRFGuard: Sendable {
             return (existing, nil)
         }
         let token = RandomToken.bearer(prefix: "")
-        return (token, "\(Self.cookieName)=\(token); Path=/; HttpOnly; Secure; SameSite=Strict")
+        return (token, SessionCookie.setCookie(Self.cookieName, token, maxAge: nil, sameSite: "Strict"))
     }
 
     /// Throws unless a state-changing request carries the cookie's token and came from our origin.

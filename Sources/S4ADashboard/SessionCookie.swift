@@ -9,7 +9,14 @@ public enum SessionCookie {
 
     /// HttpOnly (no script reads it), Secure (TLS only), SameSite=Lax (not sent on cross-site posts).
     public static func header(value: String, maxAge: Int) -> String {
-        "\(name)=\(value); Path=/; Max-Age=\(maxAge); HttpOnly; Secure; SameSite=Lax"
+        setCookie(name, value, maxAge: maxAge, sameSite: "Lax")
+    }
+
+    /// A `Set-Cookie` for one of our `__Host-` cookies (the session, the CSRF token, the flash):
+    /// browsers keep such a cookie only with Secure, Path=/ and no Domain, so all are made here.
+    /// Without `maxAge` it lasts as long as the browser session.
+    static func setCookie(_ name: String, _ value: String, maxAge: Int?, sameSite: String) -> String {
+        "\(name)=\(value); Path=/" + (maxAge.map { "; Max-Age=\($0)" } ?? "") + "; HttpOnly; Secure; SameSite=\(sameSite)"
     }
 
     /// The value of cookie `name` in the request's `Cookie` headers.

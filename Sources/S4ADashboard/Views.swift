@@ -23,10 +23,10 @@ struct Flash: Sendable {
 
     var setCookie: String {
         let encoded = "\(kind.rawValue):\(text)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        return "\(Self.cookieName)=\(encoded); Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Strict"
+        return SessionCookie.setCookie(Self.cookieName, encoded, maxAge: 60, sameSite: "Strict")
     }
 
-    static let clearCookie = "\(cookieName)=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
+    static let clearCookie = SessionCookie.setCookie(cookieName, "", maxAge: 0, sameSite: "Strict")
 
     init(kind: Kind, text: String) {
         self.kind = kind

@@ -14,6 +14,18 @@ import Testing
         return fields
     }
 
+    @Test func everyCookieIsAHostCookie() {
+        // `__Host-`: kept by browsers only with Secure, Path=/ and no Domain.
+        #expect(SessionCookie.header(value: "s4s_x", maxAge: 60)
+                == "__Host-s4a_session=s4s_x; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax")
+        #expect(Flash.clearCookie == "__Host-s4a_flash=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict")
+        let csrf = guardian.token(for: HTTPFields())
+        #expect(csrf.setCookie == "__Host-s4a_csrf=\(csrf.token); Path=/; HttpOnly; Secure; SameSite=Strict")
+        for cookie in [Flash.ok("saved").setCookie, csrf.setCookie ?? ""] {
+            #expect(cookie.hasPrefix("__Host-") && !cookie.contains("Domain"))
+        }
+    }
+
     @Test func aNewVisitorGetsAHostOnlyTokenCookie() {
         let (token, setCookie) = guardian.token(for: HTTPFields())
         #expect(token.count == 43)
