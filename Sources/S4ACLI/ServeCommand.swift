@@ -26,7 +26,8 @@ struct ServeCommand: AsyncParsableCommand {
     var masterKeyFile: String?
     @Option(help: "Directory of each project's shred key, which account and project deletion destroy (S4A_PROJECT_KEY_DIR; default <data-dir>/project-keys). Keep it out of database backups: a backup of it undoes crypto-shredding.")
     var projectKeyDir: String?
-    @Option(help: "Seconds a prepaid lease runs before renewal, 1…60 (S4A_LEASE_SECONDS; default 5).") var leaseSeconds: Double?
+    @Option(help: "The longest prepaid lease in seconds: how long a server's keeper lets it run with no control plane renewing it, unless its budget runs out sooner (S4A_LEASE_SECONDS; 1…2592000, default 2592000: 30 days).")
+    var leaseSeconds: Double?
     @Option(help: "Price in µ$ per vCPU-second allocated, up to 3 decimals (S4A_PRICE_VCPU_SECOND; default 14).")
     var priceVcpuSecond: String?
     @Option(help: "Price in µ$ per GiB-second of memory allocated (S4A_PRICE_GIB_SECOND; default 4.5).")
@@ -86,7 +87,7 @@ struct ServeCommand: AsyncParsableCommand {
         options.masterKeyBase64 = environment["S4A_MASTER_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         options.projectKeyDirectoryOverride = pick(projectKeyDir, "S4A_PROJECT_KEY_DIR")
         if let value = leaseSeconds ?? pick(nil, "S4A_LEASE_SECONDS").flatMap(Double.init) {
-            guard (1...60).contains(value) else { throw OptionError("--lease-seconds must be 1 to 60") }
+            guard (1...2_592_000).contains(value) else { throw OptionError("--lease-seconds must be 1 to 2592000 (30 days)") }
             options.leaseSeconds = value
         }
         if let value = usageInterval ?? pick(nil, "S4A_USAGE_INTERVAL").flatMap(Double.init) {

@@ -42,9 +42,11 @@ public enum LeaseWatchdog {
             }
             ticks += 1
             if let deadline = readDeadline(spec.leaseFile), Date() >= deadline {
-                _ = try? await ChildProcess.run([spec.runc, "--root", spec.runcRoot, "kill", "--all", spec.serverID, "KILL"])
+                // The note first: whoever finds the server stopped must know why (its lease ran
+                // out), not take it for a container that died on its own.
                 let note = Data("\(Int64(Date().timeIntervalSince1970 * 1000))\n".utf8)
                 FileManager.default.createFile(atPath: spec.expiredFile, contents: note, attributes: [.posixPermissions: 0o600])
+                _ = try? await ChildProcess.run([spec.runc, "--root", spec.runcRoot, "kill", "--all", spec.serverID, "KILL"])
                 return 0
             }
             try? await Task.sleep(for: tick)
@@ -63,7 +65,7 @@ public enum LeaseWatchdog {
         var millis: Int64 = 0
         for byte in buffer[..<count] {
             if byte == UInt8(ascii: "\n") { break }
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), millis <= (Int64.max - 9) / 10 else { return nil }
             millis = millis * 10 + Int64(byte - UInt8(ascii: "0"))
         }
         return Date(timeIntervalSince1970: Double(millis) / 1000)

@@ -14,6 +14,12 @@ extension RuncRuntime {
             throw RuntimeError.missing("the s4a binary (its supervisor) was not found; set S4A_BIN to its path")
         }
         guard try await status(id) == .running else { throw RuntimeError.notRunning }
+        // Counted with the spawns in flight, under one lock: concurrent requests cannot all
+        // squeeze under the limit.
+        guard spawning.reserve(id, live: liveSupervisors(id), limit: ServerLimits.maxSupervisedProcesses) else {
+            throw TooManyProcesses(limit: ServerLimits.maxSupervisedProcesses)
+        }
+        defer { spawning.release(id) }
         let processes = layout.processesDirectory(id)
         try FileManager.default.createDirectory(atPath: processes, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
@@ -95,6 +101,14 @@ extension RuncRuntime {
         RunCgroup(runcRoot: layout.runcRoot, id: id, name: name)?.killAll()
     }
 
+    /// How many of the server's supervisors are alive (their records say so and the pid is one).
+    func liveSupervisors(_ id: String) -> Int {
+        let directory = layout.processesDirectory(id)
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }
+        return names.compactMap { SupervisorRecord.read(directory + "/" + $0) }
+            .filter { $0.status.state != .exited && Self.isSupervisor($0.pid, of: id) }.count
+    }
+
     /// After the container is gone its supervisors end by themselves (their `runc exec`
     /// returns and the server no longer runs); this waits for that and kills any that hang.
     func endSupervisors(_ id: String) async {
@@ -130,5 +144,28 @@ extension RuncRuntime {
             return path
         }
         return nil
+    }
+}
+
+/// Spawns in flight per server, so that the supervisor limit counts them before their records exist.
+final class SpawnCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var inFlight: [String: Int] = [:]
+
+    /// Takes a slot unless `live` plus those in flight already reach `limit`.
+    func reserve(_ id: String, live: Int, limit: Int) -> Bool {
+        lock.withLock {
+            let current = inFlight[id, default: 0]
+            guard live + current < limit else { return false }
+            inFlight[id] = current + 1
+            return true
+        }
+    }
+
+    func release(_ id: String) {
+        lock.withLock {
+            let left = inFlight[id, default: 1] - 1
+            inFlight[id] = left > 0 ? left : nil
+        }
     }
 }

@@ -14,6 +14,8 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
     let runc: String
     /// The `s4a` binary that runs supervisors (`s4a supervise`).
     let supervisor: String?
+    /// Supervised processes being started, per server (the limit counts them).
+    let spawning = SpawnCounter()
     let accessLogs = AccessLogWriters()
 
     public init(directory: URL, logger: Logger = Logger(label: "s4a.runtime"), supervisor: String? = nil) throws {
@@ -271,17 +273,30 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         defer { try? FileManager.default.removeItem(atPath: pidFile) }
         let cgroup = RunCgroup(runcRoot: layout.runcRoot, id: id)
         defer { cgroup?.remove() }
-        let output = try await ChildProcess.run(
-            [runc, "--root", layout.runcRoot, "exec", "--process", "/proc/self/fd/3", "--pid-file", pidFile]
-                + (cgroup.map { ["--cgroup", $0.argument] } ?? []) + [id],
-            stdin: request.stdin, fd3: spec, outputLimit: request.outputLimit, collect: request.collect, timeout: request.timeout,
-            onOutput: request.onOutput,
-            onTimeout: { _ in
-                // The whole tree of the command, as the host sees it, then the command itself.
-                guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
-                      let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
-                ProcessTable.killTree(pid, server: id)
-            })
+        // The whole tree of the command, as the host sees it, then the command itself.
+        @Sendable func killCommand() -> Bool {
+            guard let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+                  let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return false }
+            ProcessTable.killTree(pid, server: id)
+            return true
+        }
+        let bundle = layout.bundle(id)
+        let output = try await withTaskCancellationHandler {
+            try await ChildProcess.run(
+                [runc, "--root", layout.runcRoot, "exec", "--process", "/proc/self/fd/3", "--pid-file", pidFile]
+                    + (cgroup.map { ["--cgroup", $0.argument] } ?? []) + [id],
+                stdin: request.stdin, fd3: spec, outputLimit: request.outputLimit, collect: request.collect, timeout: request.timeout,
+                onOutput: request.onOutput, onTimeout: { _ in _ = killCommand() })
+        } onCancel: {
+            // Cancelled (its caller's authority ended, or the caller left): the command goes too,
+            // once runc has said its pid (for at most two seconds).
+            DispatchQueue.global().async {
+                for _ in 0..<100 {
+                    if killCommand() || !FileManager.default.fileExists(atPath: bundle) { return }
+                    usleep(20_000)
+                }
+            }
+        }
         return ExecResult(exitCode: output.exitCode, stdout: output.stdout, stderr: output.stderr,
                           truncated: output.truncated, timedOut: output.timedOut, cpuNanoseconds: cgroup?.cpuNanoseconds)
     }

@@ -322,6 +322,12 @@ enum Migrations {
             "ALTER TABLE log_drains ADD COLUMN claimed_by TEXT",
             "ALTER TABLE log_drains ADD COLUMN claimed_until BIGINT",
         ]),
+        // Sign-in attempts are recorded before the password is checked (a slot reserved under
+        // the throttle's lock), so the row of an attempt that turns out right must be findable.
+        (11, [
+            "ALTER TABLE login_failures ADD COLUMN attempt_id TEXT",
+            "CREATE INDEX login_failures_attempt ON login_failures(attempt_id)",
+        ]),
     ]
 
     static func run(on engine: any SQLEngine) async throws {

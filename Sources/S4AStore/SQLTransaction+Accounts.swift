@@ -58,9 +58,20 @@ extension SQLTransaction {
 
     // MARK: Login throttling
 
-    func recordLoginFailure(key: String, at: Date, forgetBefore: Date) async throws {
+    func lockThrottle(key: String) async throws {
+        guard kind == .postgres else { return }
+        try await db.raw("SELECT pg_advisory_xact_lock(hashtext(\(bind: "throttle:" + key)))").run()
+    }
+
+    func recordLoginFailure(key: String, attemptID: String?, at: Date, forgetBefore: Date) async throws {
         try await db.raw("DELETE FROM login_failures WHERE key = \(bind: key) AND at < \(bind: forgetBefore.millis)").run()
-        try await db.raw("INSERT INTO login_failures (key, at) VALUES (\(bind: key), \(bind: at.millis))").run()
+        try await db.raw("""
+            INSERT INTO login_failures (key, at, attempt_id) VALUES (\(bind: key), \(bind: at.millis), \(bind: attemptID))
+            """).run()
+    }
+
+    func forgetLoginAttempt(id: String) async throws {
+        try await db.raw("DELETE FROM login_failures WHERE attempt_id = \(bind: id)").run()
     }
 
     func loginFailures(key: String, since: Date) async throws -> (count: Int, oldest: Date?) {

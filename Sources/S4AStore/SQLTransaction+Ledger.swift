@@ -16,12 +16,15 @@ extension SQLTransaction {
                                serverID: lease.serverID, accountID: lease.accountID, at: lease.startedAt)
     }
 
-    func openLeaseDeadlines() async throws -> [String: Date] {
-        var deadlines: [String: Date] = [:]
-        for row in try await db.raw("SELECT server_id, MAX(deadline) AS deadline FROM leases WHERE settled_at IS NULL GROUP BY server_id").all() {
-            deadlines[try row.string("server_id")] = try row.date("deadline")
+    func openLeaseTerms() async throws -> [String: LeaseTerm] {
+        var terms: [String: LeaseTerm] = [:]
+        for row in try await db.raw("""
+            SELECT server_id, MAX(started_at) AS started_at, MAX(deadline) AS deadline FROM leases
+            WHERE settled_at IS NULL GROUP BY server_id
+            """).all() {
+            terms[try row.string("server_id")] = LeaseTerm(startedAt: try row.date("started_at"), deadline: try row.date("deadline"))
         }
-        return deadlines
+        return terms
     }
 
     func openLeases(serverID: String) async throws -> [Lease] {

@@ -15,7 +15,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let problem = ProblemResponse(error)
-            if problem.status >= 500 {
+            if let cause = (ProblemResponse.unwrap(error) as? DomainError)?.operatorDetail {
+                context.logger.error("request failed underneath", metadata: ["path": "\(request.uri.path)", "cause": "\(cause)"])
+            } else if problem.status >= 500 {
                 context.logger.error("request failed", metadata: ["path": "\(request.uri.path)",
                                                                   "error": "\(ProblemResponse.loggable(error))"])
             }

@@ -98,13 +98,12 @@ struct DeletionFinisher: Service {
 extension ControlPlane {
     /// The background services to run beside the HTTP application.
     public func backgroundServices() -> [any Service] {
-        let drainTransport = HTTPSDrainTransport(extraRootsPEMFile: options.drainCAFile,
-                                                 allowPrivateNetworks: options.drainAllowPrivate)
         var drainSettings = DrainSettings()
         drainSettings.bufferCapacity = options.drainBufferRecords
         let quarter = Duration.milliseconds(max(100, options.budgetSettings.leaseMilliseconds / 4))
         var services: [any Service] = [
-            BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter)),
+            BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter),
+                           settleMilliseconds: options.budgetSettings.settleMilliseconds),
             UsageSampler(usage: handler.usage, logger: logger, interval: .milliseconds(Int64(options.usageIntervalSeconds * 1000))),
             RetentionJanitor(usage: handler.usage, logger: logger, days: options.retentionDays),
             HealthMonitor(health: handler.health, logger: logger, interval: .milliseconds(Int64(options.probeIntervalSeconds * 1000))),

@@ -23,8 +23,9 @@ public struct ServeOptions: Sendable {
     /// Each project's shred key (crypto-shredding): default `<data-dir>/project-keys`. Keep it out
     /// of database backups, and shared by every replica of a PostgreSQL deployment.
     public var projectKeyDirectoryOverride: String?
-    /// How long a prepaid lease runs before it must be renewed (the watchdog's horizon).
-    public var leaseSeconds: Double = 5
+    /// The longest prepaid lease (the keeper's horizon); a lease also ends where the server's
+    /// budget does.
+    public var leaseSeconds: Double = Double(BudgetSettings.defaultLeaseMilliseconds / 1000)
     /// The operator's prices.
     public var rateCard: RateCard = .standard
     /// Seconds between two usage samples of a running server.

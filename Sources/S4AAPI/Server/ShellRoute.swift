@@ -73,6 +73,13 @@ struct ShellRoute {
             }
             await session.terminate()
         }
+        // A key revoked, a session ended or the server gone ends the shell within a second.
+        let watch = Task { [authenticator] in
+            try await authenticator.untilRevoked(Authority(grant.principal, .scope(.serversExec), serverID: grant.serverID))
+            logger.info("shell ended: its authority was revoked", metadata: ["server": "\(grant.serverID)"])
+            await session.terminate()
+        }
+        defer { watch.cancel() }
         for await chunk in session.output {
             try? await outbound.write(.binary(ByteBuffer(bytes: chunk)))
         }

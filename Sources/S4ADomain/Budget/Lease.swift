@@ -24,3 +24,14 @@ public struct Lease: Sendable, Equatable {
         self.settledAt = settledAt
     }
 }
+
+/// The metering loop's view of a running server's lease: when the newest began, when the
+/// latest ends.
+public struct LeaseTerm: Sendable, Equatable {
+    public var startedAt: Date
+    public var deadline: Date
+    public init(startedAt: Date, deadline: Date) {
+        self.startedAt = startedAt
+        self.deadline = deadline
+    }
+}

@@ -80,6 +80,12 @@ public enum ServerLimits {
     public static let defaultMemoryMB = 512
     public static let defaultDiskMB = 1024
     public static let defaultPids = 512
+    /// The largest cap a key without `budget:write` may give a server it creates (1 USD): making
+    /// servers is not a licence to spend without limit.
+    public static let budgetWithoutScope = MicroDollars(1_000_000)
+    /// Long-running processes (background runs, the app) a server may have at once: each costs
+    /// the host a supervisor beside the server.
+    public static let maxSupervisedProcesses = 32
     /// Host uids below this are the host's own; each server gets the next free block.
     public static let uidRangeStart = 1_000_000
     public static let uidRangeSize = 65_536

@@ -130,6 +130,9 @@ public protocol ContainerRuntime: ServerLogReader {
     func kill(_ id: String, signal: Int32) async throws
     /// nil when no such container runs or exists.
     func status(_ id: String) async throws -> ContainerStatus?
+    /// Why the server's container stopped on its own ("out of memory", …); nil while it runs or
+    /// when that cannot be told from its files (never runs a program: called every second).
+    func stopCause(_ id: String) async -> String?
     /// nil when the server is not running. Reads files only: the sampler calls it for every
     /// running server every few seconds.
     func stats(_ id: String) async throws -> ContainerStats?
@@ -143,6 +146,12 @@ public protocol ContainerRuntime: ServerLogReader {
     func templates() async throws -> [String]
     /// Removes what belongs to no server in `keep`: containers, mounts, loop devices, cgroups.
     func removeOrphans(keeping keep: Set<String>) async throws -> [String]
+}
+
+/// A server already has as many supervised processes as it may (`ServerLimits`).
+public struct TooManyProcesses: Error, Equatable {
+    public var limit: Int
+    public init(limit: Int) { self.limit = limit }
 }
 
 /// When a supervised process that ended is started again.

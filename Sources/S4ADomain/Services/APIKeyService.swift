@@ -42,6 +42,13 @@ public struct APIKeyService: Sendable {
                          maxServerBudget: bounded.maxServerBudget, createdAt: now)
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
+            // Checked again under the account's lock: a key revoked while it made this one
+            // (revocation takes the same lock) must not leave a child behind.
+            if let parent = principal.apiKey {
+                guard let fresh = try await tx.apiKey(id: parent.id, accountID: parent.accountID), fresh.isUsable(at: now) else {
+                    throw DomainError.unauthenticated
+                }
+            }
             for projectID in key.projectIDs ?? [] {
                 guard try await tx.project(id: projectID, accountID: principal.accountID) != nil else {
                     throw DomainError(.notFound, "No such project: \(projectID).")
@@ -106,12 +113,34 @@ public struct APIKeyService: Sendable {
             if let caller = principal.apiKey, key.id != caller.id, key.parentKeyID != caller.id {
                 throw DomainError.notFound
             }
-            guard key.revokedAt == nil else { return }
-            try await tx.revokeAPIKey(id: key.id, at: now)
-            try await tx.append(
-                ActivityRecord(action: Action.apiKeyRevoked, actor: principal.actor,
-                               target: Target(type: "api_key", id: key.id), metadata: ["name": key.name]),
-                accountID: principal.accountID, at: now)
+            // Every key it made goes with it, and theirs: a key cannot outlive its maker's authority.
+            for revoked in try await Self.descendants(of: key, tx) where revoked.revokedAt == nil {
+                try await tx.revokeAPIKey(id: revoked.id, at: now)
+                var metadata = ["name": revoked.name]
+                if revoked.id != key.id { metadata["because_revoked"] = key.id }
+                try await tx.append(
+                    ActivityRecord(action: Action.apiKeyRevoked, actor: principal.actor,
+                                   target: Target(type: "api_key", id: revoked.id), metadata: metadata),
+                    accountID: principal.accountID, at: now)
+            }
         }
+    }
+
+    /// `key` and every key made by it or by one of those, transitively (the key first).
+    static func descendants(of key: APIKey, _ tx: any StoreTransaction) async throws -> [APIKey] {
+        var all: [APIKey] = []
+        var cursor: String?
+        repeat {
+            let page = try await tx.apiKeys(accountID: key.accountID, cursor: cursor, limit: 500)
+            all += page.items
+            cursor = page.nextCursor
+        } while cursor != nil
+        let children = Dictionary(grouping: all, by: { $0.parentKeyID ?? "" })
+        var found = [key], seen: Set<String> = [key.id], index = 0
+        while index < found.count {
+            for child in children[found[index].id] ?? [] where seen.insert(child.id).inserted { found.append(child) }
+            index += 1
+        }
+        return found
     }
 }

@@ -44,18 +44,11 @@ public struct AccountService: Sendable {
         let email = Email.normalize(rawEmail)
         let now = env.now()
         let keys = throttleKeys(email: email, clientAddress: clientAddress)
-        let since = now.addingTimeInterval(-env.settings.loginWindow)
-        if let retryAfter = try await throttleWait(keys: keys, now: now) {
-            throw DomainError(.throttled, "Too many failed sign-ins; try again later.", retryAfter: retryAfter)
-        }
+        let attempt = try await reserveAttempt(keys: keys, now: now, refusal: "Too many failed sign-ins; try again later.")
         let account = try await env.store.read { tx in try await tx.account(email: email) }
         let valid = await env.hasher.verify(password, hash: account?.passwordHash ?? decoyHash)
-        guard valid, let account else {
-            try await env.store.write { tx in
-                for key in keys { try await tx.recordLoginFailure(key: key, at: now, forgetBefore: since) }
-            }
-            throw DomainError.invalidCredentials
-        }
+        // A wrong password leaves its reserved slot as the failure.
+        guard valid, let account else { throw DomainError.invalidCredentials }
         let token = RandomToken.bearer(prefix: Self.sessionTokenPrefix)
         let session = Session(id: RandomToken.id(.session), accountID: account.id, tokenHash: RandomToken.hash(token),
                               createdAt: now, expiresAt: now.addingTimeInterval(env.settings.sessionLifetime))
@@ -63,6 +56,7 @@ public struct AccountService: Sendable {
             try await tx.lockAccount(id: account.id)
             try await tx.insert(session)
             try await tx.clearLoginFailures(key: keys[0])
+            try await tx.forgetLoginAttempt(id: attempt)
             try await tx.append(
                 ActivityRecord(action: Action.sessionCreated, actor: Actor(type: .account, id: account.id),
                                target: Target(type: "session", id: session.id)),
@@ -82,27 +76,6 @@ public struct AccountService: Sendable {
                 ActivityRecord(action: Action.sessionDeleted, actor: principal.actor,
                                target: Target(type: "session", id: session.id)),
                 accountID: principal.accountID, at: env.now())
-        }
-    }
-
-    /// Sets (or with nil removes) what all the account's servers together may ever spend.
-    /// A limit below what is already committed is allowed: it stops new caps and raises, and
-    /// leases stop being renewed once the account's spend reaches it.
-    public func setSpendingLimit(_ principal: Principal, _ limit: MicroDollars?) async throws -> Account {
-        try principal.check(.session)
-        let now = env.now()
-        return try await env.store.write { tx in
-            try await tx.lockAccount(id: principal.accountID)
-            guard var account = try await tx.account(id: principal.accountID) else { throw DomainError.unauthenticated }
-            let previous = account.spendingLimit
-            account.spendingLimit = limit
-            try await tx.setSpendingLimit(accountID: account.id, limit: limit)
-            try await tx.append(
-                ActivityRecord(action: Action.accountSpendingLimitChanged, actor: principal.actor,
-                               target: Target(type: "account", id: account.id),
-                               metadata: ["from": previous?.decimal ?? "none", "to": limit?.decimal ?? "none"]),
-                accountID: account.id, at: now)
-            return account
         }
     }
 
@@ -135,27 +108,27 @@ public struct AccountService: Sendable {
         }
         let now = env.now()
         let key = Self.reauthKey(accountID: principal.accountID)
-        let since = now.addingTimeInterval(-env.settings.loginWindow)
-        if let retryAfter = try await throttleWait(keys: [key], now: now) {
-            throw DomainError(.throttled, "Too many wrong passwords; try again later.", retryAfter: retryAfter)
-        }
+        _ = try await reserveAttempt(keys: [key], now: now, refusal: "Too many wrong passwords; try again later.")
         guard let account = try await env.store.read({ tx in try await tx.account(id: principal.accountID) }) else {
             throw DomainError.unauthenticated
         }
         guard await env.hasher.verify(password, hash: account.passwordHash) else {
-            try await env.store.write { tx in try await tx.recordLoginFailure(key: key, at: now, forgetBefore: since) }
             throw DomainError(.forbidden, "The password is incorrect.")
         }
         try await env.store.write { tx in try await tx.clearLoginFailures(key: key) }
         return account
     }
 
-    /// Seconds to wait before `keys` may be tried again (the longest wait of them), or nil when
-    /// none has reached the failure limit within the window.
-    func throttleWait(keys: [String], now: Date) async throws -> Int? {
+    /// Takes one of the window's password checks for `keys` before the (slow) check runs: under
+    /// the throttle's lock, refused with the wait when any key has used them all, else recorded
+    /// as a failure in advance (a right password forgets it). So however many attempts arrive
+    /// at once, at most the allowed number are ever evaluated. Returns the attempt's id.
+    func reserveAttempt(keys: [String], now: Date, refusal: String) async throws -> String {
         let window = env.settings.loginWindow, limit = env.settings.maxLoginFailures
         let since = now.addingTimeInterval(-window)
-        return try await env.store.read { tx in
+        let attempt = RandomToken.id(.attempt)
+        let wait = try await env.store.write { tx -> Int? in
+            for key in keys.sorted() { try await tx.lockThrottle(key: key) }
             var wait: Int?
             for key in keys {
                 let (count, oldest) = try await tx.loginFailures(key: key, since: since)
@@ -165,8 +138,12 @@ public struct AccountService: Sendable {
                     wait = max(wait ?? 1, min(max(seconds, 1), Int(window)))
                 }
             }
-            return wait
+            guard wait == nil else { return wait }
+            for key in keys { try await tx.recordLoginFailure(key: key, attemptID: attempt, at: now, forgetBefore: since) }
+            return nil
         }
+        if let wait { throw DomainError(.throttled, refusal, retryAfter: wait) }
+        return attempt
     }
 
     public func account(_ principal: Principal) async throws -> Account {

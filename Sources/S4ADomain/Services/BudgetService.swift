@@ -1,14 +1,26 @@
 import Foundation
 
-/// How budgets are metered: the prices and the length of a lease.
+/// How budgets are metered: the prices, how far ahead a lease reaches and how often it is settled.
 public struct BudgetSettings: Sendable {
     public var card: RateCard = .standard
-    /// A lease buys this long.
-    public var leaseMilliseconds: Int64 = 5000
-    /// Renewed when less than this (or half a lease, if longer) is left: well over the
-    /// metering loop's period, so that a lease is never let run out between two rounds.
-    public var renewAheadMilliseconds: Int64 = 2500
+    /// The longest lease: a server's keeper holds a deadline this far ahead, or to the moment its
+    /// remaining budget runs out if that is sooner. A server's rate is fixed by its size, so a
+    /// lease that reaches the end of its budget stays exact, and a server keeps running through
+    /// any fault of the control plane for as long as its budget (or this horizon) lasts.
+    public var leaseMilliseconds: Int64 = BudgetSettings.defaultLeaseMilliseconds
+    /// A lease older than this is settled (time used charged, the rest reserved again), so that
+    /// spend stays current while the deadline stays where the budget puts it.
+    public var settleMilliseconds: Int64 = 5000
+    /// Thirty days: long enough that no outage of a control plane stops a server with budget left.
+    public static let defaultLeaseMilliseconds: Int64 = 30 * 24 * 3600 * 1000
     public init() {}
+}
+
+/// Where a running server's lease stands in a metering round.
+public enum LeaseCheck: Sendable, Equatable {
+    case current
+    /// Settle it now; `late` says by how much the settlement is overdue (zero when on time).
+    case due(late: Duration)
 }
 
 /// Un-overspendable budgets: a server runs only inside a prepaid lease reserved against its
@@ -72,6 +84,26 @@ public struct BudgetService: Sendable {
         return exhausted
     }
 
+    /// Settles a running server's open leases at this moment inside `tx` (the account locked);
+    /// its balance afterwards.
+    public func settleNow(_ tx: any StoreTransaction, _ server: Server) async throws -> LedgerBalance {
+        let egress = await egressCounter(server)
+        return try await Self.settleOpenLeases(tx, server, at: env.now(), settings: settings, egressCounter: egress)
+    }
+
+    /// Re-plans a running server's lease inside `tx` (the account locked, the server's lock
+    /// held) after its cap or its account's limit changed: settles what it used, reserves what
+    /// the new terms allow and hands the keeper the new deadline *before* `tx` commits. A keeper
+    /// that cannot be told throws, so the change is refused rather than left unenforced; a
+    /// commit that fails afterwards leaves the keeper with a deadline the ledger does not
+    /// reserve for, which only shortens the server's run (the next round lengthens it again).
+    public func replan(_ tx: any StoreTransaction, _ server: Server) async throws {
+        let egress = await egressCounter(server)
+        let lease = try await Self.nextLease(tx, server, at: env.now(), settings: settings, egressCounter: egress)
+        // Nothing affordable: the keeper stops it now; the metering round then records why.
+        try await runtime.setLease(server.id, deadline: lease?.deadline ?? env.now())
+    }
+
     /// Settles the server's open leases and reserves the next one (nil: nothing affordable).
     static func nextLease(_ tx: any StoreTransaction, _ server: Server, at now: Date, settings: BudgetSettings,
                           egressCounter: Int64?) async throws -> Lease? {
@@ -109,11 +141,17 @@ public struct BudgetService: Sendable {
         return Int64(stats.networkSentBytes)
     }
 
-    /// Whether a lease that runs out at `deadline` (nil: none) needs renewing now.
-    public func needsRenewal(deadline: Date?) -> Bool {
-        guard let deadline else { return true }
-        let ahead = max(Double(settings.leaseMilliseconds) / 2, Double(settings.renewAheadMilliseconds))
-        return deadline.timeIntervalSince(env.now()) * 1000 < ahead
+    /// Whether a server's lease (nil: it has none) must be settled and renewed now: when half
+    /// of it has passed or it is older than the settling period. How late that is counts from the
+    /// settling period (or the half-way point, if sooner), with a round's worth of slack.
+    public func check(_ term: LeaseTerm?, roundMilliseconds: Int64 = 1000) -> LeaseCheck {
+        guard let term else { return .due(late: .zero) }
+        let now = env.now()
+        let length = Int64((term.deadline.timeIntervalSince(term.startedAt) * 1000).rounded())
+        let dueAfter = min(settings.settleMilliseconds, max(0, length / 2))
+        let age = Int64((now.timeIntervalSince(term.startedAt) * 1000).rounded())
+        guard age >= dueAfter else { return .current }
+        return .due(late: .milliseconds(max(0, age - dueAfter - roundMilliseconds)))
     }
 
     public func balance(_ server: Server) async throws -> LedgerBalance {

@@ -119,7 +119,7 @@ public struct SecretService: Sendable {
                 do {
                     environment[record.address.name] = try Envelope.openValue(record.sealed, key: key, address: record.address)
                 } catch {
-                    throw DomainError(.runtimeFailed, "Secret \(record.address.name) cannot be opened: \(error). Set it again.")
+                    throw DomainError.failure(.runtimeFailed, "Secret \(record.address.name) cannot be opened. Set it again.", cause: error)
                 }
             }
             return environment

@@ -74,7 +74,7 @@ extension ServerService {
                                                               cwd: "/root", env: environment, restart: deployment.restart,
                                                               masked: masker.values))
         } catch {
-            throw DomainError(.serverNotRunning, "The app could not start: \(error)")
+            throw DomainError.failure(.serverNotRunning, "The app could not start.", cause: error)
         }
     }
 }

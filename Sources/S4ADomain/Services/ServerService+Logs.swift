@@ -40,6 +40,8 @@ extension ServerService {
                            interval: Duration = .milliseconds(250)) async throws -> AsyncThrowingStream<LogLine, any Error> {
         let (backlog, start) = try await logsWithCursor(principal, id: id, query: query)
         let runtime = self.runtime, store = env.store, accountID = principal.accountID
+        // Ends when the reader's key is revoked, its session ends or it loses the server.
+        let authenticator = Authenticator(env: env), authority = Authority(principal, .scope(.serversRead), serverID: id)
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: LogLine.self)
         let task = Task {
             var cursor = start
@@ -47,6 +49,7 @@ extension ServerService {
             do {
                 while !Task.isCancelled {
                     try await Task.sleep(for: interval)
+                    guard await authenticator.holds(authority) else { break }
                     // Read before looking at the state: a stopped server's last lines are all written.
                     let running = try await store.read { tx in try await tx.server(id: id, accountID: accountID)?.state == .running }
                     let (lines, next) = try await runtime.readLogs(id, after: cursor)

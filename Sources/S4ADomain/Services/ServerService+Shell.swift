@@ -24,7 +24,7 @@ extension ServerService {
             return (run, session)
         } catch {
             _ = try? await finish(run, exitCode: nil)
-            throw DomainError(.serverNotRunning, "The shell could not start: \(error)")
+            throw DomainError.failure(.serverNotRunning, "The shell could not start.", cause: error)
         }
     }
 

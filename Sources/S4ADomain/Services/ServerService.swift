@@ -66,6 +66,9 @@ public struct ServerService: Sendable {
         if let ceiling = principal.apiKey?.maxServerBudget, request.budget > ceiling {
             throw DomainError(.forbidden, "This key may set budgets up to \(ceiling.decimal) USD.")
         }
+        if !principal.scopes.contains(.budgetWrite), request.budget > ServerLimits.budgetWithoutScope {
+            throw DomainError(.insufficientScope, "Budgets over \(ServerLimits.budgetWithoutScope.decimal) USD need the budget:write scope.")
+        }
         guard try await runtime.templates().contains(template) else {
             throw DomainError.unprocessable("template", "is not a template here (try base)")
         }
@@ -136,8 +139,9 @@ public struct ServerService: Sendable {
         }
     }
 
-    /// Sets the budget cap: within the key's ceiling, and never below what is already
-    /// charged and reserved (money spent is not given back by lowering the cap).
+    /// Sets the budget cap: within the key's ceiling, and never below what is already spent
+    /// (money spent is not given back by lowering the cap). A running server's lease is
+    /// re-planned under the new cap and its keeper told before the change commits.
     public func setBudget(_ principal: Principal, id: String, budget: MicroDollars) async throws -> Server {
         try principal.check(.scope(.budgetWrite))
         guard budget.value > 0 else { throw DomainError.unprocessable("budget_usd", "must be more than zero") }
@@ -149,7 +153,15 @@ public struct ServerService: Sendable {
             return try await env.store.write { tx in
                 try await tx.lockAccount(id: principal.accountID)
                 var server = try await tx.reachableServer(id, by: principal)
-                let balance = try await tx.ledgerBalance(serverID: server.id)
+                let running = server.state == .running ? budgets : nil
+                // A running server's lease holds the rest of its cap: what it used so far is
+                // charged first, so that the floor is what is really spent.
+                let balance: LedgerBalance
+                if let running {
+                    balance = try await running.settleNow(tx, server)
+                } else {
+                    balance = try await tx.ledgerBalance(serverID: server.id)
+                }
                 let committed = MicroDollars(balance.charged.value + balance.reserved.value)
                 guard budget >= committed else {
                     throw DomainError.unprocessable("budget_usd", "must be at least \(committed.decimal), already charged and reserved")
@@ -162,6 +174,7 @@ public struct ServerService: Sendable {
                 server.budget = budget
                 server.updatedAt = now
                 try await tx.update(server)
+                try await running?.replan(tx, server)
                 try await tx.append(
                     ActivityRecord(action: Action.serverBudgetChanged, actor: principal.actor,
                                    target: Target(type: "server", id: server.id), projectID: server.projectID,
@@ -169,6 +182,46 @@ public struct ServerService: Sendable {
                     accountID: principal.accountID, at: now)
                 return server
             }
+        }
+    }
+
+    /// Sets (or with nil removes) what all the account's servers together may ever spend. A
+    /// limit below what is already committed is allowed: it stops new caps and raises, and each
+    /// running server's lease is re-planned under it, its keeper told before the change commits.
+    public func setSpendingLimit(_ principal: Principal, _ limit: MicroDollars?) async throws -> Account {
+        try principal.check(.session)
+        // The running servers' locks, taken in one order (no deadlock with another change of the
+        // limit), so that no metering round or start hands a keeper a deadline from the old
+        // limit after this one. A server started meanwhile means another try with its lock too.
+        for _ in 0..<5 {
+            let running = try await env.store.read { tx in try await tx.liveServers(accountID: principal.accountID) }
+                .filter { $0.state == .running }.map(\.id).sorted()
+            if let account = try await locks.withLocks(running, { try await applySpendingLimit(principal, limit, holding: Set(running)) }) {
+                return account
+            }
+        }
+        throw DomainError(.conflict, "Servers kept starting while the limit changed; try again.")
+    }
+
+    /// nil when a running server's lock is not among `held` (it started since they were taken).
+    private func applySpendingLimit(_ principal: Principal, _ limit: MicroDollars?, holding held: Set<String>) async throws -> Account? {
+        let now = env.now()
+        let budgets = self.budgets
+        return try await env.store.write { tx -> Account? in
+            try await tx.lockAccount(id: principal.accountID)
+            guard var account = try await tx.account(id: principal.accountID) else { throw DomainError.unauthenticated }
+            let running = try await tx.liveServers(accountID: account.id).filter { $0.state == .running }
+            guard running.allSatisfy({ held.contains($0.id) }) else { return nil }
+            let previous = account.spendingLimit
+            account.spendingLimit = limit
+            try await tx.setSpendingLimit(accountID: account.id, limit: limit)
+            for server in running { try await budgets?.replan(tx, server) }
+            try await tx.append(
+                ActivityRecord(action: Action.accountSpendingLimitChanged, actor: principal.actor,
+                               target: Target(type: "account", id: account.id),
+                               metadata: ["from": previous?.decimal ?? "none", "to": limit?.decimal ?? "none"]),
+                accountID: account.id, at: now)
+            return account
         }
     }
 
@@ -215,7 +268,7 @@ public struct ServerService: Sendable {
         do {
             try await runtime.destroy(server.id)
         } catch {
-            throw DomainError(.runtimeFailed, "The server could not be destroyed: \(error)")
+            throw DomainError.failure(.runtimeFailed, "The server could not be destroyed.", cause: error)
         }
         try await budgets?.settle(server, egressCounter: egress)
         _ = try await transition(server, to: .deleted, action: Action.serverDeleted, actor: actor)
@@ -246,8 +299,13 @@ public struct ServerService: Sendable {
         }
         let result: ExecResult
         do {
-            result = try await runtime.exec(server.id, ExecRequest(argv: command, cwd: cwd ?? "/root", env: processEnvironment,
-                                                                    stdin: stdin, timeout: timeout, onOutput: masked))
+            // A key revoked (or a session ended) while the command runs kills it.
+            let request = ExecRequest(argv: command, cwd: cwd ?? "/root", env: processEnvironment, stdin: stdin, timeout: timeout,
+                                      onOutput: masked)
+            let runtime = self.runtime
+            result = try await Authenticator(env: env).whileHolding(Authority(principal, .scope(.serversExec), serverID: server.id)) {
+                try await runtime.exec(server.id, request)
+            }
             if let onOutput {
                 for (kind, streamMasker) in maskers {
                     let rest = streamMasker.finish()
@@ -259,7 +317,8 @@ public struct ServerService: Sendable {
             run.finishedAt = env.now()
             let lost = run
             try? await env.store.write { tx in try await tx.update(lost) }
-            throw DomainError(.serverNotRunning, "The command could not run: \(error)")
+            if let error = error as? DomainError, error.kind == .unauthenticated { throw error }
+            throw DomainError.failure(.serverNotRunning, "The command could not run.", cause: error)
         }
         run.state = result.timedOut ? .timedOut : .exited
         run.exitCode = Int(result.exitCode)
@@ -294,7 +353,10 @@ public struct ServerService: Sendable {
             lost.finishedAt = env.now()
             let record = lost
             try? await env.store.write { tx in try await tx.update(record) }
-            throw DomainError(.serverNotRunning, "The command could not start: \(error)")
+            if let error = error as? TooManyProcesses {
+                throw DomainError(.conflict, "This server runs \(error.limit) background processes, the most it may; end one first.")
+            }
+            throw DomainError.failure(.serverNotRunning, "The command could not start.", cause: error)
         }
         return run
     }
@@ -329,7 +391,7 @@ public struct ServerService: Sendable {
         do {
             return try await runtime.exec(server.id, request)
         } catch {
-            throw DomainError(.serverNotRunning, "The server could not be reached: \(error)")
+            throw DomainError.failure(.serverNotRunning, "The server could not be reached.", cause: error)
         }
     }
 
@@ -356,34 +418,49 @@ public struct ServerService: Sendable {
 
     // MARK: Budgets
 
-    /// One round of metering (the control plane runs it every second): renews leases running
-    /// low, and turns a lease the watchdog let run out into `exhausted` (the budget is spent)
-    /// or `stopped` (nobody renewed it in time).
-    public func enforceBudgets() async throws {
-        guard let budgets else { return }
+    /// What one round of metering saw: servers whose settlement was overdue, by how much.
+    public struct MeteringRound: Sendable {
+        public var late: [(serverID: String, by: Duration)] = []
+        public var renewed = 0
+        public var ended = 0
+        public var died = 0
+    }
+
+    /// One round of metering (the control plane runs it every second): settles and renews
+    /// leases that are due, turns a lease the watchdog let run out into `exhausted` (the
+    /// budget is spent) or `stopped`, and marks a server whose container died on its own
+    /// `failed`, with the reason, charging it only to the moment it was found dead.
+    @discardableResult
+    public func enforceBudgets(roundMilliseconds: Int64 = 1000) async throws -> MeteringRound {
+        guard let budgets else { return MeteringRound() }
         // One read for the round, one write for all renewals: per-server reads and commits
-        // did not keep up with 150 servers on two cores, and leases ran out.
-        let (running, deadlines) = try await env.store.read { tx in
-            (try await tx.liveServers().filter { $0.state == .running }, try await tx.openLeaseDeadlines())
+        // did not keep up with 150 servers on two cores.
+        let (running, terms) = try await env.store.read { tx in
+            (try await tx.liveServers().filter { $0.state == .running }, try await tx.openLeaseTerms())
         }
+        var round = MeteringRound()
         var held: [String] = []
-        var due: [Server] = [], ended: [Server] = []
+        var due: [Server] = [], ended: [Server] = [], dead: [(Server, String)] = []
         for server in running {
             // A server being started, stopped or changed is left to the next round.
             guard await locks.tryAcquire(server.id) else { continue }
             held.append(server.id)
             if try await runtime.leaseExpired(server.id) != nil {
                 ended.append(server)
-            } else if budgets.needsRenewal(deadline: deadlines[server.id]) {
+            } else if let cause = await runtime.stopCause(server.id) {
+                dead.append((server, cause))
+            } else if case .due(let late) = budgets.check(terms[server.id], roundMilliseconds: roundMilliseconds) {
                 due.append(server)
+                if late > .zero { round.late.append((server.id, late)) }
             }
         }
         do {
             if !due.isEmpty { _ = try await budgets.renewAll(due) }
-            // Stopped by their watchdogs: cleaned up and recorded side by side (each is a
-            // container removal), not one after another.
+            // Stopped by their watchdogs or dead: cleaned up and recorded side by side (each
+            // is a container removal), not one after another.
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for server in ended { group.addTask { _ = try await endIfLeaseRanOut(server, budgets) } }
+                for (server, cause) in dead { group.addTask { try await endDead(server, cause: cause, budgets) } }
                 try await group.waitForAll()
             }
         } catch {
@@ -391,6 +468,20 @@ public struct ServerService: Sendable {
             throw error
         }
         for id in held { await locks.release(id) }
+        round.renewed = due.count
+        round.ended = ended.count
+        round.died = dead.count
+        return round
+    }
+
+    /// A server whose container stopped on its own (its init died: out of memory, killed):
+    /// charged to now and no further, cleaned up, recorded `failed` with the reason.
+    func endDead(_ server: Server, cause: String, _ budgets: BudgetService) async throws {
+        try await budgets.settle(server)
+        try? await runtime.stop(server.id)
+        var failed = server
+        failed.lastError = cause
+        _ = try await transition(failed, to: .failed, action: Action.serverFailed, actor: .system)
     }
 
     /// When the watchdog stopped the server at its deadline: settles, cleans up and records
@@ -467,10 +558,13 @@ public struct ServerService: Sendable {
 
     func fail(_ server: Server, because error: any Error, actor: Actor) async throws -> Server {
         try? await runtime.stop(server.id)
+        // The runtime's own words (host paths, pids, runc's stderr) go to the operator's log
+        // under the error's id; the server's record and the client get the id.
+        let problem = DomainError.failure(.runtimeFailed, "The server failed to start; it is marked failed.", cause: error)
         var failed = server
-        failed.lastError = String(describing: error).prefix(500).description
+        failed.lastError = "the runtime could not start it (error \(problem.errorID ?? ""))"
         _ = try await transition(failed, to: .failed, action: Action.serverFailed, actor: actor)
-        throw DomainError(.runtimeFailed, "The server failed to start; it is marked failed: \(failed.lastError ?? "")")
+        throw problem
     }
 
     func transition(_ server: Server, to state: ServerState, action: String, actor: Actor) async throws -> Server {
@@ -520,6 +614,14 @@ public actor KeyedLock {
     public func withLock<T: Sendable>(_ key: String, _ body: @Sendable () async throws -> T) async throws -> T {
         await acquire(key)
         defer { release(key) }
+        return try await body()
+    }
+
+    /// Runs `body` holding every key's lock, taken one by one in the order given (callers pass
+    /// them sorted, so that two such calls cannot deadlock).
+    public func withLocks<T: Sendable>(_ keys: [String], _ body: @Sendable () async throws -> T) async throws -> T {
+        for key in keys { await acquire(key) }
+        defer { for key in keys.reversed() { release(key) } }
         return try await body()
     }
 

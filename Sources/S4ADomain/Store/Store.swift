@@ -103,11 +103,17 @@ public protocol StoreTransaction: Sendable {
     func deleteSessions(accountID: String, except keepID: String?) async throws
 
     // Login throttling
-    /// Records a failure and forgets that key's failures older than `forgetBefore`.
-    func recordLoginFailure(key: String, at: Date, forgetBefore: Date) async throws
-    /// Failures for `key` since `since`, and the oldest of them.
+    /// Serialises throttling decisions on `key` until the transaction ends (PostgreSQL: an
+    /// advisory lock; SQLite's write transactions already exclude each other).
+    func lockThrottle(key: String) async throws
+    /// Records a failure (or an attempt about to be checked, under `attemptID`) and forgets that
+    /// key's failures older than `forgetBefore`.
+    func recordLoginFailure(key: String, attemptID: String?, at: Date, forgetBefore: Date) async throws
+    /// Failures (and attempts in flight) for `key` since `since`, and the oldest of them.
     func loginFailures(key: String, since: Date) async throws -> (count: Int, oldest: Date?)
     func clearLoginFailures(key: String) async throws
+    /// Forgets an attempt that turned out right, under every key it was recorded for.
+    func forgetLoginAttempt(id: String) async throws
 
     // API keys
     func insert(_ key: APIKey) async throws
@@ -121,6 +127,9 @@ public protocol StoreTransaction: Sendable {
     func insert(_ project: Project) async throws
     func project(id: String, accountID: String) async throws -> Project?
     func project(slug: String) async throws -> Project?
+    /// The project at `slug` if it is public: a private one and an unknown one are the same miss,
+    /// in the same query, so the ingress cannot tell them apart by time either.
+    func publicProject(slug: String) async throws -> Project?
     func projects(accountID: String, only: Set<String>?, cursor: String?, limit: Int) async throws -> Page<Project>
     func update(_ project: Project) async throws
     func deleteProject(id: String) async throws
@@ -184,8 +193,9 @@ public protocol StoreTransaction: Sendable {
 
     // Budgets
     func insert(_ lease: Lease) async throws
-    /// The latest deadline of each server's unsettled leases (the metering loop's view).
-    func openLeaseDeadlines() async throws -> [String: Date]
+    /// When each server's newest unsettled lease began and its latest deadline (the metering
+    /// loop's view).
+    func openLeaseTerms() async throws -> [String: LeaseTerm]
     /// A server's leases not yet settled, oldest first.
     func openLeases(serverID: String) async throws -> [Lease]
     /// Marks a lease settled and appends its entries; false (and nothing written) if it was
@@ -283,5 +293,11 @@ extension StoreTransaction {
     /// Version 1 (the master key alone): how keys from before shred keys were stored.
     public func insertWrappedDataKey(projectID: String, wrapped: Data, at: Date) async throws {
         try await insertWrappedDataKey(projectID: projectID, WrappedDataKey(wrapped: wrapped, version: 1), at: at)
+    }
+}
+
+extension StoreTransaction {
+    public func recordLoginFailure(key: String, at: Date, forgetBefore: Date) async throws {
+        try await recordLoginFailure(key: key, attemptID: nil, at: at, forgetBefore: forgetBefore)
     }
 }

@@ -41,12 +41,27 @@ public struct DomainError: Error, Equatable, Sendable {
     public var fields: [FieldError]
     /// Seconds, for `throttled`.
     public var retryAfter: Int?
+    /// What went wrong underneath (a runtime's own words: host paths, pids, its stderr): for the
+    /// operator's log, under the id the answer names, never for the client.
+    public var operatorDetail: String?
+    /// The id that ties the answer to the operator's log line.
+    public var errorID: String?
 
     public init(_ kind: Kind, _ detail: String, fields: [FieldError] = [], retryAfter: Int? = nil) {
         self.kind = kind
         self.detail = detail
         self.fields = fields
         self.retryAfter = retryAfter
+    }
+
+    /// A failure underneath (the runtime, a cipher): the client learns `message` and an error id;
+    /// the cause goes to the operator's log with that id.
+    public static func failure(_ kind: Kind, _ message: String, cause: any Error) -> DomainError {
+        let id = RandomToken.id(.failure)
+        var error = DomainError(kind, "\(message) (error \(id); the operator's log has the cause)")
+        error.errorID = id
+        error.operatorDetail = "\(id): \(String(describing: cause).prefix(2000))"
+        return error
     }
 
     public static func unprocessable(_ field: String, _ message: String) -> DomainError {

@@ -43,6 +43,8 @@ public enum IDPrefix: String, Sendable {
     case incident = "inc"
     case export = "exp"
     case logDrain = "ldr"
+    case attempt = "att"
+    case failure = "err"
 }
 
 extension Sequence where Element == UInt8 {
