@@ -39,6 +39,8 @@ public final class ControlPlane: Sendable {
     let mcp: AgentMCPHTTPEndpoint
     /// The pages for people, under `/`.
     let dashboard: Dashboard
+    /// Log drains' HTTPS: checks endpoints at creation and at every connection.
+    let drainTransport: HTTPSDrainTransport
 
     /// `runtime`: the isolation runtime; by default runc under `<data-dir>/runtime`.
     public init(options: ServeOptions, logger: Logger = Logger(label: "s4a"), runtime: (any ContainerRuntime)? = nil,
@@ -84,6 +86,7 @@ public final class ControlPlane: Sendable {
             throw error
         }
         environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
+        drainTransport = HTTPSDrainTransport(extraRootsPEMFile: options.drainCAFile, allowPrivateNetworks: options.drainAllowPrivate)
         appConnections = AppConnectionPool(runtime: self.runtime)
         let secrets = SecretService(env: environment, master: master, keyring: keyring)
         let budgets = BudgetService(env: environment, runtime: self.runtime, settings: options.budgetSettings)
@@ -101,7 +104,7 @@ public final class ControlPlane: Sendable {
                                    spoolDirectory: options.exportSpoolDirectory),
             deletion: AccountDeletion(env: environment, accounts: accounts, secrets: secrets, servers: servers),
             apiURL: options.apiURL,
-            drains: LogDrainService(env: environment, secrets: secrets),
+            drains: LogDrainService(env: environment, secrets: secrets, transport: drainTransport),
             documentObject: object, metrics: .shared)
         dashboard = try await Dashboard(
             services: .init(accounts: handler.accounts, keys: handler.keys, projects: handler.projects,

@@ -54,13 +54,18 @@ final class HTTPSDrainTransport: DrainTransport {
             return nil
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             return "the endpoint did not answer within \(timeout.nanoseconds / 1_000_000_000) s"
-        } catch let error as HTTPClientError where error == .connectTimeout {
-            return "the endpoint did not answer the connection within 5 s"
         } catch let error as NIOSSLError {
             return "TLS with the endpoint failed: \(error)"
         } catch {
-            return String("sending to the endpoint failed: \(error)".prefix(300))
+            // Refused, unreachable or timed out alike: the reason must not tell a closed port
+            // from a filtered one.
+            return "the endpoint could not be reached"
         }
+    }
+
+    func refusal(for url: String) async -> String? {
+        if case .refused(let why) = await check(url) { return why }
+        return nil
     }
 
     enum Check: Equatable {
@@ -79,8 +84,12 @@ final class HTTPSDrainTransport: DrainTransport {
               let first = addresses.first(where: { $0.count == 4 }) ?? addresses.first, let address = Self.text(first) else {
             return .refused("the endpoint's host name did not resolve")
         }
-        if !allowPrivateNetworks, !addresses.allSatisfy(DrainAddressPolicy.isPublic) {
-            return .refused("the endpoint resolves to a private, loopback or link-local address (s4a serve --drain-allow-private allows these)")
+        if !allowPrivateNetworks {
+            let own = HostAddresses.current()
+            guard addresses.allSatisfy({ DrainAddressPolicy.isPublic($0) && !own.contains($0) }) else {
+                return .refused("the endpoint resolves to this host or to a private, loopback, link-local or reserved address "
+                                + "(s4a serve --drain-allow-private allows these)")
+            }
         }
         return .allowed(host: name, address: address)
     }

@@ -6,6 +6,9 @@ public protocol DrainTransport: Sendable {
     /// POSTs `body`; nil when the endpoint answered 2xx, else a short reason (shown in the API,
     /// so never the endpoint's answer itself).
     func post(url: String, headers: [(name: String, value: String)], body: [UInt8]) async -> String?
+    /// Why `url` may not be sent to (it resolves to the host itself, a private network…), or nil.
+    /// Asked when a drain is created; `post` asks again at every connection.
+    func refusal(for url: String) async -> String?
 }
 
 /// How drains batch, buffer and retry.

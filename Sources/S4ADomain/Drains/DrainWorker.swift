@@ -124,7 +124,7 @@ struct DrainWorker {
 
     func undelivered(_ lines: [LogLine], of serverID: String) -> [LogLine] {
         if let mark = progress.logMarks[serverID] { return mark.undelivered(lines) }
-        let after = Int64((progress.logsAfter.timeIntervalSince1970 * 1000).rounded())
+        let after = progress.logsAfter.epochMilliseconds
         return lines.filter { $0.millis > after }
     }
 

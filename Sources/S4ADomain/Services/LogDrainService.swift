@@ -12,9 +12,13 @@ public struct LogDrainService: Sendable {
     /// Drains per project: each holds a buffer and a connection in the delivery service.
     public static let maxPerProject = 5
 
-    public init(env: DomainEnvironment, secrets: SecretService) {
+    /// Checks an endpoint's address when a drain is created (nil: not checked here).
+    let transport: (any DrainTransport)?
+
+    public init(env: DomainEnvironment, secrets: SecretService, transport: (any DrainTransport)? = nil) {
         self.env = env
         self.secrets = secrets
+        self.transport = transport
     }
 
     /// The new drain and its secret (in this answer only).
@@ -22,6 +26,7 @@ public struct LogDrainService: Sendable {
                        kinds: Set<DrainKind>?) async throws -> (drain: LogDrain, secret: String) {
         try principal.check(.scope(.projectsWrite))
         try Self.check(url: url)
+        if let why = await transport?.refusal(for: url) { throw DomainError.unprocessable("url", why) }
         let kinds = kinds ?? Set(DrainKind.allCases)
         guard !kinds.isEmpty else { throw DomainError.invalid("kinds", "must name logs, activity or both") }
         let secret = RandomToken.bearer(prefix: "s4a_whsec_")
