@@ -9,7 +9,10 @@ public struct RFC3339DateTranscoder: DateTranscoder {
     /// double (41.194 s printed as 41.193 half the time), which shifted times by 1 ms and
     /// broke recomputing an activity hash from the API's `at`.
     public func encode(_ date: Date) throws -> String {
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        // Clamped to the years 0001…9999 (as the domain's `epochMilliseconds`, which this module
+        // cannot import): a time from a server's file must not trap the conversion.
+        let value = date.timeIntervalSince1970 * 1000
+        let millis = value.isFinite ? Int64(min(max(value, -62_135_596_800_000), 253_402_300_799_999).rounded()) : 0
         let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
         let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())
         return String(whole.dropLast()) + String(format: ".%03dZ", Int(millis - seconds * 1000))

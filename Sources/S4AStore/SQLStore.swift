@@ -70,6 +70,6 @@ struct UncheckedBox<T>: @unchecked Sendable {
 
 /// Milliseconds since 1970: how both engines store instants.
 extension Date {
-    var millis: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    var millis: Int64 { epochMilliseconds }
     init(millis: Int64) { self.init(timeIntervalSince1970: Double(millis) / 1000) }
 }

@@ -80,7 +80,7 @@ public struct LogMark: Sendable, Equatable, Codable {
 
 extension LogLine {
     /// The millisecond the line is stamped with (its files keep no finer time).
-    public var millis: Int64 { Int64((time.timeIntervalSince1970 * 1000).rounded()) }
+    public var millis: Int64 { time.epochMilliseconds }
 }
 
 /// A project's stream of logs and/or activity to an HTTPS endpoint, signed with its secret.
