@@ -20,6 +20,10 @@ extension SQLTransaction {
         try await db.raw("SELECT * FROM projects WHERE slug = \(bind: slug)").first().map(Self.project)
     }
 
+    func publicProject(slug: String) async throws -> Project? {
+        try await db.raw("SELECT * FROM projects WHERE slug = \(bind: slug) AND visibility = 'public'").first().map(Self.project)
+    }
+
     func projects(accountID: String, only: Set<String>?, cursor: String?, limit: Int) async throws -> Page<Project> {
         if let only, only.isEmpty { return Page(items: [], nextCursor: nil) }
         var query = SQLQueryString("SELECT * FROM projects WHERE account_id = \(bind: accountID)")

@@ -118,13 +118,17 @@ struct FirstHeadDeadlineChannel<Base: ServerChildChannel>: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(TLSFailureCounter(logger: logger))
             try channel.pipeline.syncOperations.addHandler(FirstHeadDeadline(limit: limit))
         }.flatMap {
             base.setup(channel: channel, logger: logger)
+        }.flatMapThrowing { value in
+            try ForeignUpgradeFilter.install(on: channel)
+            return value
         }
     }
 
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        await base.handle(value: value, logger: ConnectionNoiseFilter.wrap(logger))
     }
 }

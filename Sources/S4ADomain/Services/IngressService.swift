@@ -21,7 +21,7 @@ public struct IngressService: Sendable {
     public func target(slug: String) async throws -> IngressTarget {
         guard Slug.problem(with: slug) == nil else { return .notServed }
         return try await env.store.read { tx in
-            guard let project = try await tx.project(slug: slug), project.visibility == .public,
+            guard let project = try await tx.publicProject(slug: slug), project.visibility == .public,
                   let serverID = project.attachedServerID,
                   let server = try await tx.server(id: serverID, accountID: project.accountID) else { return .notServed }
             guard server.state == .running, let deployment = try await tx.currentDeployment(serverID: server.id) else {
