@@ -79,3 +79,13 @@ def test_serve_and_verify_on_postgres(make_server, cli, database):
 def test_the_account_limit_holds_under_concurrency_on_postgres(database, make_server):
     # `database` first: it is dropped after the server has stopped, not before.
     race_against_the_spending_limit(make_server(extra_args=["--database-url", database]))
+
+
+def test_concurrent_sign_ins_cannot_beat_the_throttle_on_postgres(make_server, database):
+    """Each attempt takes its slot under an advisory lock before its password is checked: 40 at
+    once evaluate at most five passwords on PostgreSQL too."""
+    from test_trust_under_fire import concurrent_sign_ins
+
+    srv = make_server(extra_args=["--database-url", database])
+    codes = concurrent_sign_ins(srv)
+    assert len([c for c in codes if c != 429]) <= 5, codes
