@@ -23,9 +23,9 @@ def test_server_lifecycle_and_exec_exit_codes(server, account, cli, cli_factory)
     agent = cli_factory()
 
     created = agent.json("server", "create", "--project", project["slug"], "--name", "web",
-                         "--budget-usd", "2.50", "--memory-mb", "128", "--disk-mb", "64", env=env)
+                         "--budget-usd", "0.75", "--memory-mb", "128", "--disk-mb", "64", env=env)
     sid = created["id"]
-    assert created["state"] == "running" and created["budget_usd"] == "2.50"
+    assert created["state"] == "running" and created["budget_usd"] == "0.75"
     try:
         ran = agent.run("exec", sid, "--", "sh", "-c", "echo out; echo err >&2; exit 42", env=env)
         assert ran.returncode == 42, ran

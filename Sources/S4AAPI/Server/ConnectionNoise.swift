@@ -77,8 +77,13 @@ final class ForeignUpgradeFilter: ChannelInboundHandler, RemovableChannelHandler
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
 
+    /// Only a connection's first request can upgrade (the upgrade handler leaves after it), and
+    /// after an upgrade what flows here is no longer HTTP: the filter leaves with the first head.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(var head) = unwrapInboundIn(data), head.headers.contains(name: "upgrade"),
+        guard case .head(var head) = unwrapInboundIn(data) else { return context.fireChannelRead(data) }
+        // Passed on first, then gone (a removed handler's context forwards nothing).
+        defer { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
+        guard head.headers.contains(name: "upgrade"),
               !head.headers["upgrade"].contains(where: { $0.lowercased().contains("websocket") }) else {
             return context.fireChannelRead(data)
         }
