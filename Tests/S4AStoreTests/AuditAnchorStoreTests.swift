@@ -230,4 +230,34 @@ import Testing
             #expect(AuditVerification.check(chain, keys: keys, checkpoint: nil).isEmpty)
         }
     }
+
+    /// A master key rotation re-seals the MACs that hold under the old key, and only those: a
+    /// rotation must not launder an event forged in between. (SQLite only: it re-seals every
+    /// chain of the store, which on a shared server would be other tests' too.)
+    @Test func rotatingTheMasterKeyReSealsOnlyGenuineEvents() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("s4a-mac-rotation-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (old, new) = (MasterKey.generate(), MasterKey.generate())
+        let store = try await SQLStore.open(url: nil, sqlitePath: directory.appendingPathComponent("s4a.sqlite").path,
+                                            auditKeys: try AuditKeys(master: old))
+        do {
+            try await SecretService.checkMasterKey(old, store: store)
+            let account = try await makeAccount(store)
+            try await append(store, account, count: 4)
+            try await store.withDatabase { db in
+                try await db.raw("UPDATE activity_events SET mac = \(bind: String(repeating: "0", count: 64)) WHERE account_id = \(bind: account.id) AND seq = 2").run()
+            }
+            let keyring = try ProjectKeyDirectory(path: directory.appendingPathComponent("project-keys").path)
+            _ = try await SecretService.rotateMasterKey(store: store, keyring: keyring, from: old, to: new)
+            let chain = try await store.read { tx in try await tx.chain(accountID: account.id) }
+            let newKeys = try AuditKeys(master: new)
+            #expect(chain.map { newKeys.macMatches($0) } == [true, false, true, true])
+            #expect(AuditVerification.check(chain, keys: newKeys, checkpoint: nil).map(\.seq) == [2])
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+    }
 }
