@@ -217,3 +217,13 @@ def test_an_account_deleted_on_purpose_is_not_taken_for_tampering(make_server, c
         assert con.execute("SELECT count(*) FROM activity_events WHERE account_id = ?", (leaving_id,)).fetchone()[0] == 0
     ok = run_verify(cli, srv.data_dir)
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_verify_on_a_store_from_before_the_macs_says_so(anchored, cli, tmp_path):
+    srv, *_ = anchored
+    d = copy_of(srv, tmp_path, "old")
+    with sqlite3.connect(d / "s4a.sqlite") as con:
+        con.execute("ALTER TABLE activity_events DROP COLUMN mac")
+        con.execute("DELETE FROM schema_migrations WHERE version = 11")
+    p = run_verify(cli, d)
+    assert p.returncode == 1 and "predates" in p.stdout + p.stderr, p.stdout + p.stderr

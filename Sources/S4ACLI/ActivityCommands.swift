@@ -146,6 +146,12 @@ struct ActivityCommand: AsyncParsableCommand {
             let store = try await SQLStore.open(url: url, sqlitePath: options.sqlitePath, migrate: false, auditKeys: keys)
             let result: (accounts: Int, events: Int, findings: [AuditFinding])
             do {
+                guard try await store.isCurrent() else {
+                    throw CommandFailure(message: """
+                        The store predates this version (its events have no MACs yet): start s4a serve on it once, \
+                        which seals them, then verify again.
+                        """)
+                }
                 let fingerprint = master.fingerprint
                 result = try await store.read { tx in
                     if let sealed = try await tx.vaultFingerprint(), sealed != fingerprint {

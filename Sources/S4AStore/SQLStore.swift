@@ -42,6 +42,14 @@ public final class SQLStore: Store, @unchecked Sendable {
 
     public var engineName: String { engine.kind.rawValue }
 
+    /// Whether every migration this build knows has been applied (offline tools open without migrating).
+    public func isCurrent() async throws -> Bool {
+        let latest = Migrations.all.map(\.version).max() ?? 0
+        return try await engine.withReader { db in
+            try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: latest)").first() != nil
+        }
+    }
+
     public func write<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T {
         let (engine, keys) = (self.engine, auditKeys)
         return try await withoutActuallyEscaping(body) { body in
