@@ -64,14 +64,14 @@ def test_serve_and_verify_on_postgres(make_server, cli, database):
     assert actions.count("project.created") == 1 and "project.visibility_changed" in actions
     assert psql(database, f"SELECT count(*) FROM projects WHERE id = '{proj['id']}'") == "1"
 
-    ok = cli.run("activity", "verify", "--database-url", database)
+    ok = cli.run("activity", "verify", "--database-url", database, "--data-dir", str(srv.data_dir))
     assert ok.returncode == 0 and "OK" in ok.stdout, ok.stdout + ok.stderr
 
     event_id = psql(database, "SELECT id FROM activity_events WHERE action = 'project.created' "
                               f"AND target_id = '{proj['id']}'")
     assert event_id.startswith("evt_")
     psql(database, f"UPDATE activity_events SET target_id = 'prj_forged' WHERE id = '{event_id}'")
-    bad = cli.run("activity", "verify", "--database-url", database)
+    bad = cli.run("activity", "verify", "--database-url", database, "--data-dir", str(srv.data_dir))
     out = bad.stdout + bad.stderr
     assert bad.returncode == 1 and "BROKEN" in out and event_id in out, out
 

@@ -3,6 +3,7 @@ import Foundation
 import OpenAPIRuntime
 import S4AClient
 import S4AContract
+import S4AAPI
 import S4ADomain
 import S4AStore
 
@@ -72,56 +73,134 @@ struct ActivityCommand: AsyncParsableCommand {
     }
 
     struct VerifyReport: Encodable {
+        struct Failure: Encodable {
+            var check: String
+            var accountID: String
+            var seq: Int64
+            var eventID: String?
+            var detail: String
+            enum CodingKeys: String, CodingKey {
+                case check, accountID = "account_id", seq, eventID = "event_id", detail
+            }
+        }
+        struct Checkpoints: Encodable {
+            var path: String
+            var accounts: Int
+            var deletedAccounts: Int
+            var unreadableLines: Int
+            var otherKeyLines: Int
+            enum CodingKeys: String, CodingKey {
+                case path, accounts, deletedAccounts = "deleted_accounts", unreadableLines = "unreadable_lines"
+                case otherKeyLines = "other_key_lines"
+            }
+        }
         var ok: Bool
         var accounts: Int
         var events: Int
         var brokenEventID: String?
         var broken: String?
+        var failures: [Failure]
+        var checkpoints: Checkpoints
+        var publicKey: String
 
         enum CodingKeys: String, CodingKey {
-            case ok, accounts, events, brokenEventID = "broken_event_id", broken
+            case ok, accounts, events, brokenEventID = "broken_event_id", broken, failures, checkpoints
+            case publicKey = "public_key"
         }
     }
 
-    /// Reads the store directly (no server needed) and recomputes every account's chain.
+    /// Reads the store and the checkpoint file directly (no server needed): every account's
+    /// hash chain, every event's MAC (with the master key, read as `s4a serve` reads it), and
+    /// each chain against its latest checkpoint.
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the activity hash chains offline; report the first broken link.",
-            discussion: "Exit code 0 when every chain is intact, 1 when one is broken.")
-        @Option(help: "The data directory whose SQLite store to check.") var dataDir = "./.s4a"
-        @Option(help: "A postgres:// URL to check instead (S4A_DATABASE_URL).") var databaseURL: String?
+            abstract: "Check the activity trail offline: hash chains, MACs and checkpoints; report what failed.",
+            discussion: """
+            Each failure names its check (hash chain; MAC; checkpoint: truncated, rewritten, missing account, \
+            forged line), the account and the event's seq. Exit code 0 when all hold, 1 when one fails.
+            """)
+        @Option(help: "The data directory: its SQLite store, master.key and audit/checkpoints.jsonl.") var dataDir = "./.s4a"
+        @Option(help: "A postgres:// URL to check instead of the SQLite store (S4A_DATABASE_URL).") var databaseURL: String?
+        @Option(help: "The master key file (S4A_MASTER_KEY_FILE, or S4A_MASTER_KEY; default <data-dir>/master.key).")
+        var masterKeyFile: String?
+        @Option(help: "The checkpoint file (default <data-dir>/audit/checkpoints.jsonl).") var checkpoints: String?
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let url = databaseURL ?? ProcessInfo.processInfo.environment["S4A_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
-            let path = URL(fileURLWithPath: dataDir).appendingPathComponent("s4a.sqlite").path
-            let store = try await SQLStore.open(url: url, sqlitePath: path, migrate: false)
-            let result: (accounts: Int, events: Int, broken: ActivityChain.Break?)
+            let environment = ProcessInfo.processInfo.environment
+            func pick(_ variable: String) -> String? { environment[variable].flatMap { $0.isEmpty ? nil : $0 } }
+            var options = ServeOptions()
+            options.dataDirectory = dataDir
+            options.masterKeyFile = masterKeyFile ?? pick("S4A_MASTER_KEY_FILE")
+            options.masterKeyBase64 = pick("S4A_MASTER_KEY")
+            let master: MasterKey
             do {
+                master = try MasterKeyFile.loadExisting(options)
+            } catch {
+                throw CommandFailure(message: "\(error) The MACs and checkpoints cannot be checked without the master key.")
+            }
+            let keys = try AuditKeys(master: master)
+            let file = checkpoints.map(CheckpointFile.init(path:)) ?? CheckpointFile.inDataDirectory(dataDir)
+            let log = try file.read(keys: keys)
+            let url = databaseURL ?? pick("S4A_DATABASE_URL")
+            let store = try await SQLStore.open(url: url, sqlitePath: options.sqlitePath, migrate: false, auditKeys: keys)
+            let result: (accounts: Int, events: Int, findings: [AuditFinding])
+            do {
+                guard try await store.isCurrent() else {
+                    throw CommandFailure(message: """
+                        The store predates this version (its events have no MACs yet): start s4a serve on it once, \
+                        which seals them, then verify again.
+                        """)
+                }
+                let fingerprint = master.fingerprint
                 result = try await store.read { tx in
+                    if let sealed = try await tx.vaultFingerprint(), sealed != fingerprint {
+                        throw CommandFailure(message: "The master key (fingerprint \(fingerprint)) is not this store's (\(sealed)).")
+                    }
                     var events = 0
+                    var findings: [AuditFinding] = []
                     let accounts = try await tx.accountIDsWithActivity()
                     for account in accounts {
                         let chain = try await tx.chain(accountID: account)
                         events += chain.count
-                        if let broken = ActivityChain.verify(chain) { return (accounts.count, events, broken) }
+                        let checkpoint = log.deleted.contains(account) ? nil : log.heads[account]
+                        findings += AuditVerification.check(chain, keys: keys, checkpoint: checkpoint)
                     }
-                    return (accounts.count, events, nil)
+                    findings += AuditVerification.missing(log, accountsWithEvents: Set(accounts))
+                    findings += AuditVerification.forged(log)
+                    return (accounts.count, events, findings)
                 }
             } catch {
                 await store.close()
                 throw error
             }
             await store.close()
+            let first = result.findings.first
             if json {
-                try Output.json(VerifyReport(ok: result.broken == nil, accounts: result.accounts, events: result.events,
-                                             brokenEventID: result.broken?.eventID, broken: result.broken?.description))
+                try Output.json(VerifyReport(
+                    ok: first == nil, accounts: result.accounts, events: result.events, brokenEventID: first?.eventID,
+                    broken: first?.description,
+                    failures: result.findings.map {
+                        .init(check: $0.check.rawValue, accountID: $0.accountID, seq: $0.seq, eventID: $0.eventID, detail: $0.detail)
+                    },
+                    checkpoints: .init(path: file.path, accounts: log.heads.count, deletedAccounts: log.deleted.count,
+                                       unreadableLines: log.unreadable, otherKeyLines: log.otherKey),
+                    publicKey: keys.publicKey))
+            } else {
+                for finding in result.findings { print("BROKEN: \(finding)") }
+                if log.heads.isEmpty && log.deleted.isEmpty {
+                    print("note: no checkpoints in \(file.path): truncation and deletion of whole chains cannot be seen.")
+                }
+                if log.unreadable > 0 { print("note: \(log.unreadable) unreadable checkpoint lines skipped (torn or garbled).") }
+                if log.otherKey > 0 { print("note: \(log.otherKey) checkpoints signed under another master key skipped.") }
             }
-            if let broken = result.broken {
-                if !json { print("BROKEN: \(broken)") }
-                throw CommandFailure(message: "activity chain broken at \(broken.eventID)")
+            if let first {
+                throw CommandFailure(message: "activity trail broken: \(first)")
             }
-            if !json { print("OK: \(result.events) events in \(result.accounts) account chains verified.") }
+            if !json {
+                print("OK: \(result.events) events in \(result.accounts) account chains verified (hash chains, MACs, "
+                      + "\(log.heads.count) checkpointed heads).")
+            }
         }
     }
 }

@@ -131,7 +131,9 @@ struct VaultCommand: AsyncParsableCommand {
             abstract: "Re-wrap every project's data key under a new master key, in one transaction; values are untouched.",
             discussion: """
             The current key is read as `s4a serve` reads it (S4A_MASTER_KEY, --master-key-file, <data-dir>/master.key). \
-            Afterwards start the control plane with the new key; the old one opens nothing.
+            Afterwards start the control plane with the new key; the old one opens nothing. Activity events are \
+            sealed (MAC) under the new key in the same transaction; checkpoints signed under the old key are no longer \
+            checked, and the next start writes new ones.
             """)
         @Option(help: "The data directory.") var dataDir = "./.s4a"
         @Option(help: "A postgres:// URL instead of the data directory's SQLite (S4A_DATABASE_URL).") var databaseURL: String?
@@ -157,7 +159,8 @@ struct VaultCommand: AsyncParsableCommand {
                 try MasterKeyFile.create(new, at: newKeyFile)
             }
             let url = databaseURL ?? environment["S4A_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
-            let store = try await SQLStore.open(url: url, sqlitePath: options.sqlitePath, migrate: true)
+            let store = try await SQLStore.open(url: url, sqlitePath: options.sqlitePath, migrate: true,
+                                                auditKeys: try AuditKeys(master: old))
             do {
                 options.projectKeyDirectoryOverride = projectKeyDir ?? environment["S4A_PROJECT_KEY_DIR"].flatMap { $0.isEmpty ? nil : $0 }
                 let keyring = try ProjectKeyDirectory(path: options.projectKeyDirectory)

@@ -1,3 +1,5 @@
+import Foundation
+import S4ADomain
 import SQLKit
 
 /// Versioned schema changes, applied in order at start; each runs once, in its own transaction.
@@ -322,15 +324,46 @@ enum Migrations {
             "ALTER TABLE log_drains ADD COLUMN claimed_by TEXT",
             "ALTER TABLE log_drains ADD COLUMN claimed_until BIGINT",
         ]),
+        // Each activity event's MAC under a key derived from the master key (`AuditKeys`); the
+        // events already there get theirs in the same transaction (`sealExistingEvents`).
+        (11, [
+            "ALTER TABLE activity_events ADD COLUMN mac TEXT",
+        ]),
         // Sign-in attempts are recorded before the password is checked (a slot reserved under
         // the throttle's lock), so the row of an attempt that turns out right must be findable.
-        (11, [
+        (12, [
             "ALTER TABLE login_failures ADD COLUMN attempt_id TEXT",
             "CREATE INDEX login_failures_attempt ON login_failures(attempt_id)",
         ]),
     ]
 
-    static func run(on engine: any SQLEngine) async throws {
+    /// Steps that need the master key's audit keys, run after their migration's statements in
+    /// the same transaction.
+    static let keyed: [Int: @Sendable (any SQLDatabase, AuditKeys) async throws -> Void] = [
+        11: { db, keys in try await sealExistingEvents(db, keys) },
+    ]
+
+    /// Gives every event its MAC. Until now nothing was keyed: this vouches for the chains as
+    /// they stand at this migration (their hash links are all anyone could check before). Only
+    /// under the key the vault was sealed with, so a start with a wrong key seals nothing.
+    static func sealExistingEvents(_ db: any SQLDatabase, _ keys: AuditKeys) async throws {
+        let vault = try await db.raw("SELECT kek_fingerprint FROM vault_meta WHERE id = 1").first()
+            .map { try $0.decode(column: "kek_fingerprint", as: String.self) }
+        if let vault, vault != keys.masterFingerprint {
+            throw DomainError(.forbidden, """
+                The master key (fingerprint \(keys.masterFingerprint)) is not the one this data is sealed with \
+                (fingerprint \(vault)). Start with the right --master-key-file or S4A_MASTER_KEY.
+                """)
+        }
+        let rows = try await db.raw("SELECT id, hash FROM activity_events WHERE mac IS NULL").all()
+        for row in rows {
+            let id = try row.decode(column: "id", as: String.self)
+            let mac = keys.mac(hash: try row.decode(column: "hash", as: String.self))
+            try await db.raw("UPDATE activity_events SET mac = \(bind: mac) WHERE id = \(bind: id)").run()
+        }
+    }
+
+    static func run(on engine: any SQLEngine, keys: AuditKeys) async throws {
         for migration in all {
             try await engine.transaction { db in
                 if engine.kind == .postgres {
@@ -341,11 +374,10 @@ enum Migrations {
                 let applied = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)").first()
                 guard applied == nil else { return }
                 for statement in migration.statements { try await db.raw("\(unsafeRaw: statement)").run() }
+                try await keyed[migration.version]?(db, keys)
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 try await db.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: migration.version), \(bind: now))").run()
             }
         }
     }
 }
-
-import Foundation

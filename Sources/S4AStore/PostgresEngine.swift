@@ -52,6 +52,9 @@ final class PostgresEngine: SQLEngine, @unchecked Sendable {
         (error as? PSQLError)?.serverInfo?[.sqlState] == "23505"
     }
 
+    /// Each query is parsed against the current schema.
+    func schemaChanged() async throws {}
+
     func close() async {
         runner.cancel()
         _ = await runner.value

@@ -9,6 +9,8 @@ protocol SQLEngine: Sendable {
     /// A connection for one write transaction; writers of this engine never interleave on it.
     func withWriter<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     func isUniqueViolation(_ error: any Error) -> Bool
+    /// After migrations: connections opened before them must not answer from the old schema.
+    func schemaChanged() async throws
     func close() async
 }
 

@@ -6,12 +6,18 @@ import SQLKit
 /// The production `Store`: the same repository SQL over SQLite (default) or PostgreSQL.
 public final class SQLStore: Store, @unchecked Sendable {
     let engine: any SQLEngine
+    /// Seal each appended activity event (its MAC); derived from the master key, never stored.
+    let auditKeys: AuditKeys
 
-    init(engine: any SQLEngine) { self.engine = engine }
+    init(engine: any SQLEngine, auditKeys: AuditKeys) {
+        self.engine = engine
+        self.auditKeys = auditKeys
+    }
 
     /// Opens the database named by `url` (`postgres://…`), or the SQLite file at `sqlitePath`,
-    /// and brings its schema up to date unless `migrate` is false (offline tools).
-    public static func open(url: String?, sqlitePath: String, migrate: Bool = true,
+    /// and brings its schema up to date unless `migrate` is false (offline tools). `auditKeys`
+    /// come from the master key the data is sealed with.
+    public static func open(url: String?, sqlitePath: String, migrate: Bool = true, auditKeys: AuditKeys,
                             logger: Logger = Logger(label: "s4a.store")) async throws -> SQLStore {
         let engine: any SQLEngine
         if let url, !url.isEmpty {
@@ -23,22 +29,35 @@ public final class SQLStore: Store, @unchecked Sendable {
             engine = try await SQLiteEngine.open(path: sqlitePath, logger: logger)
         }
         do {
-            if migrate { try await Migrations.run(on: engine) }
+            if migrate {
+                try await Migrations.run(on: engine, keys: auditKeys)
+                try await engine.schemaChanged()
+            }
         } catch {
             await engine.close()
             throw error
         }
-        return SQLStore(engine: engine)
+        return SQLStore(engine: engine, auditKeys: auditKeys)
     }
 
     public var engineName: String { engine.kind.rawValue }
 
+    /// Whether every migration this build knows has been applied (offline tools open without migrating).
+    public func isCurrent() async throws -> Bool {
+        let latest = Migrations.all.map(\.version).max() ?? 0
+        return try await engine.withReader { db in
+            try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: latest)").first() != nil
+        }
+    }
+
     public func write<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T {
-        let engine = self.engine
+        let (engine, keys) = (self.engine, auditKeys)
         return try await withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
             do {
-                return try await engine.transaction { db in try await box.value(SQLTransaction(db: db, kind: engine.kind)) }
+                return try await engine.transaction { db in
+                    try await box.value(SQLTransaction(db: db, kind: engine.kind, auditKeys: keys))
+                }
             } catch where engine.isUniqueViolation(error) {
                 throw UniqueViolation(String(describing: error))
             }
@@ -46,10 +65,12 @@ public final class SQLStore: Store, @unchecked Sendable {
     }
 
     public func read<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T {
-        let engine = self.engine
+        let (engine, keys) = (self.engine, auditKeys)
         return try await withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
-            return try await engine.withReader { db in try await box.value(SQLTransaction(db: db, kind: engine.kind)) }
+            return try await engine.withReader { db in
+                try await box.value(SQLTransaction(db: db, kind: engine.kind, auditKeys: keys))
+            }
         }
     }
 

@@ -9,15 +9,16 @@ extension SQLTransaction {
             """).first()
         let previous = try last.map { (seq: try $0.int64("seq"), hash: try $0.string("hash")) }
         // The chain hashes millisecond time, as stored, so verification sees the same value.
-        let event = ActivityChain.link(record, accountID: accountID, at: Date(millis: at.millis), after: previous)
+        var event = ActivityChain.link(record, accountID: accountID, at: Date(millis: at.millis), after: previous)
+        event.mac = auditKeys.mac(event)
         let metadata = String(decoding: try JSONEncoder.sorted.encode(record.metadata), as: UTF8.self)
         try await db.raw("""
             INSERT INTO activity_events (id, account_id, seq, at, actor_type, actor_id, action, target_type, target_id,
-                                         project_id, metadata, prev_hash, hash)
+                                         project_id, metadata, prev_hash, hash, mac)
             VALUES (\(bind: event.id), \(bind: accountID), \(bind: event.seq), \(bind: event.at.millis),
                     \(bind: record.actor.type.rawValue), \(bind: record.actor.id), \(bind: record.action),
                     \(bind: record.target.type), \(bind: record.target.id), \(bind: record.projectID),
-                    \(bind: metadata), \(bind: event.prevHash), \(bind: event.hash))
+                    \(bind: metadata), \(bind: event.prevHash), \(bind: event.hash), \(bind: event.mac))
             """).run()
         return event
     }
@@ -63,6 +64,19 @@ extension SQLTransaction {
             .map { try $0.string("account_id") }
     }
 
+    func chainHeads() async throws -> [ChainHead] {
+        try await db.raw("""
+            SELECT e.account_id, e.seq, e.hash FROM activity_events e
+            JOIN (SELECT account_id, MAX(seq) AS top FROM activity_events GROUP BY account_id) h
+              ON e.account_id = h.account_id AND e.seq = h.top
+            ORDER BY e.account_id
+            """).all().map { ChainHead(accountID: try $0.string("account_id"), seq: try $0.int64("seq"), hash: try $0.string("hash")) }
+    }
+
+    func setActivityMAC(eventID: String, mac: String) async throws {
+        try await db.raw("UPDATE activity_events SET mac = \(bind: mac) WHERE id = \(bind: eventID)").run()
+    }
+
     static func event(_ row: any SQLRow) throws -> ActivityEvent {
         guard let actorType = Actor.Kind(rawValue: try row.string("actor_type")) else {
             throw StoreError.corrupt("unknown actor type")
@@ -75,7 +89,7 @@ extension SQLTransaction {
                                     projectID: try row.optionalString("project_id"), metadata: metadata)
         return ActivityEvent(id: try row.string("id"), accountID: try row.string("account_id"), seq: try row.int64("seq"),
                              at: try row.date("at"), record: record, prevHash: try row.string("prev_hash"),
-                             hash: try row.string("hash"))
+                             hash: try row.string("hash"), mac: try row.optionalString("mac"))
     }
 }
 

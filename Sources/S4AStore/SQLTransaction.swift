@@ -7,6 +7,7 @@ import SQLKit
 struct SQLTransaction: StoreTransaction {
     let db: any SQLDatabase
     let kind: SQLEngineKind
+    let auditKeys: AuditKeys
 
     func lockAccount(id: String) async throws {
         // SQLite transactions already exclude each other (BEGIN IMMEDIATE); PostgreSQL needs a row lock.

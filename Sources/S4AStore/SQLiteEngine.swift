@@ -57,6 +57,14 @@ final class SQLiteEngine: SQLEngine, @unchecked Sendable {
             || error.reason == .constraintPrimaryKeyFailed
     }
 
+    /// A reader connection prepares statements against the schema it loaded when it opened,
+    /// so a `SELECT *` right after a migration can lack a new column (SQLite notices the change
+    /// only when the statement steps, after sqlite-nio took the column names). One statement
+    /// that touches the schema on each reader makes them load the new one.
+    func schemaChanged() async throws {
+        for reader in readers { _ = try await reader.sql().raw("SELECT count(*) AS n FROM sqlite_master").all() }
+    }
+
     func close() async {
         for connection in readers + [writer] { try? await connection.close().get() }
     }

@@ -10,6 +10,9 @@ enum Engine: String, CaseIterable, CustomTestStringConvertible, Sendable {
 
     var testDescription: String { rawValue }
 
+    /// The master key every test store's activity events are sealed under.
+    static let masterKey = MasterKey.generate()
+
     static var postgresURL: String? {
         ProcessInfo.processInfo.environment["S4A_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
@@ -34,7 +37,8 @@ enum Engine: String, CaseIterable, CustomTestStringConvertible, Sendable {
             }
             url = postgres
         }
-        let store = try await SQLStore.open(url: url, sqlitePath: directory.appendingPathComponent("s4a.sqlite").path)
+        let store = try await SQLStore.open(url: url, sqlitePath: directory.appendingPathComponent("s4a.sqlite").path,
+                                            auditKeys: try AuditKeys(master: Self.masterKey))
         do {
             try await body(store)
         } catch {

@@ -95,6 +95,37 @@ struct DeletionFinisher: Service {
     }
 }
 
+/// Every minute, and once more at shutdown, appends a signed checkpoint of each activity chain
+/// that moved to the checkpoint file (see `AuditAnchor`); a chain that no longer checks out is
+/// logged as an error (once per finding) and not anchored.
+struct AuditCheckpointer: Service {
+    let anchor: AuditAnchor
+    let logger: Logger
+    let interval: Duration
+
+    func run() async throws {
+        var reported: Set<String> = []
+        func round() async {
+            do {
+                let result = try await anchor.checkpoint()
+                for finding in result.findings where reported.insert(finding.description).inserted {
+                    logger.error("activity chain does not check out; not anchored", metadata: [
+                        "check": "\(finding.check.rawValue)", "account": "\(finding.accountID)",
+                        "seq": "\(finding.seq)", "detail": "\(finding.detail)"])
+                }
+            } catch {
+                logger.error("audit checkpoint round failed", metadata: ["error": "\(error)"])
+            }
+        }
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            await round()
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+        // What changed since the last round, anchored before the process ends.
+        await round()
+    }
+}
+
 extension ControlPlane {
     /// The background services to run beside the HTTP application.
     public func backgroundServices() -> [any Service] {
@@ -107,7 +138,8 @@ extension ControlPlane {
             UsageSampler(usage: handler.usage, logger: logger, interval: .milliseconds(Int64(options.usageIntervalSeconds * 1000))),
             RetentionJanitor(usage: handler.usage, logger: logger, days: options.retentionDays),
             HealthMonitor(health: handler.health, logger: logger, interval: .milliseconds(Int64(options.probeIntervalSeconds * 1000))),
-            DeletionFinisher(plane: self)]
+            DeletionFinisher(plane: self),
+            AuditCheckpointer(anchor: anchor, logger: logger, interval: .seconds(60))]
         services.append(LogDrainSender(
             delivery: LogDrainDelivery(drains: handler.drains, logs: runtime, transport: drainTransport, settings: drainSettings),
             transport: drainTransport, logger: logger))

@@ -23,6 +23,8 @@ public final class ControlPlane: Sendable {
     public let options: ServeOptions
     public let store: SQLStore
     public let environment: DomainEnvironment
+    /// Signed checkpoints of every activity chain, outside the database.
+    public let anchor: AuditAnchor
     public let runtime: any ContainerRuntime
     let handler: APIHandler
     /// Kept-alive connections from the ingress to apps inside servers.
@@ -71,7 +73,9 @@ public final class ControlPlane: Sendable {
         self.runtime = try runtime ?? RuncRuntime(directory: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("runtime"),
                                                   logger: logger)
         let master = try MasterKeyFile.load(options, logger: logger)
-        store = try await SQLStore.open(url: options.databaseURL, sqlitePath: options.sqlitePath, logger: logger)
+        let auditKeys = try AuditKeys(master: master)
+        store = try await SQLStore.open(url: options.databaseURL, sqlitePath: options.sqlitePath, auditKeys: auditKeys,
+                                        logger: logger)
         let keyring: ProjectKeyDirectory
         do {
             try await SecretService.checkMasterKey(master, store: store)
@@ -87,6 +91,8 @@ public final class ControlPlane: Sendable {
         }
         environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
         drainTransport = HTTPSDrainTransport(extraRootsPEMFile: options.drainCAFile, allowPrivateNetworks: options.drainAllowPrivate)
+        anchor = AuditAnchor(store: store, keys: auditKeys, file: CheckpointFile.inDataDirectory(options.dataDirectory),
+                             now: now)
         appConnections = AppConnectionPool(runtime: self.runtime)
         let secrets = SecretService(env: environment, master: master, keyring: keyring)
         let budgets = BudgetService(env: environment, runtime: self.runtime, settings: options.budgetSettings)
@@ -96,13 +102,14 @@ public final class ControlPlane: Sendable {
         let accounts = await AccountService(env: environment)
         handler = APIHandler(
             accounts: accounts, keys: APIKeyService(env: environment),
-            projects: ProjectService(env: environment), activity: ActivityService(env: environment),
+            projects: ProjectService(env: environment), activity: ActivityService(env: environment, anchor: anchor),
             servers: servers, files: FileService(servers: servers), secrets: secrets,
             usage: UsageService(env: environment, runtime: self.runtime, card: options.rateCard),
             health: HealthService(env: environment, runtime: self.runtime, servers: servers),
             exports: ExportService(env: environment, accounts: accounts, runtime: self.runtime,
                                    spoolDirectory: options.exportSpoolDirectory),
-            deletion: AccountDeletion(env: environment, accounts: accounts, secrets: secrets, servers: servers),
+            deletion: AccountDeletion(env: environment, accounts: accounts, secrets: secrets, servers: servers,
+                                      anchor: anchor),
             apiURL: options.apiURL,
             drains: LogDrainService(env: environment, secrets: secrets, transport: drainTransport),
             documentObject: object, metrics: .shared)

@@ -50,9 +50,12 @@ public struct ActivityEvent: Sendable, Equatable {
     public var record: ActivityRecord
     public var prevHash: String
     public var hash: String
+    /// HMAC-SHA256 of the hash under a key derived from the master key (`AuditKeys`), hex;
+    /// nil when the store has none for it.
+    public var mac: String?
 
     public init(id: String, accountID: String, seq: Int64, at: Date, record: ActivityRecord,
-                prevHash: String, hash: String) {
+                prevHash: String, hash: String, mac: String? = nil) {
         self.id = id
         self.accountID = accountID
         self.seq = seq
@@ -60,6 +63,7 @@ public struct ActivityEvent: Sendable, Equatable {
         self.record = record
         self.prevHash = prevHash
         self.hash = hash
+        self.mac = mac
     }
 }
 

@@ -7,7 +7,8 @@ import Foundation
 /// 2. the projects' shred keys are destroyed (from here no backup opens those secrets);
 /// 3. every server is stopped and destroyed (container, cgroups, mounts, loop device, disk,
 ///    network namespace) through the same path as `DELETE /v1/servers/{id}`;
-/// 4. one transaction deletes every row that names the account, the account last.
+/// 4. a signed checkpoint outside the database records the deletion (its activity chain goes on
+///    purpose), then one transaction deletes every row that names the account, the account last.
 /// Steps 2–4 are idempotent: a restart (or the background finisher) runs them again for every
 /// account still marked `deleting`.
 public struct AccountDeletion: Sendable {
@@ -15,12 +16,16 @@ public struct AccountDeletion: Sendable {
     let accounts: AccountService
     let secrets: SecretService
     let servers: ServerService
+    /// Told before the account's events go, so their absence is not taken for tampering.
+    let anchor: AuditAnchor?
 
-    public init(env: DomainEnvironment, accounts: AccountService, secrets: SecretService, servers: ServerService) {
+    public init(env: DomainEnvironment, accounts: AccountService, secrets: SecretService, servers: ServerService,
+                anchor: AuditAnchor? = nil) {
         self.env = env
         self.accounts = accounts
         self.secrets = secrets
         self.servers = servers
+        self.anchor = anchor
     }
 
     /// `DELETE /v1/account`: a signed-in person, with the password. Returns false if the
@@ -64,6 +69,7 @@ public struct AccountDeletion: Sendable {
                 try await servers.locks.withLock(server.id) { try await servers.destroy(server, actor: .system) }
             }
         }
+        try await anchor?.accountDeleted(accountID)
         try await env.store.write { tx in
             try await tx.lockAccount(id: accountID)
             guard try await tx.liveServers(accountID: accountID).isEmpty else {

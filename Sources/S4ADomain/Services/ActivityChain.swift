@@ -41,10 +41,11 @@ public enum ActivityChain {
         public var description: String { "account \(accountID): event #\(seq) (\(eventID)) \(reason)" }
     }
 
-    /// The first broken link of one account's events (given in chain order), or nil.
-    public static func verify(_ events: [ActivityEvent]) -> Break? {
-        var expectedSeq: Int64 = 1
-        var prevHash = genesis
+    /// The first broken link of one account's events (given in chain order), or nil; from the
+    /// chain's start, or continuing after `previous` (a link already checked, seq below 2^62).
+    public static func verify(_ events: [ActivityEvent], after previous: (seq: Int64, hash: String)? = nil) -> Break? {
+        var expectedSeq: Int64 = (previous?.seq ?? 0) + 1
+        var prevHash = previous?.hash ?? genesis
         for event in events {
             func broken(_ reason: String) -> Break {
                 Break(accountID: event.accountID, seq: event.seq, eventID: event.id, reason: reason)

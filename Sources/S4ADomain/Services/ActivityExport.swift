@@ -35,6 +35,16 @@ public enum ActivityExport {
         return Array((fields.map(csvField).joined(separator: ",") + "\r\n").utf8)
     }
 
+    /// The chain's latest checkpoint (JSON Lines exports of the whole chain end with it):
+    /// `{"type":"checkpoint","checkpoint":{…as in the checkpoint file…},"public_key":"…"}`. Its
+    /// Ed25519 signature over `s4a audit checkpoint v1`, kind, account_id, seq, hash, at and
+    /// key_id (one a line) checks with the public key; the event at its seq must have its hash.
+    public static func checkpointLine(_ checkpoint: AuditCheckpoint, publicKey: String) -> [UInt8] {
+        let key = (try? encoder.encode(publicKey)).map(Array.init) ?? Array("\"\"".utf8)
+        return Array(#"{"checkpoint":"#.utf8) + checkpoint.jsonLine + Array(#","public_key":"#.utf8) + key
+            + Array(#","type":"checkpoint"}"#.utf8) + [UInt8(ascii: "\n")]
+    }
+
     static func csvField(_ value: String) -> String {
         guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\r" || $0 == "\n" }) else { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""

@@ -127,11 +127,20 @@ public struct SecretService: Sendable {
     }
 
     /// Rewraps every project data key under `newKey` in one transaction; values are untouched
-    /// and each project keeps its shred key.
+    /// and each project keeps its shred key. In the same transaction every activity event whose
+    /// MAC holds under the old key is sealed under the new one (one that does not hold stays
+    /// wrong: a rotation launders nothing).
     public static func rotateMasterKey(store: any Store, keyring: any ProjectKeyring, from old: MasterKey,
                                        to newKey: MasterKey) async throws -> Int {
         try await checkMasterKey(old, store: store)
+        let oldAudit = try AuditKeys(master: old)
+        let newAudit = try AuditKeys(master: newKey)
         return try await store.write { tx in
+            for accountID in try await tx.accountIDsWithActivity() {
+                for event in try await tx.chain(accountID: accountID) where oldAudit.macMatches(event) {
+                    try await tx.setActivityMAC(eventID: event.id, mac: newAudit.mac(event))
+                }
+            }
             let keys = try await tx.wrappedDataKeys()
             for (projectID, stored) in keys {
                 let key = try unwrap(stored, projectID: projectID, master: old, keyring: keyring)

@@ -61,6 +61,18 @@ public struct ActivityRange: Sendable {
     }
 }
 
+/// Where one account's activity chain stands.
+public struct ChainHead: Sendable, Equatable {
+    public var accountID: String
+    public var seq: Int64
+    public var hash: String
+    public init(accountID: String, seq: Int64, hash: String) {
+        self.accountID = accountID
+        self.seq = seq
+        self.hash = hash
+    }
+}
+
 /// A stored answer to a request that carried an `Idempotency-Key`.
 public struct IdempotencyRecord: Sendable, Equatable {
     public var id: String
@@ -146,6 +158,10 @@ public protocol StoreTransaction: Sendable {
     /// At most `range.limit` events of the range, oldest first.
     func activity(in range: ActivityRange) async throws -> [ActivityEvent]
     func accountIDsWithActivity() async throws -> [String]
+    /// Each account's newest event: where its chain stands.
+    func chainHeads() async throws -> [ChainHead]
+    /// Replaces an event's MAC (a master key rotation seals the chain under the new key).
+    func setActivityMAC(eventID: String, mac: String) async throws
 
     // Servers
     func insert(_ server: Server) async throws
