@@ -159,13 +159,17 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         case _?: try await deleteContainer(spec.id)
         }
         try await mountDisk(spec.id)
-        let rootfs = layout.rootfs(spec.id), disk = layout.diskMount(spec.id)
+        let rootfs = layout.rootfs(spec.id)
         try FileManager.default.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
         if !Mounts.isMounted(rootfs) {
-            let lower = layout.templateRootfs(spec.template)
-            guard FileManager.default.fileExists(atPath: lower) else { throw RuntimeError.failed("unknown template \(spec.template)") }
-            try await ChildProcess.check(["mount", "-t", "overlay", "overlay", "-o",
-                                          "lowerdir=\(lower),upperdir=\(disk)/upper,workdir=\(disk)/work", rootfs])
+            guard FileManager.default.fileExists(atPath: layout.templateRootfs(spec.template)) else {
+                throw RuntimeError.failed("unknown template \(spec.template)")
+            }
+            // Paths relative to the server's directory: the kernel shows them as given in the
+            // server's /proc/self/mountinfo, which so names no host directory.
+            let options = "lowerdir=\(layout.templateRootfsFromServer(spec.template)),upperdir=disk/upper,workdir=disk/work"
+            try await ChildProcess.check(["/bin/sh", "-c", #"cd "$1" && exec mount -t overlay overlay -o "$2" "$3""#, "overlay",
+                                          layout.serverDirectory(spec.id).path, options, rootfs])
         }
         let bundle = layout.bundle(spec.id)
         try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true,
