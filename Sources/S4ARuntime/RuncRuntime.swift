@@ -15,9 +15,15 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
     /// The `s4a` binary that runs supervisors (`s4a supervise`).
     let supervisor: String?
     let accessLogs = AccessLogWriters()
+    /// Host-wide, shared with every other runtime on the host.
+    let uidBlocks: UIDBlockRegistry
 
-    public init(directory: URL, logger: Logger = Logger(label: "s4a.runtime"), supervisor: String? = nil) throws {
+    /// `uidBlocks`: where the host's uid blocks are registered; the default is the host's one
+    /// (tests name their own).
+    public init(directory: URL, logger: Logger = Logger(label: "s4a.runtime"), supervisor: String? = nil,
+                uidBlocks: URL? = nil) throws {
         layout = RuntimeLayout(root: directory)
+        self.uidBlocks = try UIDBlockRegistry(directory: uidBlocks ?? UIDBlockRegistry.defaultDirectory)
         self.logger = logger
         self.supervisor = supervisor ?? Self.findSupervisor()
         // A child that stops reading must fail our write, not kill the control plane.
@@ -59,6 +65,8 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         let directory = layout.serverDirectory(spec.id).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o711])
+        // After the directory: a claim whose server directory is missing counts as stale.
+        let spec = try withHostUIDBlock(spec, fresh: true)
         let image = layout.diskImage(spec.id)
         // Sparse: the host pays only for what the server writes, up to disk_mb.
         guard FileManager.default.createFile(atPath: image, contents: nil, attributes: [.posixPermissions: 0o600]),
@@ -159,6 +167,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         case _?: try await deleteContainer(spec.id)
         }
         try await mountDisk(spec.id)
+        let spec = try withHostUIDBlock(spec, fresh: false)
         let rootfs = layout.rootfs(spec.id)
         try FileManager.default.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
         if !Mounts.isMounted(rootfs) {
@@ -217,6 +226,8 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         try await stop(id)
         let directory = layout.serverDirectory(id)
         if FileManager.default.fileExists(atPath: directory.path) { try FileManager.default.removeItem(at: directory) }
+        // A claim left behind is stale (its directory is gone) and will be taken over.
+        try? uidBlocks.release(uidBlockOwner(id))
     }
 
     /// Kills every process and deletes the container (and so its cgroups).
