@@ -65,17 +65,16 @@ enum ServerBundle {
          "/sys/fs/xfs"] + hostDiskDirectories()
     }
 
-    /// The `block` directories of the host's real disks (under their bus, e.g.
-    /// /sys/devices/pci0000:00/…/virtio1/block): virtual ones are masked as a whole above.
+    /// The directories of the host's real disks (under their bus, e.g. …/virtio1/block/vda or
+    /// …/nvme/nvme0/nvme0n1; their partitions are inside): virtual ones are masked as a whole above.
     static func hostDiskDirectories() -> [String] {
         let devices = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/block")) ?? []
-        let directories = devices.compactMap { name -> String? in
+        return devices.compactMap { name -> String? in
+            guard !FileManager.default.fileExists(atPath: "/sys/class/block/\(name)/partition") else { return nil }
             let path = URL(fileURLWithPath: "/sys/class/block/" + name).resolvingSymlinksInPath().path
-            guard path.hasPrefix("/sys/devices/"), !path.hasPrefix("/sys/devices/virtual/"),
-                  let range = path.range(of: "/block/", options: .backwards) else { return nil }
-            return String(path[..<range.lowerBound]) + "/block"
-        }
-        return Set(directories).sorted()
+            guard path.hasPrefix("/sys/devices/"), !path.hasPrefix("/sys/devices/virtual/") else { return nil }
+            return path
+        }.sorted()
     }
 
     /// A process of the server: root inside (an unprivileged uid outside), reduced capabilities,

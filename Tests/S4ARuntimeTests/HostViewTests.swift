@@ -31,6 +31,11 @@ import Testing
                         #expect(!seen.contains(secret), "\(secret) is visible")
                     }
                     #expect(!seen.contains("loop"), "loop devices are visible")
+                    // Nor the I/O of the host's own disks, which is every server's together.
+                    for disk in ServerBundle.hostDiskDirectories() {
+                        #expect(FileManager.default.fileExists(atPath: disk + "/stat"))
+                        #expect(try await fixture.sh(a.id, "cat '\(disk)/stat'").out.isEmpty, "\(disk)")
+                    }
                     // The overlay's own options name no host directory.
                     let mounts = try await fixture.sh(a.id, "grep ' / / ' /proc/self/mountinfo").out
                     #expect(mounts.contains("upperdir=disk/upper"), "\(mounts)")
