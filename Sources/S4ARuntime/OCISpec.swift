@@ -113,6 +113,8 @@ struct OCISpec: Codable, Equatable {
 
     struct Seccomp: Codable, Equatable {
         var defaultAction: String
+        /// The errno of `defaultAction` SCMP_ACT_ERRNO (EPERM when absent).
+        var defaultErrnoRet: UInt?
         var architectures: [String]
         var syscalls: [SyscallRule]
     }

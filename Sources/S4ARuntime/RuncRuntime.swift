@@ -17,9 +17,15 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
     /// Supervised processes being started, per server (the limit counts them).
     let spawning = SpawnCounter()
     let accessLogs = AccessLogWriters()
+    /// Host-wide, shared with every other runtime on the host.
+    let uidBlocks: UIDBlockRegistry
 
-    public init(directory: URL, logger: Logger = Logger(label: "s4a.runtime"), supervisor: String? = nil) throws {
+    /// `uidBlocks`: where the host's uid blocks are registered; the default is the host's one
+    /// (tests name their own).
+    public init(directory: URL, logger: Logger = Logger(label: "s4a.runtime"), supervisor: String? = nil,
+                uidBlocks: URL? = nil) throws {
         layout = RuntimeLayout(root: directory)
+        self.uidBlocks = try UIDBlockRegistry(directory: uidBlocks ?? UIDBlockRegistry.defaultDirectory)
         self.logger = logger
         self.supervisor = supervisor ?? Self.findSupervisor()
         // A child that stops reading must fail our write, not kill the control plane.
@@ -61,6 +67,8 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         let directory = layout.serverDirectory(spec.id).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o711])
+        // After the directory: a claim whose server directory is missing counts as stale.
+        let spec = try withHostUIDBlock(spec, fresh: true)
         let image = layout.diskImage(spec.id)
         // Sparse: the host pays only for what the server writes, up to disk_mb.
         guard FileManager.default.createFile(atPath: image, contents: nil, attributes: [.posixPermissions: 0o600]),
@@ -161,13 +169,18 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         case _?: try await deleteContainer(spec.id)
         }
         try await mountDisk(spec.id)
-        let rootfs = layout.rootfs(spec.id), disk = layout.diskMount(spec.id)
+        let spec = try withHostUIDBlock(spec, fresh: false)
+        let rootfs = layout.rootfs(spec.id)
         try FileManager.default.createDirectory(atPath: rootfs, withIntermediateDirectories: true)
         if !Mounts.isMounted(rootfs) {
-            let lower = layout.templateRootfs(spec.template)
-            guard FileManager.default.fileExists(atPath: lower) else { throw RuntimeError.failed("unknown template \(spec.template)") }
-            try await ChildProcess.check(["mount", "-t", "overlay", "overlay", "-o",
-                                          "lowerdir=\(lower),upperdir=\(disk)/upper,workdir=\(disk)/work", rootfs])
+            guard FileManager.default.fileExists(atPath: layout.templateRootfs(spec.template)) else {
+                throw RuntimeError.failed("unknown template \(spec.template)")
+            }
+            // Paths relative to the server's directory: the kernel shows them as given in the
+            // server's /proc/self/mountinfo, which so names no host directory.
+            let options = "lowerdir=\(layout.templateRootfsFromServer(spec.template)),upperdir=disk/upper,workdir=disk/work"
+            try await ChildProcess.check(["/bin/sh", "-c", #"cd "$1" && exec mount -t overlay overlay -o "$2" "$3""#, "overlay",
+                                          layout.serverDirectory(spec.id).path, options, rootfs])
         }
         let bundle = layout.bundle(spec.id)
         try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true,
@@ -215,6 +228,8 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         try await stop(id)
         let directory = layout.serverDirectory(id)
         if FileManager.default.fileExists(atPath: directory.path) { try FileManager.default.removeItem(at: directory) }
+        // A claim left behind is stale (its directory is gone) and will be taken over.
+        try? uidBlocks.release(uidBlockOwner(id))
     }
 
     /// Kills every process and deletes the container (and so its cgroups).

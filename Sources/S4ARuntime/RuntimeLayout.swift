@@ -11,6 +11,8 @@ struct RuntimeLayout: Sendable {
 
     func templateRootfs(_ name: String) -> String { templatesDirectory.appendingPathComponent(name).appendingPathComponent("rootfs").path }
     func serverDirectory(_ id: String) -> URL { serversDirectory.appendingPathComponent(id) }
+    /// `templateRootfs(name)` relative to any server's directory.
+    func templateRootfsFromServer(_ name: String) -> String { "../../templates/\(name)/rootfs" }
     func diskImage(_ id: String) -> String { serverDirectory(id).appendingPathComponent("disk.img").path }
     func diskMount(_ id: String) -> String { serverDirectory(id).appendingPathComponent("disk").path }
     /// Where each server's root is mounted: under /run, whose every ancestor the server's

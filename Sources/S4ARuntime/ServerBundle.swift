@@ -1,3 +1,4 @@
+import Foundation
 import S4ADomain
 
 /// The OCI configuration of one server, generated from its spec.
@@ -48,11 +49,32 @@ enum ServerBundle {
                     cpu: .init(quota: Int64(spec.cpuMillis) * 100, period: 100_000),
                     pids: .init(limit: Int64(spec.pidsLimit)),
                     devices: [.init(allow: false, access: "rwm")]),
-                maskedPaths: ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                              "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                              "/sys/devices/virtual/powercap"],
-                readonlyPaths: ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+                maskedPaths: maskedPaths, readonlyPaths: ["/proc/bus", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
                 seccomp: SeccompProfile.spec)
+    }
+
+    /// Docker's masks, and what would show a server its neighbours through the host's kernel:
+    /// block devices (each server's disk is a loop device whose backing file names the server,
+    /// with its I/O counters), the filesystems mounted on them (/sys/fs/ext4, /proc/fs) and the
+    /// host disks' I/O. An empty read-only tmpfs (or /dev/null) covers each.
+    static var maskedPaths: [String] {
+        ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+         "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+         "/proc/fs", "/proc/diskstats", "/proc/partitions", "/sys/block", "/sys/class/block", "/sys/dev/block",
+         "/sys/devices/virtual/block", "/sys/class/bdi", "/sys/devices/virtual/bdi", "/sys/fs/ext4", "/sys/fs/btrfs",
+         "/sys/fs/xfs"] + hostDiskDirectories()
+    }
+
+    /// The directories of the host's real disks (under their bus, e.g. …/virtio1/block/vda or
+    /// …/nvme/nvme0/nvme0n1; their partitions are inside): virtual ones are masked as a whole above.
+    static func hostDiskDirectories() -> [String] {
+        let devices = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/block")) ?? []
+        return devices.compactMap { name -> String? in
+            guard !FileManager.default.fileExists(atPath: "/sys/class/block/\(name)/partition") else { return nil }
+            let path = URL(fileURLWithPath: "/sys/class/block/" + name).resolvingSymlinksInPath().path
+            guard path.hasPrefix("/sys/devices/"), !path.hasPrefix("/sys/devices/virtual/") else { return nil }
+            return path
+        }.sorted()
     }
 
     /// A process of the server: root inside (an unprivileged uid outside), reduced capabilities,

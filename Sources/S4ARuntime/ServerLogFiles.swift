@@ -3,8 +3,16 @@ import S4ADomain
 
 /// A server's logs on the host, beside (never inside) its disk: one JSON Lines file per
 /// supervised process, `<name>.jsonl`, rotated once to `<name>.1.jsonl` at `rotateBytes`.
+/// Together they stay under the server's `quotaBytes`: the least recently written files go first.
 enum ServerLogFiles {
     static let rotateBytes: UInt64 = 8 << 20
+    /// What one server's logs may take on the host, all processes and runs together.
+    static let quotaBytes: UInt64 = 32 << 20
+    /// A writer looks at its server's total after this many bytes, and files go once the total
+    /// passes `quotaBytes - quotaHeadroom`: the quota holds unless more than 32 processes
+    /// (headroom / check interval) flood at once.
+    static let quotaCheckBytes: UInt64 = 64 << 10
+    static let quotaHeadroom: UInt64 = 2 << 20
     /// A longer line is cut into pieces of this many bytes.
     static let maxLineBytes = 16 << 10
     /// RFC 3339 UTC with milliseconds.
@@ -64,6 +72,29 @@ enum ServerLogFiles {
 }
 
 extension ServerLogFiles {
+    /// Removes the least recently written log files of `directory` until they hold at most
+    /// `quota - quotaHeadroom` bytes. A writer whose file goes starts a new one at its next line.
+    static func enforceQuota(directory: String, quota: UInt64 = quotaBytes) {
+        // One at a time per server (writers are separate processes), so that two never both delete.
+        let lock = open(directory + "/.quota.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { return }
+        defer { close(lock) }
+        while flock(lock, LOCK_EX) != 0 { guard errno == EINTR else { return } }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".jsonl") }
+        var files: [(name: String, size: UInt64, written: timespec)] = names.compactMap { name in
+            var info = stat()
+            guard lstat(directory + "/" + name, &info) == 0 else { return nil }
+            return (name, UInt64(max(0, info.st_size)), info.st_mtim)
+        }
+        var total = files.reduce(0) { $0 + $1.size }
+        let target = quota > quotaHeadroom ? quota - quotaHeadroom : 0
+        guard total > target else { return }
+        files.sort { ($0.written.tv_sec, $0.written.tv_nsec, $0.name) < ($1.written.tv_sec, $1.written.tv_nsec, $1.name) }
+        for file in files where total > target {
+            if unlink(directory + "/" + file.name) == 0 { total -= file.size }
+        }
+    }
+
     /// Drops the lines older than `before` from every log file of `directory` and returns how
     /// many went, per UTC day. A file is replaced whole (its writer notices and follows);
     /// what its writer appended to the old file meanwhile is carried over.
@@ -127,16 +158,23 @@ final class AccessLogWriters: @unchecked Sendable {
 
 /// Appends one process's output to its log file as timestamped lines.
 final class ServerLogWriter: @unchecked Sendable {
+    private let directory: String
     private let path: String
     private let process: String
+    private let quota: UInt64
     private let lock = NSLock()
     private var handle: FileHandle?
+    /// Written since the server's total was last looked at.
+    private var unchecked: UInt64 = 0
     private var partial: [LogLine.Stream: [UInt8]] = [:]
     private let encoder = ServerLogFiles.encoder()
     private let masker: SecretMasker
 
-    init(directory: String, process: String, masker: SecretMasker = SecretMasker([])) throws {
+    init(directory: String, process: String, masker: SecretMasker = SecretMasker([]),
+         quota: UInt64 = ServerLogFiles.quotaBytes) throws {
         self.masker = masker
+        self.directory = directory
+        self.quota = quota
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         path = directory + "/" + process + ".jsonl"
@@ -209,6 +247,11 @@ final class ServerLogWriter: @unchecked Sendable {
             let rotated = String(path.dropLast(".jsonl".count)) + ".1.jsonl"
             try? FileManager.default.removeItem(atPath: rotated)
             try? FileManager.default.moveItem(atPath: path, toPath: rotated)
+        }
+        unchecked += UInt64(data.count)
+        if unchecked >= ServerLogFiles.quotaCheckBytes {
+            unchecked = 0
+            ServerLogFiles.enforceQuota(directory: directory, quota: quota)
         }
     }
 }

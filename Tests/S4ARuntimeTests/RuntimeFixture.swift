@@ -9,9 +9,10 @@ final class RuntimeFixture: @unchecked Sendable {
     let runtime: RuncRuntime
     private var slot = Int.random(in: 1_000...50_000)
 
-    init() throws {
+    /// `uidBlocks`: a registry of host uid blocks of its own (else the host's).
+    init(uidBlocks: URL? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("s4a-rt-\(UUID().uuidString.prefix(8))")
-        runtime = try RuncRuntime(directory: directory)
+        runtime = try RuncRuntime(directory: directory, uidBlocks: uidBlocks)
     }
 
     func spec(memoryMB: Int = 256, diskMB: Int = 128, pids: Int = 128, cpuMillis: Int = 1000) -> ContainerSpec {
@@ -46,8 +47,8 @@ final class RuntimeFixture: @unchecked Sendable {
     }
 
     /// A fixture for `body`; afterwards nothing of it remains (containers, mounts, loops, files).
-    static func run<T>(_ body: (RuntimeFixture) async throws -> T) async throws -> T {
-        let fixture = try RuntimeFixture()
+    static func run<T>(uidBlocks: URL? = nil, _ body: (RuntimeFixture) async throws -> T) async throws -> T {
+        let fixture = try RuntimeFixture(uidBlocks: uidBlocks)
         do {
             let result = try await body(fixture)
             await fixture.close()
