@@ -27,6 +27,12 @@ final class TreeArchive: ServerTreeArchive, @unchecked Sendable {
         self.prefix = prefix
     }
 
+    /// On the archived directory's mount (by mount id: on overlayfs a file's st_dev is its
+    /// layer's, not the mount's; by device where the kernel has no mount ids).
+    func onThisMount(_ handle: Descriptor, _ info: stat) -> Bool {
+        mount >= 0 ? s4a_mount_id(handle.fd) == mount : info.st_dev == device
+    }
+
     static let kernelDirectories: Set<[UInt8]> = [Array("proc".utf8), Array("sys".utf8), Array("dev".utf8)]
 
     func write(to tar: TarWriter) async throws -> ArchiveSummary {
@@ -69,7 +75,7 @@ final class TreeArchive: ServerTreeArchive, @unchecked Sendable {
                 try await tar.entry(entry)
                 summary.entries += 1
                 // Another filesystem (a mount point) or one it may not read: the directory alone.
-                guard childInfo.st_dev == device, s4a_mount_id(child.fd) == mount, root.mayRead(childInfo) else { continue }
+                guard onThisMount(child, childInfo), root.mayRead(childInfo) else { continue }
                 guard depth + 1 < ServerRoot.maxDepth else {
                     summary.skipped += 1
                     continue
@@ -89,7 +95,7 @@ final class TreeArchive: ServerTreeArchive, @unchecked Sendable {
                     continue
                 }
                 // A file mounted over this one (the init binary): not the server's own.
-                guard opened.st_dev == device, s4a_mount_id(file.fd) == mount else { continue }
+                guard onThisMount(file, opened) else { continue }
                 let reader = FileReader(file, size: Int(max(0, opened.st_size)))
                 entry.size = reader.size
                 try await tar.entry(entry) {

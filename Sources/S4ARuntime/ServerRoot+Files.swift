@@ -118,8 +118,9 @@ extension ServerRoot {
         }
         let directory = Descriptor(fd)
         let info = try directory.stat()
+        // Not into another mount (by mount id; by device where the kernel has none).
         let here = s4a_mount_id(directory.fd)
-        if info.st_dev == device, here == (mount ?? here) {
+        if here >= 0 ? here == (mount ?? here) : info.st_dev == device {
             try checkWritable(directory)
             for child in try names(directory, limit: .max) {
                 guard let childInfo = try statAt(directory, child) else { continue }

@@ -253,7 +253,9 @@ import Glibc
                     let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
                     return fds.contains { ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0)) ?? "").hasSuffix("/root/big") }
                 }
-                while sent.bytes.count <= 64 { try await Task.sleep(for: .milliseconds(10)) }
+                // (A bounded wait: a writer that failed early must not hang the suite.)
+                for _ in 0..<3000 where sent.bytes.count <= 64 { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(sent.bytes.count > 64, "the archive got going")
                 #expect(bigOpen(), "the archive is reading the big file")
                 task.cancel()
                 await #expect(throws: CancellationError.self) { try await task.value }
