@@ -157,7 +157,9 @@ func encoded(_ path: String) -> String {
                 offset += 512 + (size + 511) / 512 * 512
             }
             #expect(names.contains("root/"))
-            #expect(!names.contains { $0.hasPrefix("proc/") || $0.hasPrefix("sys/") || $0.hasPrefix("dev/") || $0.hasPrefix("tmp/") })
+            #expect(!names.contains { $0.hasPrefix("proc/") || $0.hasPrefix("sys/") || $0.hasPrefix("dev/") }, "\(names)")
+            // /tmp is another mount: there as an empty directory, without the files in it.
+            #expect(names.contains("tmp/") && !names.contains { $0.hasPrefix("tmp/") && $0 != "tmp/" }, "\(names)")
             #expect(try await client.call(.get, "/v1/servers/\(id)/files?dir=/proc", token: session).status == 422)
             _ = try await client.call(.delete, "/v1/servers/\(id)", token: session)
         }
