@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import sqlite3
 import tarfile
@@ -279,6 +280,39 @@ rm /bin /sbin; cp -a /root/fake /bin; cp -a /root/fake /sbin
     assert srv.request("GET", files + "root%2Fran", acct.token).status_code == 404
     srv.request("POST", f"/v1/servers/{server}/exec", acct.token, json={"command": "true"})
     assert b"/bin/sh" in srv.request("GET", files + "root%2Fran", acct.token).content
+
+
+def test_an_archive_stops_when_its_client_leaves(make_server):
+    """GET …/archive streams as it is made; a client that goes away mid-file ends the work:
+    the control plane soon holds no descriptor of the file it was reading."""
+    srv = make_server()
+    acct, _, server_ids, _, _ = make_account(srv)
+    server = server_ids[0]
+    project = srv.request("GET", f"/v1/servers/{server}", acct.token).json()["project_id"]
+    r = srv.request("POST", "/v1/servers", acct.token,
+                    json={"project_id": project, "name": "big", "budget_usd": "5", "memory_mb": 128, "disk_mb": 300})
+    assert r.status_code == 201, r.text
+    big = r.json()["id"]
+    r = srv.request("POST", f"/v1/servers/{big}/exec", acct.token, timeout=120,
+                    json={"command": "head -c 200M /dev/zero > /root/big", "timeout_s": 100})
+    assert r.status_code == 200 and r.json()["exit_code"] == 0, r.text
+
+    def reading_big() -> bool:
+        fds = f"/proc/{srv.process.pid}/fd"
+        names = []
+        for fd in os.listdir(fds):
+            try:
+                names.append(os.readlink(f"{fds}/{fd}"))
+            except OSError:
+                pass
+        return any(name.endswith("/root/big") for name in names)
+
+    with srv.request("GET", f"/v1/servers/{big}/archive?dir=/root", acct.token, stream=True) as r:
+        assert r.status_code == 200
+        next(r.iter_content(chunk_size=1 << 16))
+        wait_until(reading_big, timeout=10, what="the control plane reading /root/big")
+    # The client left with most of 200 MB unread.
+    wait_until(lambda: not reading_big(), timeout=15, what="the archive's work to end")
 
 
 def test_cli_exports_and_deletes_with_a_typed_confirmation(make_server, cli):
