@@ -68,10 +68,13 @@ let package = Package(
         // The system's zlib, for gzip-compressing exports as they stream: a module map over a
         // library every Linux host has (zlib1g-dev for the header), not another package.
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // openat2(2), which glibc 2.36 does not wrap: a header-only shim over the raw system call,
+        // so the runtime can resolve paths strictly inside a server's root.
+        .systemLibrary(name: "CS4ASys"),
         // Isolation: servers as runc containers on per-server disks.
         .target(
             name: "S4ARuntime",
-            dependencies: ["S4ADomain", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["S4ADomain", "CS4ASys", .product(name: "Logging", package: "swift-log")],
             swiftSettings: v5
         ),
         // Local CA and TLS server configuration.

@@ -5,10 +5,12 @@ control plane's memory bounded; and the CLI's export and delete."""
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
 import json
+import os
 import re
 import sqlite3
 import tarfile
@@ -200,6 +202,117 @@ def test_a_200_mb_disk_streams_with_bounded_memory(make_server):
     # Nothing of the host came along: not its /usr, nor the server's /proc or /tmp.
     assert not [n for n in names if n.startswith((f"s4a-export/files/{big}/usr/", f"s4a-export/files/{big}/proc/"))]
     path.unlink()
+
+
+def forged_tar() -> bytes:
+    """What a replaced `tar` would print: a forged account record, climbing and absolute names."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name in ("s4a-export/account.json", "../../s4a-export/activity.jsonl", "/etc/forged", "./../up"):
+            data = b'{"email":"forged@example.com"}\n'
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_a_server_that_replaces_its_programs_cannot_forge_the_export(make_server):
+    """The server replaces /bin and /sbin (its writable layer) with programs that log to a
+    marker and print a forged archive: file operations and the export run none of them, and
+    the export's names all stay under files/<server>/."""
+    srv = make_server()
+    acct, _, server_ids, _, _ = make_account(srv)
+    server = server_ids[0]
+    fake = base64.b64encode(forged_tar()).decode()
+    setup = f"""set -e
+mkdir -p /root/fake /srv/odd
+echo {fake} | base64 -d > /root/fake/forged.tar
+python3 -c "import os
+for n in (b'line\\nbreak', b'bad-\\xff-utf8', b'long-' + b'n' * 200, 'ünï'.encode()):
+    open(b'/srv/odd/' + n, 'wb').write(b'x')"
+for p in sh tar find cat rm mkdir ls; do
+  printf '#!/usr/bin/dash\\necho "$0 $*" >> /root/ran\\n/usr/bin/cat /root/fake/forged.tar\\n' > /root/fake/$p
+  chmod 755 /root/fake/$p
+done
+rm /bin /sbin; cp -a /root/fake /bin; cp -a /root/fake /sbin
+"""
+    r = srv.request("POST", f"/v1/servers/{server}/exec", acct.token, json={"command": setup})
+    assert r.status_code == 200 and r.json()["exit_code"] == 0, r.text
+    files = f"/v1/servers/{server}/files/"
+    assert srv.request("PUT", files + "srv%2Fnew%2Fa.txt", acct.token, data=b"hello").status_code == 204
+    assert srv.request("GET", files + "srv%2Fnew%2Fa.txt", acct.token).content == b"hello"
+    listing = srv.request("GET", f"/v1/servers/{server}/files?dir=/srv/odd", acct.token)
+    assert listing.status_code == 200 and len(listing.json()["items"]) == 4, listing.text
+    tar = srv.request("GET", f"/v1/servers/{server}/archive?dir=/srv", acct.token)
+    assert tar.status_code == 200
+    with tarfile.open(fileobj=io.BytesIO(tar.content)) as t:
+        names = t.getnames()
+    assert "new/a.txt" in names and "odd/line\nbreak" in names and "odd/ünï" in names, names
+    assert not [n for n in names if n.startswith("/") or ".." in n.split("/") or "forged" in n]
+    r = srv.request("PUT", f"/v1/servers/{server}/archive?dir=/restored", acct.token, data=tar.content,
+                    headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 204, r.text
+    assert srv.request("GET", files + "restored%2Fnew%2Fa.txt", acct.token).content == b"hello"
+    r = srv.request("PUT", f"/v1/servers/{server}/archive?dir=/restored", acct.token, data=forged_tar(),
+                    headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 422 and r.headers["Content-Type"].startswith(PROBLEM), r.text
+    assert srv.request("DELETE", files + "restored", acct.token).status_code == 204
+
+    link = create_export(srv, acct.token, include_files=True)
+    r = download(srv, link["download_url"])
+    assert r.status_code == 200, r.text
+    with tarfile.open(fileobj=io.BytesIO(r.content), mode="r:gz") as t:
+        names = t.getnames()
+        account = json.loads(t.extractfile("s4a-export/account.json").read())
+        manifest = json.loads(t.extractfile("s4a-export/manifest.json").read())
+    assert account["email"] == acct.email
+    prefix = f"s4a-export/files/{server}/"
+    assert names.count("s4a-export/account.json") == 1 and names.count("s4a-export/activity.jsonl") == 1
+    for name in names:
+        assert not name.startswith("/") and ".." not in name.split("/"), name
+        assert not name.startswith("s4a-export/files/") or name.startswith(prefix) or name == prefix.rstrip("/"), name
+    assert prefix + "srv/new/a.txt" in names and prefix + "srv/odd/line\nbreak" in names
+    assert not [n for n in names if n.startswith((prefix + "proc/", prefix + "sys/", prefix + "dev/"))]
+    # The name that is not UTF-8 is left out, and the manifest says so.
+    assert manifest["files"][server].startswith("included; 1 entries left out"), manifest
+
+    # None of the server's programs ran; the marker works when one does.
+    assert srv.request("GET", files + "root%2Fran", acct.token).status_code == 404
+    srv.request("POST", f"/v1/servers/{server}/exec", acct.token, json={"command": "true"})
+    assert b"/bin/sh" in srv.request("GET", files + "root%2Fran", acct.token).content
+
+
+def test_an_archive_stops_when_its_client_leaves(make_server):
+    """GET …/archive streams as it is made; a client that goes away mid-file ends the work:
+    the control plane soon holds no descriptor of the file it was reading."""
+    srv = make_server()
+    acct, _, server_ids, _, _ = make_account(srv)
+    server = server_ids[0]
+    project = srv.request("GET", f"/v1/servers/{server}", acct.token).json()["project_id"]
+    r = srv.request("POST", "/v1/servers", acct.token,
+                    json={"project_id": project, "name": "big", "budget_usd": "5", "memory_mb": 128, "disk_mb": 300})
+    assert r.status_code == 201, r.text
+    big = r.json()["id"]
+    r = srv.request("POST", f"/v1/servers/{big}/exec", acct.token, timeout=120,
+                    json={"command": "head -c 200M /dev/zero > /root/big", "timeout_s": 100})
+    assert r.status_code == 200 and r.json()["exit_code"] == 0, r.text
+
+    def reading_big() -> bool:
+        fds = f"/proc/{srv.process.pid}/fd"
+        names = []
+        for fd in os.listdir(fds):
+            try:
+                names.append(os.readlink(f"{fds}/{fd}"))
+            except OSError:
+                pass
+        return any(name.endswith("/root/big") for name in names)
+
+    with srv.request("GET", f"/v1/servers/{big}/archive?dir=/root", acct.token, stream=True) as r:
+        assert r.status_code == 200
+        next(r.iter_content(chunk_size=1 << 16))
+        wait_until(reading_big, timeout=10, what="the control plane reading /root/big")
+    # The client left with most of 200 MB unread.
+    wait_until(lambda: not reading_big(), timeout=15, what="the archive's work to end")
 
 
 def test_cli_exports_and_deletes_with_a_typed_confirmation(make_server, cli):

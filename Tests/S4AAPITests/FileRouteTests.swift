@@ -126,4 +126,42 @@ func encoded(_ path: String) -> String {
             for id in [a, b] { _ = try await client.call(.delete, "/v1/servers/\(id)", token: session) }
         }
     }
+
+    /// One server's file with a modification time far past year 9999 (or before year 1) once
+    /// crashed the control plane on listing; now it lists, clamped, and the plane answers on.
+    @Test func extremeModificationTimesListWithoutCrashing() async throws {
+        let test = try await TestPlane.make()
+        try await test.withClient { client in
+            let session = try await client.signUp()
+            let project = try #require(try await client.createProject(session)["id"] as? String)
+            let id = try #require(try await client.createServer(session, projectID: project)["id"] as? String)
+            let script = "python3 -c \"import os\nfor n, t in (('far', 9e18), ('past', -9e18), ('huge', 1e17)):\n  open('/tmp/' + n, 'w').close(); os.utime('/tmp/' + n, (t, t))\""
+            #expect(try await client.exec(session, id, ["command": script])["exit_code"] as? Int == 0)
+            let listing = try await client.call(.get, "/v1/servers/\(id)/files?dir=/tmp", token: session)
+            #expect(listing.status == 200)
+            let times = Dictionary(uniqueKeysWithValues: listing.items.compactMap { item in
+                (item["name"] as? String).map { ($0, item["modified_at"] as? String ?? "") }
+            })
+            #expect(times["far"] == "9999-12-31T23:59:59.000Z")
+            #expect(times["huge"] == "9999-12-31T23:59:59.000Z")
+            #expect(times["past"]?.hasPrefix("0001-01-01T00:00:00") == true)
+            // The archive of / holds the server's disk only: no /proc, /sys or /dev entries.
+            let tar = try await client.raw(.get, "/v1/servers/\(id)/archive?dir=/", token: session)
+            #expect(tar.status == 200)
+            var names: [String] = []
+            var offset = 0
+            while offset + 512 <= tar.bytes.count, tar.bytes[offset..<(offset + 512)].contains(where: { $0 != 0 }) {
+                let header = Array(tar.bytes[offset..<(offset + 512)])
+                names.append(String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self))
+                let size = Int(String(decoding: header[124..<135], as: UTF8.self), radix: 8) ?? 0
+                offset += 512 + (size + 511) / 512 * 512
+            }
+            #expect(names.contains("root/"))
+            #expect(!names.contains { $0.hasPrefix("proc/") || $0.hasPrefix("sys/") || $0.hasPrefix("dev/") }, "\(names)")
+            // /tmp is another mount: there as an empty directory, without the files in it.
+            #expect(names.contains("tmp/") && !names.contains { $0.hasPrefix("tmp/") && $0 != "tmp/" }, "\(names)")
+            #expect(try await client.call(.get, "/v1/servers/\(id)/files?dir=/proc", token: session).status == 422)
+            _ = try await client.call(.delete, "/v1/servers/\(id)", token: session)
+        }
+    }
 }

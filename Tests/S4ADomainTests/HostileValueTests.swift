@@ -26,7 +26,7 @@ import Testing
         for seconds in doubles {
             let date = Date(timeIntervalSince1970: seconds)
             let millis = date.epochMilliseconds
-            #expect(millis >= -62_135_596_800_000 && millis <= 253_402_300_799_999, "\(seconds)")
+            #expect(millis >= -62_135_769_600_000 && millis <= 253_402_300_799_999, "\(seconds)")
             let text = Timestamp.rfc3339(date)
             #expect(text.hasSuffix("Z") && text.count >= 24, "\(seconds) → \(text)")
         }

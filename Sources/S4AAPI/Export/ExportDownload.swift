@@ -7,23 +7,31 @@ import S4ADomain
 /// slowly makes the builder wait rather than the plane buffer; one that goes away ends it.
 enum ExportDownload {
     static func body(_ link: ExportLink, exports: ExportService) -> HTTPBody {
-        let channel = BoundedChunks(capacity: 4)
-        let task = Task {
-            do {
-                let gzip = try GzipStream()
-                let tar = TarWriter(mtime: link.createdAt) { bytes in
-                    let compressed = try gzip.compress(bytes)
-                    if !compressed.isEmpty { try await channel.send(compressed) }
-                }
-                try await exports.writeArchive(link, to: tar)
-                try await channel.send(try gzip.finish())
-                await channel.finish(nil)
-            } catch {
-                await channel.finish(error)
+        streamedBody { send in
+            let gzip = try GzipStream()
+            let tar = TarWriter(mtime: link.createdAt) { bytes in
+                let compressed = try gzip.compress(bytes)
+                if !compressed.isEmpty { try await send(compressed) }
             }
+            try await exports.writeArchive(link, to: tar)
+            try await send(try gzip.finish())
         }
-        return HTTPBody(ChunkSequence(channel: channel, producer: task), length: .unknown, iterationBehavior: .single)
     }
+}
+
+/// A response body that `produce` writes piece by piece in a task of its own, at most a few
+/// pieces ahead of the client: a slow reader makes it wait, one that goes away cancels it.
+func streamedBody(_ produce: @escaping @Sendable (_ send: @escaping @Sendable ([UInt8]) async throws -> Void) async throws -> Void) -> HTTPBody {
+    let channel = BoundedChunks(capacity: 4)
+    let task = Task {
+        do {
+            try await produce { bytes in try await channel.send(bytes) }
+            await channel.finish(nil)
+        } catch {
+            await channel.finish(error)
+        }
+    }
+    return HTTPBody(ChunkSequence(channel: channel, producer: task), length: .unknown, iterationBehavior: .single)
 }
 
 /// A single-producer, single-consumer channel of at most `capacity` pieces: `send` waits while

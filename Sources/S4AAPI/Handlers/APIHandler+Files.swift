@@ -15,8 +15,8 @@ extension APIHandler {
     }
 
     func readFile(_ input: Operations.ReadFile.Input) async throws -> Operations.ReadFile.Output {
-        let bytes = try await files.read(try RequestScope.requirePrincipal(), serverID: input.path.serverId, path: input.path.path)
-        return .ok(.init(body: .binary(HTTPBody(bytes))))
+        let file = try await files.open(try RequestScope.requirePrincipal(), serverID: input.path.serverId, path: input.path.path)
+        return .ok(.init(body: .binary(HTTPBody(FileChunks(file: file), length: .known(Int64(file.size)), iterationBehavior: .single))))
     }
 
     func writeFile(_ input: Operations.WriteFile.Input) async throws -> Operations.WriteFile.Output {
@@ -32,9 +32,14 @@ extension APIHandler {
     }
 
     func downloadArchive(_ input: Operations.DownloadArchive.Input) async throws -> Operations.DownloadArchive.Output {
-        let tar = try await files.archive(try RequestScope.requirePrincipal(), serverID: input.path.serverId,
-                                          directory: input.query.dir)
-        return .ok(.init(body: .applicationXTar(HTTPBody(tar))))
+        let tree = try await files.archive(try RequestScope.requirePrincipal(), serverID: input.path.serverId,
+                                           directory: input.query.dir)
+        let mtime = Date()
+        return .ok(.init(body: .applicationXTar(streamedBody { send in
+            let tar = TarWriter(mtime: mtime, output: send)
+            _ = try await tree.write(to: tar)
+            try await tar.finish()
+        })))
     }
 
     func uploadArchive(_ input: Operations.UploadArchive.Input) async throws -> Operations.UploadArchive.Output {
@@ -51,4 +56,20 @@ extension APIHandler {
             throw DomainError(.payloadTooLarge, "The body is over \(FileService.maxBytes >> 20) MiB.")
         }
     }
+}
+
+/// A server's file as it is read, a piece per pull: nothing is read ahead of the client.
+struct FileChunks: AsyncSequence, Sendable {
+    typealias Element = ArraySlice<UInt8>
+    let file: any ServerFileReader
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let file: any ServerFileReader
+        func next() async throws -> ArraySlice<UInt8>? {
+            let piece = try file.read(1 << 16)
+            return piece.isEmpty ? nil : piece[...]
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(file: file) }
 }

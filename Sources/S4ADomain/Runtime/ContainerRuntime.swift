@@ -102,7 +102,7 @@ public struct ContainerStats: Sendable, Equatable {
 
 /// The isolation boundary, shaped like containerd's task API. One production implementation
 /// runs `runc`; the control plane knows nothing of bundles, mounts or loop devices.
-public protocol ContainerRuntime: ServerLogReader {
+public protocol ContainerRuntime: ServerLogReader, ServerFilesystem {
     /// Makes the server's persistent disk (once, at creation).
     func prepare(_ spec: ContainerSpec) async throws
     /// Mounts the disk and starts the container; its processes then outlive the control plane.

@@ -2,7 +2,7 @@ import Foundation
 
 /// The archive: `s4a-export/` with JSON for the small records, JSON Lines for the large ones
 /// (spooled to a file each, so a tar header can carry its size, then streamed), and with
-/// `include_files` each running server's own tar spliced in under `files/<server>/`. No
+/// `include_files` each running server's files under `files/<server>/`. No
 /// record carries a secret value, a token or a hash of one.
 extension ExportService {
     static let root = "s4a-export/"
@@ -179,41 +179,22 @@ extension ExportService {
         }
     }
 
-    /// Splices the server's own tar of its filesystem (run inside it, as the file API's archive
-    /// is, so links can only name its own files; its own filesystem only: not /proc, /tmp or
-    /// the host's read-only /usr) into the archive under `files/<server>/`. The server's tar
-    /// writes into a pipe that is read only as fast as the download goes. Returns what the
+    /// Writes the server's own filesystem (its disk: not /proc, /sys, /dev, /tmp or the host's
+    /// read-only /usr) under `files/<server>/`, read from the host through the runtime's
+    /// `ServerFilesystem` (nothing of the server's runs) as fast as the download goes; every
+    /// name is checked to be relative, without `..` and under that prefix. Returns what the
     /// manifest says of it.
     func serverFiles(_ server: Server, _ tar: TarWriter) async throws -> String {
         guard (try? await runtime.status(server.id)) == .running else { return "skipped: the server is not running" }
-        let handoff = ByteHandoff()
-        let prefix = Self.root + "files/" + server.id
-        var request = ExecRequest(
-            argv: ["/bin/sh", "-c", #"exec tar -C / --one-file-system --numeric-owner --transform "s,^\.,$1,S" -cf - ."#,
-                   "s4a-export", prefix],
-            cwd: "/", timeout: .seconds(6 * 3600),
-            onOutput: { kind, bytes in if kind == .stdout { handoff.put(bytes) } })
-        request.collect = false
-        let runtime = self.runtime
-        let frozen = request
-        return try await withThrowingTaskGroup(of: ExecResult.self) { group in
-            group.addTask {
-                defer { handoff.finish() }
-                return try await runtime.exec(server.id, frozen)
-            }
-            var entries = TarEntryStream()
-            do {
-                while let piece = await handoff.next() { try await tar.raw(try entries.feed(piece)) }
-                // A tar cut short still leaves whole entries: the last one is padded out.
-                if entries.unfinished > 0 { try await tar.raw([UInt8](repeating: 0, count: entries.unfinished)) }
-            } catch {
-                handoff.cancel()
-                throw error
-            }
-            let result = try await group.next()!
-            // GNU tar exits 1 when a file changed as it was read: what was read is kept.
-            return result.exitCode <= 1 ? "included" : "partial: the server's tar exited \(result.exitCode)"
+        let prefix = Self.root + "files/" + server.id + "/"
+        let tree: any ServerTreeArchive
+        do {
+            tree = try await runtime.archive(ContainerSpec(server: server), directory: "/", prefix: prefix)
+        } catch {
+            return "skipped: the server's files could not be opened"
         }
+        let summary = try await tree.write(to: tar)
+        return summary.skipped == 0 ? "included" : "included; \(summary.skipped) entries left out (special files, unreadable or non-UTF-8 names)"
     }
 
     static func encoder() -> JSONEncoder {

@@ -1,99 +1,75 @@
 import Foundation
 
-public struct FileEntry: Sendable, Equatable {
-    public enum Kind: String, Sendable { case file, directory, symlink, other }
-    public var name: String
-    public var kind: Kind
-    public var size: Int
-    public var mode: String
-    public var modifiedAt: Date
-}
-
-/// Files of a running server. Every operation runs *inside* the server, as its root, through
-/// the runtime's exec: paths resolve in the server's own mount namespace, so `..`, absolute
-/// symlinks, links to other servers or the host, and links swapped in mid-request can only
-/// ever name the server's own files.
+/// Files of a running server, read and written from the host through the runtime's
+/// `ServerFilesystem`: nothing of the server's runs for them, and every path resolves inside
+/// the server's own root, so `..`, absolute symlinks, links to other servers or the host, and
+/// links swapped in mid-request can only ever name the server's own files.
 public struct FileService: Sendable {
     let servers: ServerService
+    /// Largest upload (a file or an archive) and largest file read whole (the dashboard).
     public static let maxBytes = 64 << 20
 
     public init(servers: ServerService) { self.servers = servers }
+
+    var filesystem: any ServerFilesystem { servers.runtime }
 
     public func write(_ principal: Principal, serverID: String, path: String, bytes: [UInt8]) async throws {
         try principal.check(.scope(.serversWrite))
         let path = try Self.normalize(path)
         guard path != "/" else { throw DomainError.unprocessable("path", "must name a file") }
-        let script = #"[ ! -d "$1" ] || exit 45; mkdir -p -- "$(dirname -- "$1")" && cat > "$1""#
-        _ = try await run(principal, serverID, script, [path], stdin: bytes)
+        try await filesystem.writeFile(try await target(principal, serverID), path, bytes: bytes)
     }
 
+    /// A file whole, up to `maxBytes`.
     public func read(_ principal: Principal, serverID: String, path: String) async throws -> [UInt8] {
+        let file = try await open(principal, serverID: serverID, path: path)
+        guard file.size <= Self.maxBytes else {
+            throw DomainError(.payloadTooLarge, "The file is over \(Self.maxBytes >> 20) MiB; download it instead.")
+        }
+        var bytes: [UInt8] = []
+        while true {
+            let piece = try file.read(1 << 20)
+            if piece.isEmpty { return bytes }
+            bytes += piece
+        }
+    }
+
+    /// A file to stream: its size as it was when opened, then exactly that many bytes.
+    public func open(_ principal: Principal, serverID: String, path: String) async throws -> any ServerFileReader {
         try principal.check(.scope(.serversRead))
         let path = try Self.normalize(path)
-        let script = #"[ -e "$1" ] || exit 44; [ ! -d "$1" ] || exit 45; exec cat -- "$1""#
-        return try await run(principal, serverID, script, [path])
+        return try await filesystem.openFile(try await target(principal, serverID), path)
     }
 
     public func delete(_ principal: Principal, serverID: String, path: String) async throws {
         try principal.check(.scope(.serversWrite))
         let path = try Self.normalize(path)
         guard path != "/" else { throw DomainError.unprocessable("path", "cannot be the root directory") }
-        _ = try await run(principal, serverID, #"[ -e "$1" ] || [ -L "$1" ] || exit 44; rm -rf -- "$1""#, [path])
+        try await filesystem.remove(try await target(principal, serverID), path)
     }
 
     public func list(_ principal: Principal, serverID: String, directory: String) async throws -> (String, [FileEntry]) {
         try principal.check(.scope(.serversRead))
         let directory = try Self.normalize(directory)
-        // NUL-terminated records: any byte but NUL may be in a name.
-        let script = #"[ -e "$1" ] || exit 44; [ -d "$1" ] || exit 46; exec find "$1" -mindepth 1 -maxdepth 1 -printf '%y\t%s\t%m\t%T@\t%f\0'"#
-        let output = try await run(principal, serverID, script, [directory])
-        var entries: [FileEntry] = []
-        for record in output.split(separator: 0) {
-            let fields = record.split(separator: UInt8(ascii: "\t"), maxSplits: 4, omittingEmptySubsequences: false)
-            guard fields.count == 5 else { continue }
-            let text = fields.map { String(decoding: $0, as: UTF8.self) }
-            let kind: FileEntry.Kind = switch text[0] { case "f": .file; case "d": .directory; case "l": .symlink; default: .other }
-            entries.append(FileEntry(name: text[4], kind: kind, size: Int(text[1]) ?? 0, mode: text[2],
-                                     modifiedAt: Date(timeIntervalSince1970: Double(text[3]) ?? 0)))
-        }
+        let entries = try await filesystem.listDirectory(try await target(principal, serverID), directory)
         return (directory, entries.sorted { $0.name < $1.name })
     }
 
-    public func archive(_ principal: Principal, serverID: String, directory: String) async throws -> [UInt8] {
+    /// Checks the directory now; the archive is made as it is written (and stops with the writer).
+    public func archive(_ principal: Principal, serverID: String, directory: String) async throws -> any ServerTreeArchive {
         try principal.check(.scope(.serversRead))
         let directory = try Self.normalize(directory)
-        return try await run(principal, serverID, #"[ -d "$1" ] || exit 44; exec tar -C "$1" -cf - ."#, [directory])
+        return try await filesystem.archive(try await target(principal, serverID), directory: directory, prefix: "")
     }
 
     public func unpack(_ principal: Principal, serverID: String, directory: String, archive: [UInt8]) async throws {
         try principal.check(.scope(.serversWrite))
         let directory = try Self.normalize(directory)
-        _ = try await run(principal, serverID, #"mkdir -p -- "$1" && exec tar -C "$1" -xf - --no-same-owner"#, [directory],
-                          stdin: archive)
+        try await filesystem.unpack(try await target(principal, serverID), directory: directory, archive: archive)
     }
 
-    /// Runs `script` with `arguments` as `$1…` (never spliced into the script) and maps its
-    /// outcome: 44 → no such path, 45 → a directory where a file was meant, 46 → the reverse.
-    func run(_ principal: Principal, _ serverID: String, _ script: String, _ arguments: [String],
-             stdin: [UInt8] = []) async throws -> [UInt8] {
-        let result = try await servers.execRaw(principal, id: serverID,
-                                               request: ExecRequest(argv: ["/bin/sh", "-c", script, "s4a-files"] + arguments,
-                                                                    cwd: "/", stdin: stdin, timeout: .seconds(120),
-                                                                    outputLimit: Self.maxBytes))
-        switch result.exitCode {
-        case 0:
-            guard !result.truncated else {
-                throw DomainError(.payloadTooLarge, "More than \(Self.maxBytes >> 20) MiB; fetch a smaller directory.")
-            }
-            return result.stdout
-        case 44: throw DomainError(.notFound, "No such file or directory.")
-        case 45: throw DomainError.unprocessable("path", "is a directory")
-        case 46: throw DomainError.unprocessable("dir", "is not a directory")
-        default:
-            let reason = String(decoding: result.stderr.prefix(300), as: UTF8.self)
-                .replacingOccurrences(of: "s4a-files: ", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
-            throw DomainError(.unprocessable, reason.isEmpty ? "The operation failed inside the server." : reason)
-        }
+    func target(_ principal: Principal, _ serverID: String) async throws -> ContainerSpec {
+        ContainerSpec(server: try await servers.runningServer(principal, serverID))
     }
 
     /// An absolute path without NUL bytes; a missing leading slash is added (URL segments lack it).

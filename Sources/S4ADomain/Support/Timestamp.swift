@@ -24,7 +24,8 @@ extension Date {
         return Int64(Swift.min(Swift.max(value, Self.earliestMilliseconds), Self.latestMilliseconds).rounded())
     }
 
-    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z.
-    static let earliestMilliseconds: Double = -62_135_596_800_000
+    /// 0001-01-01T00:00:00Z as Foundation writes it (its calendar is Julian before 1582) and
+    /// 9999-12-31T23:59:59.999Z: what RFC 3339 can write.
+    static let earliestMilliseconds: Double = -62_135_769_600_000
     static let latestMilliseconds: Double = 253_402_300_799_999
 }
