@@ -108,7 +108,7 @@ def test_the_readme_walkthrough_from_a_key_to_a_public_url(make_server, cli_fact
     (tmp_path / "index.html").write_text("walked through\n")
 
     agent.ok("project", "create", "Shop", "--slug", "walk", env=env)
-    sid = agent.json("server", "create", "--project", "walk", "--name", "web", "--budget-usd", "2", env=env)["id"]
+    sid = agent.json("server", "create", "--project", "walk", "--name", "web", "--budget-usd", "1", env=env)["id"]
     agent.ok("files", "put", sid, str(tmp_path / "index.html"), "/srv/index.html", env=env)
     agent.ok("deploy", sid, "--", "python3", "-m", "http.server", "--directory", "/srv", "8080", env=env)
     agent.ok("attach", "walk", sid, env=env)

@@ -153,12 +153,12 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
 
     # The agent creates a server with the key, through the API; the person sees it.
     created = srv.request("POST", "/v1/servers", token, json={
-        "project_id": project_id, "name": "web", "budget_usd": "2", "memory_mb": 256, "disk_mb": 64})
+        "project_id": project_id, "name": "web", "budget_usd": "1", "memory_mb": 256, "disk_mb": 64})
     assert created.status_code == 201, created.text
     sid = created.json()["id"]
     b.get(srv.url(f"/projects/{project_id}"))
     row = b.find_element(By.CSS_SELECTOR, f"tr[data-server='{sid}']")
-    assert "running" in row.text and "of $2.00" in row.text, row.text
+    assert "running" in row.text and "of $1.00" in row.text, row.text
     assert row.find_element(By.TAG_NAME, "meter")
 
     # Its page: state, spend, charts; logs arrive live while the page is open.

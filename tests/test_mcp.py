@@ -159,7 +159,7 @@ def test_an_agent_deploys_an_app_through_mcp(make_server, tmp_path, transport):
             project = await agent.json("create_project", {"name": "MCP shop", "slug": slug})
             assert project["visibility"] == "private" and project["slug"] == slug
             # A log drain: made with its secret shown once, listed without it, deleted.
-            made = await agent.json("create_log_drain", {"project": slug, "url": "https://127.0.0.1:9/in", "kinds": "logs"})
+            made = await agent.json("create_log_drain", {"project": slug, "url": "https://drain.invalid/in", "kinds": "logs"})
             assert made["drain"]["kinds"] == ["logs"] and made["secret"].startswith("s4a_whsec_"), made
             listed = await agent.json("list_log_drains", {"project": slug})
             assert [d["id"] for d in listed] == [made["drain"]["id"]] and made["secret"] not in json.dumps(listed)

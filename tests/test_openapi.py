@@ -129,7 +129,7 @@ class Fixtures:
         if "{drain_id}" in path:  # a log drain of that very project (its endpoint is never reached here)
             project = self.value("project_id")
             r = self.server.request("POST", f"/v1/projects/{project}/log-drains", self.token,
-                                    json={"url": "https://127.0.0.1:9/probe"})
+                                    json={"url": "https://drain.invalid/probe"})
             assert r.status_code == 201, r.text
             return path.replace("{project_id}", project).replace("{drain_id}", r.json()["drain"]["id"])
         if "{name}" in path:  # a secret that exists in that very project or server

@@ -300,7 +300,7 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
             try await ChildProcess.run(
                 [runc, "--root", layout.runcRoot, "exec", "--process", "/proc/self/fd/3", "--pid-file", pidFile]
                     + (cgroup.map { ["--cgroup", $0.argument] } ?? []) + [id],
-                stdin: request.stdin, fd3: spec, outputLimit: request.outputLimit, collect: request.collect, timeout: request.timeout,
+                stdin: request.stdin, fd3: spec, outputLimit: request.outputLimit, timeout: request.timeout,
                 onOutput: request.onOutput, onTimeout: { _ in _ = killCommand() })
         } onCancel: {
             // Cancelled (its caller's authority ended, or the caller left): the command goes too,

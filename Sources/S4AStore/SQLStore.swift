@@ -44,9 +44,11 @@ public final class SQLStore: Store, @unchecked Sendable {
 
     /// Whether every migration this build knows has been applied (offline tools open without migrating).
     public func isCurrent() async throws -> Bool {
-        let latest = Migrations.all.map(\.version).max() ?? 0
+        let versions = Migrations.all.map(\.version)
         return try await engine.withReader { db in
-            try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: latest)").first() != nil
+            // Every migration, not only the latest: one may have been lost (or removed by hand).
+            let applied = try await db.raw("SELECT version FROM schema_migrations WHERE version IN (\(binds: versions))").all()
+            return applied.count == versions.count
         }
     }
 

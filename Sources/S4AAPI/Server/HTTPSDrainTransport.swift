@@ -63,10 +63,16 @@ final class HTTPSDrainTransport: DrainTransport {
         }
     }
 
+    /// Only what resolves to a forbidden address is refused here: a name that does not resolve
+    /// yet may later, and is checked again at every connection.
     func refusal(for url: String) async -> String? {
-        if case .refused(let why) = await check(url) { return why }
-        return nil
+        switch await check(url) {
+        case .refused(let why) where why != Self.unresolved: return why
+        default: return nil
+        }
     }
+
+    static let unresolved = "the endpoint's host name did not resolve"
 
     enum Check: Equatable {
         case refused(String)
@@ -82,7 +88,7 @@ final class HTTPSDrainTransport: DrainTransport {
         // IPv4 first when there is one: a pin must pick one address, and this pick is the stable one.
         guard let addresses = try? await NIOThreadPool.singleton.runIfActive({ Self.resolve(name) }),
               let first = addresses.first(where: { $0.count == 4 }) ?? addresses.first, let address = Self.text(first) else {
-            return .refused("the endpoint's host name did not resolve")
+            return .refused(Self.unresolved)
         }
         if !allowPrivateNetworks {
             let own = HostAddresses.current()

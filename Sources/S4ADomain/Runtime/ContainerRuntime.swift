@@ -42,9 +42,6 @@ public struct ExecRequest: Sendable {
     public var outputLimit: Int
     /// Called with each piece of output as it arrives (within the limit), for streaming.
     public var onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)?
-    /// false: nothing is kept and there is no limit; every piece goes to `onOutput`, which may
-    /// block to slow the process down (an export streaming a server's files).
-    public var collect = true
 
     public init(argv: [String], cwd: String = "/root", env: [String: String] = [:], stdin: [UInt8] = [],
                 timeout: Duration = .seconds(60), outputLimit: Int = 1 << 20,

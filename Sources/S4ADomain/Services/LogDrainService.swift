@@ -26,9 +26,12 @@ public struct LogDrainService: Sendable {
                        kinds: Set<DrainKind>?) async throws -> (drain: LogDrain, secret: String) {
         try principal.check(.scope(.projectsWrite))
         try Self.check(url: url)
-        if let why = await transport?.refusal(for: url) { throw DomainError.unprocessable("url", why) }
         let kinds = kinds ?? Set(DrainKind.allCases)
         guard !kinds.isEmpty else { throw DomainError.invalid("kinds", "must name logs, activity or both") }
+        // Where it points is looked at only for a project the caller may reach (nothing about
+        // anyone else's is told), and before anything is written.
+        _ = try await env.store.read { tx in try await tx.reachableProject(projectID, by: principal) }
+        if let why = await transport?.refusal(for: url) { throw DomainError.unprocessable("url", why) }
         let secret = RandomToken.bearer(prefix: "s4a_whsec_")
         let id = RandomToken.id(.logDrain)
         let now = env.now()
