@@ -177,7 +177,9 @@ struct ServeCommand: AsyncParsableCommand {
             // Requests get a few seconds to finish; a client that stopped reading a download
             // must not keep the platform from stopping (cancellation then closes what is left).
             configuration.maximumGracefulShutdownDuration = .seconds(6)
+            let hardStop = HardStop(after: .seconds(8), logger: logger)
             try await ServiceGroup(configuration: configuration).run()
+            withExtendedLifetime(hardStop) {}
         } catch {
             await plane.shutdown()
             throw error
