@@ -82,7 +82,4 @@ extension SQLTransaction {
         return (Int(count), try row?.optionalDate("oldest"))
     }
 
-    func clearLoginFailures(key: String) async throws {
-        try await db.raw("DELETE FROM login_failures WHERE key = \(bind: key)").run()
-    }
 }

@@ -75,8 +75,15 @@ import Testing
             // Recording forgets what is older than the window.
             try await store.write { tx in try await tx.recordLoginFailure(key: key, at: now + 30, forgetBefore: now + 15) }
             #expect(try await store.read { tx in try await tx.loginFailures(key: key, since: now - 60) }.count == 2)
-            try await store.write { tx in try await tx.clearLoginFailures(key: key) }
-            #expect(try await store.read { tx in try await tx.loginFailures(key: key, since: now) }.count == 0)
+            // An attempt recorded under its id is forgotten by that id alone, on every key it holds.
+            let other = unique("addr")
+            try await store.write { tx in
+                for k in [key, other] { try await tx.recordLoginFailure(key: k, attemptID: "att_x", at: now + 40, forgetBefore: now + 15) }
+            }
+            #expect(try await store.read { tx in try await tx.loginFailures(key: key, since: now - 60) }.count == 3)
+            try await store.write { tx in try await tx.forgetLoginAttempt(id: "att_x") }
+            #expect(try await store.read { tx in try await tx.loginFailures(key: key, since: now - 60) }.count == 2)
+            #expect(try await store.read { tx in try await tx.loginFailures(key: other, since: now - 60) }.count == 0)
         }
     }
 

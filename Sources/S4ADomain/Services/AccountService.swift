@@ -55,7 +55,8 @@ public struct AccountService: Sendable {
         try await env.store.write { tx in
             try await tx.lockAccount(id: account.id)
             try await tx.insert(session)
-            try await tx.clearLoginFailures(key: keys[0])
+            // Only its own slot: the window's failures stand until they age out, so a right
+            // password among a burst of wrong ones opens no fresh guesses for the rest.
             try await tx.forgetLoginAttempt(id: attempt)
             try await tx.append(
                 ActivityRecord(action: Action.sessionCreated, actor: Actor(type: .account, id: account.id),
@@ -108,14 +109,14 @@ public struct AccountService: Sendable {
         }
         let now = env.now()
         let key = Self.reauthKey(accountID: principal.accountID)
-        _ = try await reserveAttempt(keys: [key], now: now, refusal: "Too many wrong passwords; try again later.")
+        let attempt = try await reserveAttempt(keys: [key], now: now, refusal: "Too many wrong passwords; try again later.")
         guard let account = try await env.store.read({ tx in try await tx.account(id: principal.accountID) }) else {
             throw DomainError.unauthenticated
         }
         guard await env.hasher.verify(password, hash: account.passwordHash) else {
             throw DomainError(.forbidden, "The password is incorrect.")
         }
-        try await env.store.write { tx in try await tx.clearLoginFailures(key: key) }
+        try await env.store.write { tx in try await tx.forgetLoginAttempt(id: attempt) }
         return account
     }
 
@@ -155,7 +156,7 @@ public struct AccountService: Sendable {
 
     public static let sessionTokenPrefix = "s4s_"
 
-    /// The email's key first: a success clears it, while the address's failures stand.
+    /// The email's key, then the client address's.
     func throttleKeys(email: String, clientAddress: String?) -> [String] {
         [Self.throttleKey(email: email)] + (clientAddress.map { ["addr:" + $0] } ?? [])
     }

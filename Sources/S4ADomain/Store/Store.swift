@@ -123,7 +123,6 @@ public protocol StoreTransaction: Sendable {
     func recordLoginFailure(key: String, attemptID: String?, at: Date, forgetBefore: Date) async throws
     /// Failures (and attempts in flight) for `key` since `since`, and the oldest of them.
     func loginFailures(key: String, since: Date) async throws -> (count: Int, oldest: Date?)
-    func clearLoginFailures(key: String) async throws
     /// Forgets an attempt that turned out right, under every key it was recorded for.
     func forgetLoginAttempt(id: String) async throws
 
