@@ -116,6 +116,15 @@ def test_background_exec_and_logs_follow(server, account, cli):
         assert plain.rstrip("\n").count("\n") == 0 and "exited with code" in plain, plain
         assert cli.run("logs", sid, "--since", "yesterday").returncode == 2
         assert cli.run("exec", "--background", "--timeout", "5", sid, "--", "true").returncode == 2
+        # A background run is stopped for good by name; `s4a run SERVER RUN` still shows a run.
+        assert cli.json("server", "start", sid)["state"] == "running"
+        forever = json.loads(cli.ok("exec", "--background", "--json", sid, "--", "sleep", "1000").stdout)
+        stopped = cli.json("run", "stop", sid, forever["id"])
+        assert stopped["id"] == forever["id"] and stopped["state"] == "exited", stopped
+        assert cli.json("run", sid, forever["id"])["state"] == "exited"
+        assert "sleep 1000" not in cli.ok("exec", sid, "--", "ps", "-eo", "args").stdout
+        activity = cli.json("activity", "--limit", "5")
+        assert any(event["action"] == "run.cancelled" and event["target"]["id"] == forever["id"] for event in activity), activity
     finally:
         cli.run("server", "delete", sid)
 

@@ -24,7 +24,7 @@ from test_ingress import AppClient
 
 CORE_TOOLS = {
     "list_projects", "create_project", "create_server", "list_servers", "get_server", "exec", "write_file",
-    "read_file", "list_files", "deploy", "attach", "get_logs", "get_usage", "set_secret", "stop_server",
+    "read_file", "list_files", "deploy", "stop_run", "attach", "get_logs", "get_usage", "set_secret", "stop_server",
     "start_server", "delete_server", "get_activity", "create_log_drain", "list_log_drains", "delete_log_drain",
 }
 

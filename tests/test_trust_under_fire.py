@@ -492,22 +492,39 @@ def supervisors_of(sid: str) -> list[int]:
     return found
 
 
-def test_background_runs_are_capped_per_server(make_server):
+def test_background_runs_share_one_bounded_supervisor_and_are_capped(make_server):
     srv = make_server()
     acct = signup_and_login(srv)
     sid = new_server(srv, acct.token, project_of(srv, acct.token), "1", memory=256)
 
     def background(i):
-        return srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, timeout=60,
+        return srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, timeout=120,
                            json={"command": f"sleep 600 # {i}", "background": True}).status_code
 
     with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(background, range(40)))
-    assert codes.count(202) == 32 and codes.count(409) == 8, codes
-    assert len(supervisors_of(sid)) == 32
+        codes = list(pool.map(background, range(210)))
+    assert codes.count(202) == 200 and codes.count(409) == 10, codes
     refused = srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, json={"command": "true", "background": True})
-    assert refused.status_code == 409 and "32 background processes" in refused.json()["detail"], refused.text
-    # Host memory of the supervision stays bounded by the cap (proportional set size: the
-    # binary's pages are shared between supervisors).
-    pss = sum(pss_kib(pid) for pid in supervisors_of(sid))
-    assert pss < 32 * 24 * 1024, f"{pss // 1024} MiB for 32 supervisors"
+    assert refused.status_code == 409 and "200 background processes" in refused.json()["detail"], refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    # One supervisor holds all 200, in a host cgroup of its own with a memory limit: what the
+    # runs cost the host outside the server is bounded by that, not by their number.
+    supervisors = supervisors_of(sid)
+    assert len(supervisors) == 1, supervisors
+    cgroups = open(f"/proc/{supervisors[0]}/cgroup").read().splitlines()
+    memory = next(line.split(":", 2)[2] for line in cgroups if line.split(":")[1] in ("memory", ""))
+    assert memory.endswith(f"/s4a-supervise/{sid}"), cgroups
+    limit_file = next(path for path in (f"/sys/fs/cgroup/memory{memory}/memory.limit_in_bytes",
+                                        f"/sys/fs/cgroup{memory}/memory.max") if os.path.exists(path))
+    assert int(open(limit_file).read()) <= 256 << 20
+    assert pss_kib(supervisors[0]) < 64 * 1024, f"{pss_kib(supervisors[0]) // 1024} MiB for one supervisor"
+    # The runs themselves are the server's processes, inside its cgroup.
+    out = srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, timeout=60,
+                      json={"command": "ps -eo args | grep -c '^sleep 600'"}).json()
+    assert out["stdout"].strip() == "200", out
+    # Ending one frees a slot.
+    runs = srv.request("GET", f"/v1/servers/{sid}/runs?limit=50", acct.token).json()["items"]
+    first = next(run for run in runs if run["state"] == "running")
+    stopped = srv.request("POST", f"/v1/servers/{sid}/runs/{first['id']}/cancel", acct.token)
+    assert stopped.status_code == 200 and stopped.json()["state"] == "exited", stopped.text
+    assert background(999) == 202

@@ -1,4 +1,4 @@
-// System calls glibc 2.36 has no wrapper for: openat2 (Linux 5.6+), which resolves a path
+// System calls Swift cannot reach directly. Those glibc 2.36 has no wrapper for: openat2 (Linux 5.6+), which resolves a path
 // strictly inside a directory (RESOLVE_IN_ROOT), as if that directory were `/`.
 #include <fcntl.h>
 #include <unistd.h>
@@ -36,4 +36,19 @@ static inline long long s4a_mount_id(int fd) {
     struct statx info;
     if (syscall(SYS_statx, fd, "", 0x1000 /* AT_EMPTY_PATH */, 0x1000 /* STATX_MNT_ID */, &info) != 0) return -1;
     return (info.stx_mask & 0x1000) ? (long long)info.stx_mnt_id : -1;
+}
+
+#include <sys/prctl.h>
+
+// Makes the caller the reaper of its orphaned descendants (prctl is variadic: Swift cannot call it).
+static inline int s4a_set_child_subreaper(void) {
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+#include <sys/socket.h>
+
+// accept4(2) with SOCK_CLOEXEC (glibc declares accept4 only under _GNU_SOURCE): a connection
+// never leaks into a process spawned at the same moment.
+static inline int s4a_accept_cloexec(int fd) {
+    return (int)syscall(SYS_accept4, fd, 0, 0, SOCK_CLOEXEC);
 }

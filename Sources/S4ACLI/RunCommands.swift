@@ -29,28 +29,55 @@ struct RunsCommand: AsyncParsableCommand {
     }
 }
 
+/// `s4a run SERVER RUN` shows a run; `s4a run stop SERVER RUN` ends a background one.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run", abstract: "Show one run of a server with its output (secrets masked).")
+        commandName: "run", abstract: "Show one run of a server with its output, or stop a background run.",
+        subcommands: [Show.self, Stop.self], defaultSubcommand: Show.self)
 
-    @OptionGroup var client: ClientOptions
-    @Argument(help: "The server's id.") var server: String
-    @Argument(help: "The run's id (run_…).") var id: String
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one run of a server with its output (secrets masked).")
 
-    func run() async throws {
-        let json = client.json
-        try await withConnection(client) { connection in
-            switch try await connection.client.getRun(path: .init(serverId: server, runId: id)) {
-            case .ok(let ok):
-                let run = try ok.body.json
-                if json { return try Output.json(run) }
-                print("\(run.id) \(run.kind) \(run.state.rawValue)" + (run.exitCode.map { ", exit \($0)" } ?? "")
-                      + (run.durationMs.map { ", \($0) ms" } ?? "") + (run.cpuMs.map { ", \($0) ms CPU" } ?? ""))
-                print("$ \(run.command)")
-                if let out = run.stdout, !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }
-                if let err = run.stderr, !err.isEmpty { FileHandle.standardError.write(Data(err.utf8)) }
-            case .default(let status, let problem): throw APIProblem(status: status, problem)
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The server's id.") var server: String
+        @Argument(help: "The run's id (run_…).") var id: String
+
+        func run() async throws {
+            let json = client.json
+            try await withConnection(client) { connection in
+                switch try await connection.client.getRun(path: .init(serverId: server, runId: id)) {
+                case .ok(let ok): try RunCommand.print(try ok.body.json, json: json)
+                case .default(let status, let problem): throw APIProblem(status: status, problem)
+                }
             }
         }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "End a background run for good: it and what it started are killed, and it is not restarted.")
+
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The server's id.") var server: String
+        @Argument(help: "The run's id (run_…).") var id: String
+
+        func run() async throws {
+            let json = client.json
+            try await withConnection(client) { connection in
+                switch try await connection.client.cancelRun(path: .init(serverId: server, runId: id)) {
+                case .ok(let ok): try RunCommand.print(try ok.body.json, json: json)
+                case .default(let status, let problem): throw APIProblem(status: status, problem)
+                }
+            }
+        }
+    }
+
+    static func print(_ run: Components.Schemas.Run, json: Bool) throws {
+        if json { return try Output.json(run) }
+        Swift.print("\(run.id) \(run.kind) \(run.state.rawValue)" + (run.exitCode.map { ", exit \($0)" } ?? "")
+                    + (run.durationMs.map { ", \($0) ms" } ?? "") + (run.cpuMs.map { ", \($0) ms CPU" } ?? ""))
+        Swift.print("$ \(run.command)")
+        if let out = run.stdout, !out.isEmpty { FileHandle.standardOutput.write(Data(out.utf8)) }
+        if let err = run.stderr, !err.isEmpty { FileHandle.standardError.write(Data(err.utf8)) }
     }
 }

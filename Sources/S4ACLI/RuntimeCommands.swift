@@ -60,15 +60,19 @@ struct TemplateCommand: AsyncParsableCommand {
     }
 }
 
-/// `s4a supervise SERVER NAME`: the per-server process supervisor, started by the runtime
-/// (never by hand); it reads what to run from stdin.
+/// `s4a supervise SERVER --processes|--lease`: a server's process supervisor or its lease
+/// watchdog, started by the runtime (never by hand); each reads its spec from stdin.
 struct SuperviseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "supervise", abstract: "Internal: supervise one process of a server.", shouldDisplay: false)
+        commandName: "supervise", abstract: "Internal: supervise a server's processes or enforce its lease.", shouldDisplay: false)
 
     @Argument(help: "The server.") var server: String
-    @Argument(help: "The process (a run id).") var name: String?
+    @Flag(help: "Supervise the server's long-running processes.") var processes = false
     @Flag(help: "Enforce the server's lease instead (its watchdog).") var lease = false
+
+    func validate() throws {
+        guard processes != lease else { throw ValidationError("Say --processes or --lease.") }
+    }
 
     func run() async throws {
         let code = lease ? await LeaseWatchdog.main() : await Supervisor.main()

@@ -43,6 +43,27 @@ extension ToolCatalogue {
             }
         },
         ToolDefinition(
+            name: "stop_run",
+            description: """
+                End a background command for good: it and every process it started are killed and it is not \
+                restarted. A server runs at most 200 background commands at once; stopping one frees its slot.
+                """,
+            scopes: ["servers:exec"],
+            inputSchema: JSONSchema.object([
+                "server_id": serverID,
+                "run_id": JSONSchema.string("The run's id (run_…), as exec with background=true returned it."),
+            ], required: ["server_id", "run_id"]),
+            annotations: Tool.Annotations(readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false)
+        ) { arguments, connection in
+            switch try await connection.client.cancelRun(path: .init(serverId: try arguments.string("server_id"),
+                                                                   runId: try arguments.string("run_id"))) {
+            case .ok(let ok):
+                let run = try ok.body.json
+                return ToolOutput(text: "\(run.id) is \(run.state.rawValue)" + (run.exitCode.map { " (exit code \($0))" } ?? "") + ".")
+            case .default(let status, let problem): throw APIProblem(status: status, problem)
+            }
+        },
+        ToolDefinition(
             name: "deploy",
             description: """
                 Run a server's app: the command is started under a supervisor, restarted by policy, with PORT \

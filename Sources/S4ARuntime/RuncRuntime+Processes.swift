@@ -4,52 +4,61 @@ import S4ADomain
 import Glibc
 #endif
 
-/// Long-running processes: each under its own supervisor (`s4a supervise`), detached from the
-/// control plane so it keeps running, logging and restarting when the control plane does not.
+/// Long-running processes, under the server's one supervisor (`s4a supervise ID --processes`),
+/// detached from the control plane so they keep running, logging and restarting when the
+/// control plane does not. It is started when first needed and ends when idle.
 extension RuncRuntime {
     public func spawn(_ id: String, _ request: ProcessRequest) async throws {
         try Self.checkID(id)
         guard RuntimeLayout.isValidProcessName(request.name) else { throw RuntimeError.failed("invalid process name") }
+        guard try await status(id) == .running else { throw RuntimeError.notRunning }
+        let command = SupervisorCommand.start(.init(name: request.name, argv: request.argv, cwd: request.cwd, env: request.env,
+                                                    restart: request.restart, masked: request.masked))
+        guard let reply = try await askSupervisor(id, command, starting: true) else {
+            throw RuntimeError.failed("the supervisor did not answer: \(supervisorErrors(id))")
+        }
+        switch reply.outcome {
+        case .started: return
+        case .tooMany: throw TooManyProcesses(limit: reply.limit ?? ServerLimits.maxSupervisedProcesses)
+        case .exists: throw RuntimeError.failed("process \(request.name) exists")
+        case .failed where reply.detail == "the server is not running": throw RuntimeError.notRunning
+        case .failed, .ended, .closing: throw RuntimeError.failed("the supervisor: \(reply.detail ?? reply.outcome.rawValue)")
+        }
+    }
+
+    /// Sends `command` to the server's supervisor, starting one first if `starting` and none
+    /// answers. nil: none answers (and none was to be started).
+    func askSupervisor(_ id: String, _ command: SupervisorCommand, starting: Bool) async throws -> SupervisorReply? {
+        let name = SupervisorChannel.name(runcRoot: layout.runcRoot, id: id)
+        for attempt in 0..<200 {
+            if let reply = try await SupervisorChannel.send(command, to: name) {
+                if reply.outcome != .closing { return reply }
+            } else if !starting {
+                return nil
+            } else if attempt % 40 == 0 {
+                // Another spawn may start one at the same moment: the second finds the name taken and leaves.
+                try await launchSupervisor(id)
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        return nil
+    }
+
+    private func launchSupervisor(_ id: String) async throws {
         guard let supervisor else {
             throw RuntimeError.missing("the s4a binary (its supervisor) was not found; set S4A_BIN to its path")
         }
-        guard try await status(id) == .running else { throw RuntimeError.notRunning }
-        // Counted with the spawns in flight, under one lock: concurrent requests cannot all
-        // squeeze under the limit.
-        guard spawning.reserve(id, live: liveSupervisors(id), limit: ServerLimits.maxSupervisedProcesses) else {
-            throw TooManyProcesses(limit: ServerLimits.maxSupervisedProcesses)
-        }
-        defer { spawning.release(id) }
         let processes = layout.processesDirectory(id)
         try FileManager.default.createDirectory(atPath: processes, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        let recordFile = processes + "/" + request.name + ".json"
-        // A name is one process's record; it may start again once that ended (a deployment
-        // after its server restarted).
-        if let record = SupervisorRecord.read(recordFile) {
-            guard record.status.state == .exited, !Self.isSupervisor(record.pid, of: id) else {
-                throw RuntimeError.failed("process \(request.name) exists")
-            }
-            // Gone before the new supervisor starts, so that nobody reads the old ending as the new one's.
-            try FileManager.default.removeItem(atPath: recordFile)
-        }
-        let spec = SupervisorSpec(
-            serverID: id,
-            request: .init(name: request.name, argv: request.argv, cwd: request.cwd, env: request.env, restart: request.restart,
-                           masked: request.masked),
-            runc: runc, runcRoot: layout.runcRoot, logsDirectory: layout.logsDirectory(id), recordFile: recordFile)
+        let spec = SupervisorSpec(serverID: id, runc: runc, runcRoot: layout.runcRoot, logsDirectory: layout.logsDirectory(id),
+                                  processesDirectory: processes)
         // setsid --fork: the supervisor leads its own session and is nobody's child here, so
         // neither a signal to the control plane's group nor its exit reaches it.
-        let output = try await ChildProcess.run(["setsid", "--fork", supervisor, "supervise", id, request.name],
+        let output = try await ChildProcess.run(["setsid", "--fork", supervisor, "supervise", id, Supervisor.role],
                                                 stdin: try [UInt8](JSONEncoder().encode(spec)),
-                                                logFile: processes + "/" + request.name + ".log")
+                                                logFile: processes + "/supervisor.log")
         guard output.exitCode == 0 else { throw RuntimeError.failed("the supervisor did not start") }
-        // Return once it runs (or has already ended), so a caller can rely on its record.
-        for _ in 0..<250 {
-            if let record = SupervisorRecord.read(recordFile), record.status.state != .starting { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw RuntimeError.failed("the supervisor did not report: \(supervisorErrors(id, request.name))")
     }
 
     public func processStatus(_ id: String, name: String) async throws -> ProcessStatus? {
@@ -87,49 +96,33 @@ extension RuncRuntime {
     public func endProcess(_ id: String, name: String) async throws {
         try Self.checkID(id)
         guard RuntimeLayout.isValidProcessName(name) else { throw RuntimeError.failed("invalid process name") }
-        let recordFile = layout.processesDirectory(id) + "/" + name + ".json"
-        guard let record = SupervisorRecord.read(recordFile) else { return }
-        if Self.isSupervisor(record.pid, of: id) {
-            Glibc.kill(record.pid, SIGTERM)
-            for _ in 0..<250 {
-                if !Self.isSupervisor(record.pid, of: id) { return }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            Glibc.kill(record.pid, SIGKILL)
+        if try await askSupervisor(id, .end(name: name), starting: false) == nil {
+            // No supervisor: its processes go all the same.
+            RunCgroup(runcRoot: layout.runcRoot, id: id, name: name)?.killAll()
         }
-        // No supervisor (or one that would not end): its processes go all the same.
-        RunCgroup(runcRoot: layout.runcRoot, id: id, name: name)?.killAll()
     }
 
-    /// How many of the server's supervisors are alive (their records say so and the pid is one).
-    func liveSupervisors(_ id: String) -> Int {
-        let directory = layout.processesDirectory(id)
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }
-        return names.compactMap { SupervisorRecord.read(directory + "/" + $0) }
-            .filter { $0.status.state != .exited && Self.isSupervisor($0.pid, of: id) }.count
-    }
-
-    /// After the container is gone its supervisors end by themselves (their `runc exec`
-    /// returns and the server no longer runs); this waits for that and kills any that hang.
+    /// After the container is gone its supervisor ends by itself (it sees the server stopped
+    /// and its processes end); this waits for that, kills it if it hangs, and removes its cgroup.
     func endSupervisors(_ id: String) async {
-        let directory = layout.processesDirectory(id)
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }
-        let pids = names.compactMap { SupervisorRecord.read(directory + "/" + $0) }
-            .filter { $0.status.state != .exited }.map(\.pid)
-        for _ in 0..<100 {
-            guard pids.contains(where: { Self.isSupervisor($0, of: id) }) else { return }
-            try? await Task.sleep(for: .milliseconds(30))
+        let processes = layout.processesDirectory(id)
+        let pid = (try? String(contentsOfFile: processes + "/supervisor.pid", encoding: .utf8))
+            .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        if let pid {
+            for _ in 0..<100 where Self.isSupervisor(pid, of: id) { try? await Task.sleep(for: .milliseconds(50)) }
+            if Self.isSupervisor(pid, of: id) { Glibc.kill(pid, SIGKILL) }
+            for _ in 0..<20 where Self.isSupervisor(pid, of: id) { try? await Task.sleep(for: .milliseconds(50)) }
         }
-        for pid in pids where Self.isSupervisor(pid, of: id) { Glibc.kill(pid, SIGKILL) }
+        SupervisorCgroup.recorded(in: processes, id: id)?.remove()
     }
 
     /// Whether `pid` is still a supervisor of server `id` (and not a reused pid).
     static func isSupervisor(_ pid: Int32, of id: String) -> Bool {
-        ProcessTable.supervisorRole(of: pid, server: id).map { $0 != "--lease" } ?? false
+        ProcessTable.supervisorRole(of: pid, server: id) == Supervisor.role
     }
 
-    private func supervisorErrors(_ id: String, _ name: String) -> String {
-        let text = (try? String(contentsOfFile: layout.processesDirectory(id) + "/" + name + ".log", encoding: .utf8)) ?? ""
+    private func supervisorErrors(_ id: String) -> String {
+        let text = (try? String(contentsOfFile: layout.processesDirectory(id) + "/supervisor.log", encoding: .utf8)) ?? ""
         return String(text.suffix(300)).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -144,28 +137,5 @@ extension RuncRuntime {
             return path
         }
         return nil
-    }
-}
-
-/// Spawns in flight per server, so that the supervisor limit counts them before their records exist.
-final class SpawnCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var inFlight: [String: Int] = [:]
-
-    /// Takes a slot unless `live` plus those in flight already reach `limit`.
-    func reserve(_ id: String, live: Int, limit: Int) -> Bool {
-        lock.withLock {
-            let current = inFlight[id, default: 0]
-            guard live + current < limit else { return false }
-            inFlight[id] = current + 1
-            return true
-        }
-    }
-
-    func release(_ id: String) {
-        lock.withLock {
-            let left = inFlight[id, default: 1] - 1
-            inFlight[id] = left > 0 ? left : nil
-        }
     }
 }

@@ -15,7 +15,6 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
     /// The `s4a` binary that runs supervisors (`s4a supervise`).
     let supervisor: String?
     /// Supervised processes being started, per server (the limit counts them).
-    let spawning = SpawnCounter()
     let accessLogs = AccessLogWriters()
     /// Host-wide, shared with every other runtime on the host.
     let uidBlocks: UIDBlockRegistry
@@ -194,8 +193,12 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
         // never a pipe of ours (which would stay open as long as the server runs).
         let log = layout.initLog(spec.id)
         try? FileManager.default.removeItem(atPath: log)
-        let output = try await ChildProcess.run([runc, "--root", layout.runcRoot, "run", "--detach", "--bundle", bundle,
-                                                 "--pid-file", bundle + "/init.pid", spec.id], logFile: log)
+        // --no-new-keyring: a session keyring per process counts against the kernel's key quota
+        // of the server's host uid (200 keys by default), which capped how many processes a
+        // server could start well below its own limits. Servers cannot use keyrings anyway
+        // (seccomp refuses keyctl, add_key and request_key; /proc/keys is masked).
+        let output = try await ChildProcess.run([runc, "--root", layout.runcRoot, "run", "--detach", "--no-new-keyring",
+                                                 "--bundle", bundle, "--pid-file", bundle + "/init.pid", spec.id], logFile: log)
         guard output.exitCode == 0 else {
             try? await stop(spec.id)
             let reason = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""

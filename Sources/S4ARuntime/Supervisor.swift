@@ -4,14 +4,15 @@ import S4ADomain
 import Glibc
 #endif
 
-/// What a supervisor is told on its stdin (never in a file: the environment may hold secrets).
+/// What a supervisor is told on its stdin when it starts (nothing secret: processes, with
+/// their environments, come over its socket).
 struct SupervisorSpec: Codable {
     var serverID: String
-    var request: Request
     var runc: String
     var runcRoot: String
     var logsDirectory: String
-    var recordFile: String
+    /// Where the records (`<name>.json`) and the supervisor's own files go.
+    var processesDirectory: String
 
     struct Request: Codable {
         var name: String
@@ -24,8 +25,9 @@ struct SupervisorSpec: Codable {
     }
 }
 
-/// What a supervisor keeps saying of its process, in `processes/<name>.json`.
+/// What a supervisor keeps saying of a process, in `processes/<name>.json`.
 struct SupervisorRecord: Codable {
+    /// The supervisor's pid: while it lives, the record is kept up to date.
     var pid: Int32
     var status: ProcessStatus
 
@@ -41,116 +43,71 @@ struct SupervisorRecord: Codable {
     }
 }
 
-/// The per-server process supervisor (as conmon is for CRI-O): a small host process, apart
-/// from the control plane, that runs one long-running process in a server with `runc exec`,
-/// holds its stdio, writes its output to the server's logs, records how it ended and restarts
-/// it by its policy with exponential backoff. It ends when its process ends for good or the
-/// server stops. `s4a supervise` runs it; `RuncRuntime.spawn` starts that, detached.
+/// The per-server process supervisor (as conmon is for CRI-O, but one per server): a small
+/// host process, apart from the control plane, that runs a server's long-running processes
+/// with `runc exec --detach`, holds their stdio, writes their output to the server's logs,
+/// records how each ended and restarts it by its policy with exponential backoff. It lives in
+/// a host cgroup of its own with limits (`SupervisorCgroup`), refuses more than
+/// `ServerLimits.maxSupervisedProcesses` at once, and ends once it has nothing left to
+/// supervise or the server stops. `s4a supervise SERVER --processes` runs it; the runtime
+/// starts it (detached) when it first needs it and talks to it over `SupervisorChannel`.
 public enum Supervisor {
-    /// Reads the spec from stdin and supervises until the process ends for good.
+    /// The role argument that tells a supervisor from a lease watchdog in the process table.
+    public static let role = "--processes"
+    /// How long it waits with nothing to supervise before it ends.
+    static let idleExit: Duration = .seconds(1)
+
     public static func main() async -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
         let input = FileHandle.standardInput.readDataToEndOfFile()
         guard let spec = try? JSONDecoder().decode(SupervisorSpec.self, from: input) else {
-            FileHandle.standardError.write(Data("s4a supervise: expected the process spec on stdin\n".utf8))
+            FileHandle.standardError.write(Data("s4a supervise: expected the spec on stdin\n".utf8))
             return 2
         }
-        do {
-            try await supervise(spec)
+        // The name is the lock: another supervisor of the server holds it, and it serves.
+        guard let listener = SupervisorChannel.listen(SupervisorChannel.name(runcRoot: spec.runcRoot, id: spec.serverID)) else {
             return 0
-        } catch {
-            FileHandle.standardError.write(Data("s4a supervise: \(error)\n".utf8))
-            return 1
         }
-    }
-
-    static let maxBackoff: Duration = .seconds(60)
-
-    static func supervise(_ spec: SupervisorSpec) async throws {
-        let request = spec.request
-        let log = try ServerLogWriter(directory: spec.logsDirectory, process: request.name, masker: SecretMasker(request.masked))
-        var record = SupervisorRecord(pid: getpid(), status: ProcessStatus(state: .starting, startedAt: Date()))
-        record.write(to: spec.recordFile)
-        let process = ServerBundle.process(args: request.argv, env: request.env, cwd: request.cwd, hostname: spec.serverID)
-        let processJSON = try [UInt8](JSONEncoder().encode(process))
-        let cgroup = RunCgroup(runcRoot: spec.runcRoot, id: spec.serverID, name: request.name)
-        // SIGTERM ends the process for good (it was replaced): every process it started goes,
-        // and it is not restarted.
-        signal(SIGTERM, SIG_IGN)
-        let ending = Flag()
-        let terminate = DispatchSource.makeSignalSource(signal: SIGTERM)
-        terminate.setEventHandler {
-            ending.set()
-            cgroup?.killAll()
+        let cgroup = SupervisorCgroup(runcRoot: spec.runcRoot, id: spec.serverID)
+        if let cgroup {
+            cgroup.record(in: spec.processesDirectory)
+            let missed = cgroup.join()
+            if !missed.isEmpty { FileHandle.standardError.write(Data("s4a supervise: not limited by \(missed)\n".utf8)) }
         }
-        terminate.resume()
-        var backoff: Duration = .seconds(1)
-        while true {
-            if ending.isSet {
-                log.system("ended")
-                finish(&record, exitCode: record.status.exitCode, at: spec.recordFile)
-                return
+        raiseOpenFileLimit()
+        _ = AtomicFile.write(Data("\(getpid())\n".utf8), to: spec.processesDirectory + "/supervisor.pid")
+        let processes = SupervisedProcesses(spec: spec, reaper: ChildReaper())
+        let server = Thread {
+            SupervisorChannel.serve(listener) { command in
+                let reply = ReplyBox()
+                let done = DispatchSemaphore(value: 0)
+                Task {
+                    reply.value = await processes.handle(command)
+                    done.signal()
+                }
+                done.wait()
+                return reply.value ?? SupervisorReply(outcome: .failed)
             }
-            guard await containerRunning(spec) else {
-                log.system("the server stopped; not starting \(request.name)")
-                finish(&record, exitCode: record.status.exitCode, at: spec.recordFile)
-                return
-            }
-            let started = ContinuousClock.now
-            record.status.state = .running
-            record.status.startedAt = Date()
-            record.write(to: spec.recordFile)
-            log.system(record.status.restarts == 0 ? "started" : "restarted (\(record.status.restarts))")
-            let output = try await ChildProcess.run(
-                [spec.runc, "--root", spec.runcRoot, "exec", "--process", "/proc/self/fd/3"]
-                    + (cgroup.map { ["--cgroup", $0.argument] } ?? []) + [spec.serverID],
-                fd3: processJSON, collect: false,
-                onOutput: { kind, bytes in log.append(kind == .stdout ? .stdout : .stderr, bytes) })
-            log.flush()
-            record.status.exitCode = output.exitCode
-            record.status.cpuNanoseconds = cgroup?.cpuNanoseconds ?? record.status.cpuNanoseconds
-            log.system("exited with code \(output.exitCode)")
-            let again = switch request.restart {
-            case .never: false
-            case .onFailure: output.exitCode != 0
-            case .always: true
-            }
-            guard again, !ending.isSet, await containerRunning(spec) else {
-                if ending.isSet { log.system("ended") }
-                finish(&record, exitCode: output.exitCode, at: spec.recordFile)
-                return
-            }
-            // A process that ran a while earns a fresh backoff; a crash loop waits longer each time.
-            if ContinuousClock.now - started > maxBackoff { backoff = .seconds(1) }
-            record.status.state = .backoff
-            record.write(to: spec.recordFile)
-            log.system("restarting in \(backoff.components.seconds) s")
-            for _ in 0..<Int(backoff.components.seconds * 10) where !ending.isSet { try await Task.sleep(for: .milliseconds(100)) }
-            backoff = min(backoff * 2, maxBackoff)
-            record.status.restarts += 1
         }
+        server.start()
+        await processes.watch()
+        // Stop taking requests: the runtime then starts a new supervisor when it needs one.
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        await processes.drain()
+        return 0
     }
 
-    /// Set once, from a signal handler's queue, read by the loop.
-    final class Flag: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = false
-        func set() { lock.withLock { value = true } }
-        var isSet: Bool { lock.withLock { value } }
+    /// Each process holds a log file and two pipes: the usual 1024 descriptors are too few
+    /// for the most processes a server may have.
+    private static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        limit.rlim_cur = min(limit.rlim_max, 8192)
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
     }
 
-    private static func finish(_ record: inout SupervisorRecord, exitCode: Int32?, at path: String) {
-        record.status.state = .exited
-        record.status.exitCode = exitCode
-        record.status.finishedAt = Date()
-        record.write(to: path)
-    }
-
-    private static func containerRunning(_ spec: SupervisorSpec) async -> Bool {
-        // As the watchdog reads it, without a process; runc only when its state file is unclear.
-        if case .status(let status) = ContainerState.read(runcRoot: spec.runcRoot, id: spec.serverID) { return status == .running }
-        guard let output = try? await ChildProcess.run([spec.runc, "--root", spec.runcRoot, "state", spec.serverID]),
-              output.exitCode == 0,
-              let object = try? JSONSerialization.jsonObject(with: Data(output.stdout)) as? [String: Any] else { return false }
-        return object["status"] as? String == "running"
+    private final class ReplyBox: @unchecked Sendable {
+        var value: SupervisorReply?
     }
 }

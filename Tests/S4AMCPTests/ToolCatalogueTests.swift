@@ -25,7 +25,7 @@ import Testing
                                   "secrets:write", "activity:read"]
         let offered = Set(ToolCatalogue.all.filter { $0.isOffered(to: agent) }.map(\.name))
         #expect(!offered.contains("set_visibility") && !offered.contains("set_budget"))
-        #expect(offered.count == 21)  // 18 core tools and the three of log drains
+        #expect(offered.count == 22)  // 19 core tools and the three of log drains
         let granted = Set(ToolCatalogue.all.filter { $0.isOffered(to: agent.union(["projects:publish", "budget:write"])) }.map(\.name))
         #expect(granted == offered.union(["set_visibility", "set_budget"]))
         let reader = Set(ToolCatalogue.all.filter { $0.isOffered(to: ["servers:read"]) }.map(\.name))

@@ -123,6 +123,60 @@ import Testing
         }
     }
 
+    @Test func processesShareOneSupervisorThatLivesInALimitedHostCgroup() async throws {
+        try await RuntimeFixture.run { fixture in
+            try await fixture.withServer { spec in
+                let names = (0..<12).map { "run_many\($0)" }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for name in names {
+                        group.addTask { try await fixture.runtime.spawn(spec.id, ProcessRequest(name: name, argv: ["sleep", "1000"])) }
+                    }
+                    try await group.waitForAll()
+                }
+                for name in names { #expect(try await fixture.runtime.processStatus(spec.id, name: name)?.state == .running) }
+                let supervisors = supervisorPids(of: spec.id)
+                #expect(supervisors.count == 1)
+                // Its host cgroup (not the control plane's) has a memory limit, and the
+                // processes it started are the server's, in the server's cgroup.
+                let pid = try #require(supervisors.first)
+                let cgroups = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8)
+                let memory = try #require(cgroups.split(separator: "\n").first { $0.contains("memory") || $0.hasPrefix("0::") })
+                #expect(memory.hasSuffix("/s4a-supervise/\(spec.id)"), "\(cgroups)")
+                let recorded = try #require(SupervisorCgroup.recorded(in: fixture.runtime.layout.processesDirectory(spec.id), id: spec.id))
+                #expect(recorded.memoryLimit == SupervisorCgroup.memoryBytes)
+                let sleeps = try await fixture.sh(spec.id, "ps -eo args | grep -c '^sleep 1000'").out
+                #expect(sleeps.trimmingCharacters(in: .whitespacesAndNewlines) == "12")
+                let hostSleeps = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init)
+                    .filter { ProcessTable.arguments(of: $0) == ["sleep", "1000"] }
+                #expect(hostSleeps.count >= 12)
+                for sleeper in hostSleeps.prefix(1) {
+                    let own = try String(contentsOfFile: "/proc/\(sleeper)/cgroup", encoding: .utf8)
+                    #expect(own.contains("/s4a/\(spec.id)"), "\(own)")
+                }
+                // Ending one leaves the others (and their supervisor) running.
+                try await fixture.runtime.endProcess(spec.id, name: names[0])
+                #expect(try await fixture.runtime.processStatus(spec.id, name: names[0])?.state == .exited)
+                #expect(try await fixture.runtime.processStatus(spec.id, name: names[1])?.state == .running)
+                #expect(supervisorPids(of: spec.id) == supervisors)
+            }
+        }
+    }
+
+    @Test func aSupervisorKilledFromOutsideLeavesRecordsThatSayTheOutcomeIsUnknown() async throws {
+        try await RuntimeFixture.run { fixture in
+            try await fixture.withServer { spec in
+                try await fixture.runtime.spawn(spec.id, ProcessRequest(name: "run_orphan", argv: ["sleep", "1000"]))
+                for pid in supervisorPids(of: spec.id) { kill(pid, SIGKILL) }
+                for _ in 0..<50 where !supervisorPids(of: spec.id).isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+                let status = try #require(try await fixture.runtime.processStatus(spec.id, name: "run_orphan"))
+                #expect(status.state == .exited && status.exitCode == nil)
+                // A new one starts for the next process.
+                try await fixture.runtime.spawn(spec.id, ProcessRequest(name: "run_next", argv: ["sh", "-c", "exit 5"]))
+                #expect(try await waitForExit(fixture, spec.id, "run_next").exitCode == 5)
+            }
+        }
+    }
+
     @Test func aStoppedServerCannotSpawn() async throws {
         try await RuntimeFixture.run { fixture in
             let spec = fixture.spec()

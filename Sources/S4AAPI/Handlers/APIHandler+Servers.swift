@@ -133,6 +133,12 @@ extension APIHandler {
         return .ok(.init(body: .json(Self.contract(run, withOutput: true))))
     }
 
+    func cancelRun(_ input: Operations.CancelRun.Input) async throws -> Operations.CancelRun.Output {
+        let run = try await servers.cancelRun(try RequestScope.requirePrincipal(), serverID: input.path.serverId,
+                                            runID: input.path.runId)
+        return .ok(.init(body: .json(Self.contract(run, withOutput: true))))
+    }
+
     /// Reached only when the WebSocket upgrade did not happen: says why.
     func getServerShell(_ input: Operations.GetServerShell.Input) async throws -> Operations.GetServerShell.Output {
         for (name, value) in [("cols", input.query.cols), ("rows", input.query.rows)] {

@@ -94,6 +94,7 @@ public enum Action {
     public static let serverBudgetChanged = "server.budget_changed"
     public static let serverBudgetExhausted = "server.budget_exhausted"
     public static let secretSet = "secret.set"
+    public static let runCancelled = "run.cancelled"
     public static let secretDeleted = "secret.deleted"
     public static let accountExported = "account.exported"
     /// Written as the deletion starts; it goes with the rest of the account's rows at its end.

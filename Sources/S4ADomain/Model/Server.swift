@@ -83,9 +83,13 @@ public enum ServerLimits {
     /// The largest cap a key without `budget:write` may give a server it creates (1 USD): making
     /// servers is not a licence to spend without limit.
     public static let budgetWithoutScope = MicroDollars(1_000_000)
-    /// Long-running processes (background runs, the app) a server may have at once: each costs
-    /// the host a supervisor beside the server.
-    public static let maxSupervisedProcesses = 32
+    /// Long-running processes (background runs, the app) a server may have at once, all under
+    /// the server's one supervisor (whose host cgroup bounds what they cost the host).
+    public static let maxSupervisedProcesses = 200
+    /// What the store keeps of runs' output per server (in characters of stdout and stderr),
+    /// and of how many runs: the newest keep theirs, older runs lose it.
+    public static let runOutputPerServer: Int64 = 16 << 20
+    public static let runOutputsPerServer = 1000
     /// Host uids below this are the host's own; each server gets the next free block.
     public static let uidRangeStart = 1_000_000
     public static let uidRangeSize = 65_536

@@ -354,11 +354,36 @@ public struct ServerService: Sendable {
             let record = lost
             try? await env.store.write { tx in try await tx.update(record) }
             if let error = error as? TooManyProcesses {
-                throw DomainError(.conflict, "This server runs \(error.limit) background processes, the most it may; end one first.")
+                throw DomainError(.conflict, "This server runs \(error.limit) background processes, the most it may; "
+                                  + "stop one first (POST /v1/servers/\(server.id)/runs/RUN_ID/cancel, or s4a run stop \(server.id) RUN_ID).")
             }
             throw DomainError.failure(.serverNotRunning, "The command could not start.", cause: error)
         }
         return run
+    }
+
+    /// Ends a background run for good (it is not restarted) and returns it as it ended.
+    public func cancelRun(_ principal: Principal, serverID: String, runID: String) async throws -> Run {
+        try principal.check(.scope(.serversExec))
+        let (server, run) = try await env.store.read { tx in
+            let server = try await tx.reachableServer(serverID, by: principal)
+            guard let run = try await tx.run(id: runID, serverID: serverID) else { throw DomainError.notFound }
+            return (server, run)
+        }
+        guard run.kind == Run.background, run.state == .running else { return run }
+        do {
+            try await runtime.endProcess(run.serverID, name: run.id)
+        } catch {
+            throw DomainError.failure(.serverNotRunning, "The run could not be stopped.", cause: error)
+        }
+        let ended = try await refreshed(run)
+        try await env.store.write { tx in
+            try await tx.append(ActivityRecord(action: Action.runCancelled, actor: principal.actor,
+                                               target: Target(type: "run", id: run.id), projectID: server.projectID,
+                                               metadata: ["server_id": run.serverID, "command": run.command]),
+                                accountID: run.accountID, at: env.now())
+        }
+        return ended
     }
 
     /// A background run as its supervisor last reported it (saved once it has ended).
