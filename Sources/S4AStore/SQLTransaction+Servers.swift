@@ -87,6 +87,30 @@ extension SQLTransaction {
                 cpu_micros = \(bind: run.cpuMicros)
             WHERE id = \(bind: run.id)
             """).run()
+        if !run.stdout.isEmpty || !run.stderr.isEmpty { try await trimRunOutputs(serverID: run.serverID) }
+    }
+
+    /// Keeps what a server's runs printed within `ServerLimits.runOutputPerServer`: the newest
+    /// runs keep their output, older ones lose it (and say so with `truncated`), so a server that
+    /// runs commands without end cannot grow the database without end.
+    func trimRunOutputs(serverID: String) async throws {
+        let rows = try await db.raw("""
+            SELECT id, started_at, LENGTH(stdout) + LENGTH(stderr) AS size FROM runs
+            WHERE server_id = \(bind: serverID) AND (stdout <> '' OR stderr <> '')
+            ORDER BY started_at DESC, id DESC LIMIT \(unsafeRaw: String(ServerLimits.runOutputsPerServer + 1))
+            """).all()
+        var total: Int64 = 0
+        for (index, row) in rows.enumerated() {
+            total += try row.int64("size")
+            guard total > ServerLimits.runOutputPerServer || index >= ServerLimits.runOutputsPerServer else { continue }
+            let startedAt = try row.int64("started_at"), id = try row.string("id")
+            try await db.raw("""
+                UPDATE runs SET stdout = '', stderr = '', truncated = 1
+                WHERE server_id = \(bind: serverID) AND (stdout <> '' OR stderr <> '')
+                  AND (started_at < \(bind: startedAt) OR (started_at = \(bind: startedAt) AND id <= \(bind: id)))
+                """).run()
+            return
+        }
     }
 
     func run(id: String, serverID: String) async throws -> Run? {

@@ -1,0 +1,79 @@
+import Foundation
+import S4ADomain
+import S4AStore
+import Testing
+
+/// What runs printed is kept within a bound per server, on both engines: the newest runs keep
+/// their output, older ones lose it and say so; other servers' runs are untouched.
+@Suite struct RunOutputStoreTests {
+    func makeServer(_ store: SQLStore, _ account: Account) async throws -> Server {
+        let project = Project(id: RandomToken.id(.project), accountID: account.id, name: "r", slug: unique("r"),
+                              visibility: .private, createdAt: Date(), updatedAt: Date())
+        let server = Server(id: RandomToken.id(.server), projectID: project.id, accountID: account.id, name: "s",
+                            template: "base", cpuMillis: 1000, memoryMB: 512, diskMB: 64, pidsLimit: 512,
+                            budget: MicroDollars(1_000), network: .none, state: .running, uidSlot: Int.random(in: 100_000...100_000_000),
+                            createdAt: Date(), updatedAt: Date())
+        try await store.write { tx in
+            try await tx.insert(project)
+            try await tx.insert(server)
+        }
+        return server
+    }
+
+    func run(_ server: Server, at seconds: Int, output: String) -> Run {
+        Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: Run.exec, command: "x",
+            state: .exited, exitCode: 0, stdout: output, stderr: "", truncated: false,
+            startedAt: Date(timeIntervalSince1970: 1_800_000_000 + Double(seconds)), finishedAt: nil)
+    }
+
+    @Test(arguments: Engine.allCases)
+    func theNewestRunsKeepTheirOutputWithinTheServersBound(engine: Engine) async throws {
+        try await engine.withStore { store in
+            let account = try await makeAccount(store)
+            let server = try await makeServer(store, account)
+            let neighbour = try await makeServer(store, account)
+            let sixMiB = String(repeating: "x", count: 6 << 20)
+            let elsewhere = run(neighbour, at: 0, output: sixMiB)
+            try await store.write { tx in try await tx.insert(elsewhere) }
+            var runs: [Run] = []
+            for second in 0..<5 {
+                let started = run(server, at: second, output: "")
+                try await store.write { tx in try await tx.insert(started) }
+                var finished = started
+                finished.stdout = sixMiB
+                let saved = finished
+                try await store.write { tx in try await tx.update(saved) }
+                runs.append(finished)
+            }
+            let ids = runs.map(\.id)
+            let read = try await store.read { tx in
+                var found: [Run] = []
+                for id in ids { if let run = try await tx.run(id: id, serverID: server.id) { found.append(run) } }
+                return found
+            }
+            // 16 MiB hold the newest two (12 MiB); the third would pass it.
+            #expect(read.map(\.stdout.count) == [0, 0, 0, 6 << 20, 6 << 20])
+            #expect(read.map(\.truncated) == [true, true, true, false, false])
+            let other = try await store.read { tx in try await tx.run(id: elsewhere.id, serverID: neighbour.id) }
+            #expect(other?.stdout.count == 6 << 20 && other?.truncated == false)
+        }
+    }
+
+    @Test(arguments: Engine.allCases)
+    func atMostAThousandRunsKeepTheirOutput(engine: Engine) async throws {
+        try await engine.withStore { store in
+            let account = try await makeAccount(store)
+            let server = try await makeServer(store, account)
+            let runs = (0...ServerLimits.runOutputsPerServer).map { run(server, at: $0, output: "line \($0)") }
+            try await store.write { tx in for run in runs { try await tx.insert(run) } }
+            let last = try #require(runs.last)
+            try await store.write { tx in try await tx.update(last) }
+            let (oldest, second, newest) = try await store.read { tx in
+                (try await tx.run(id: runs[0].id, serverID: server.id), try await tx.run(id: runs[1].id, serverID: server.id),
+                 try await tx.run(id: last.id, serverID: server.id))
+            }
+            #expect(oldest?.stdout == "" && oldest?.truncated == true)
+            #expect(second?.stdout == "line 1" && newest?.stdout == "line \(ServerLimits.runOutputsPerServer)")
+        }
+    }
+}
