@@ -209,7 +209,14 @@ struct ExecCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data(result.stdout.utf8))
             FileHandle.standardError.write(Data(result.stderr.utf8))
             if result.truncated { Output.error("output was cut at 1 MiB per stream") }
-            if result.timedOut { Output.error("timed out; the command's processes were killed") }
+            switch result.endedBy {
+            case .timeout: Output.error("timed out; the command's processes were killed")
+            case .oom: Output.error("killed: the server ran out of memory")
+            case .budget: Output.error("killed: the server's budget is spent")
+            case .signal: Output.error("killed by signal \(result.exitCode - 128)")
+            case .exit, .cancelled: break
+            }
+            if let hint = result.hint { Output.error(hint) }
         }
         if result.exitCode != 0 {
             throw CommandFailure(message: "", code: Int32(truncatingIfNeeded: result.exitCode), silent: true)

@@ -95,8 +95,10 @@ extension ToolCatalogue {
 
     /// Exit code first, then each stream under its own heading.
     static func describe(_ result: Components.Schemas.ExecResult) -> ToolOutput {
-        var text = "exit_code: \(result.exitCode)\nrun_id: \(result.runId)\nduration_ms: \(result.durationMs)\n"
+        var text = "exit_code: \(result.exitCode)\nended_by: \(result.endedBy.rawValue)\nrun_id: \(result.runId)\n"
+            + "duration_ms: \(result.durationMs)\n"
         if result.timedOut { text += "timed_out: true (the command's processes were killed)\n" }
+        if let hint = result.hint { text += "hint: \(hint)\n" }
         if result.truncated { text += "truncated: true (output past 1 MiB per stream was cut)\n" }
         text += "--- stdout ---\n\(result.stdout)"
         if !result.stdout.isEmpty, !result.stdout.hasSuffix("\n") { text += "\n" }

@@ -100,12 +100,17 @@ struct RunCgroup {
         guard mkdir(directory, 0o755) == 0 || errno == EEXIST else { return nil }
     }
 
+    /// The processes in the cgroup now.
+    var processIDs: [pid_t] {
+        ((try? String(contentsOfFile: directory + "/cgroup.procs", encoding: .utf8)) ?? "")
+            .split(separator: "\n").compactMap { pid_t($0) }
+    }
+
     /// Kills every process in the cgroup, again until none is left (a dying process's children
     /// may still be forking).
     func killAll() {
         for _ in 0..<100 {
-            let pids = ((try? String(contentsOfFile: directory + "/cgroup.procs", encoding: .utf8)) ?? "")
-                .split(separator: "\n").compactMap { Int32($0) }
+            let pids = processIDs
             if pids.isEmpty { return }
             for pid in pids { kill(pid, SIGKILL) }
             usleep(10_000)

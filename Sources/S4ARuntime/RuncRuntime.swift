@@ -299,12 +299,19 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
             return true
         }
         let bundle = layout.bundle(id)
+        let oomKillsBefore = RuncStateFile(runcRoot: layout.runcRoot, id: id).flatMap(Self.oomKills)
+        // At a timeout, what the command was listening on (a server run as a command) is noted
+        // before it is killed: the answer can then say to deploy it instead.
+        let listening = Locked<[Int]>([])
         let output = try await withTaskCancellationHandler {
             try await ChildProcess.run(
                 [runc, "--root", layout.runcRoot, "exec", "--process", "/proc/self/fd/3", "--pid-file", pidFile]
                     + (cgroup.map { ["--cgroup", $0.argument] } ?? []) + [id],
                 stdin: request.stdin, fd3: spec, outputLimit: request.outputLimit, timeout: request.timeout,
-                onOutput: request.onOutput, onTimeout: { _ in _ = killCommand() })
+                onOutput: request.onOutput, onTimeout: { _ in
+                    if let cgroup { listening.set(ListeningSockets.ports(of: cgroup.processIDs)) }
+                    _ = killCommand()
+                })
         } onCancel: {
             // Cancelled (its caller's authority ended, or the caller left): the command goes too,
             // once runc has said its pid (for at most two seconds).
@@ -315,8 +322,11 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
                 }
             }
         }
+        let oomKillsAfter = RuncStateFile(runcRoot: layout.runcRoot, id: id).flatMap(Self.oomKills)
         return ExecResult(exitCode: output.exitCode, stdout: output.stdout, stderr: output.stderr,
-                          truncated: output.truncated, timedOut: output.timedOut, cpuNanoseconds: cgroup?.cpuNanoseconds)
+                          truncated: output.truncated, timedOut: output.timedOut, cpuNanoseconds: cgroup?.cpuNanoseconds,
+                          outOfMemory: output.exitCode == 137 && (oomKillsAfter ?? 0) > (oomKillsBefore ?? 0),
+                          listeningPorts: listening.value)
     }
 
     // MARK: Orphans

@@ -79,10 +79,10 @@ public enum Supervisor {
         let processes = SupervisedProcesses(spec: spec, reaper: ChildReaper())
         let server = Thread {
             SupervisorChannel.serve(listener) { command in
-                let reply = ReplyBox()
+                let reply = Locked<SupervisorReply?>(nil)
                 let done = DispatchSemaphore(value: 0)
                 Task {
-                    reply.value = await processes.handle(command)
+                    reply.set(await processes.handle(command))
                     done.signal()
                 }
                 done.wait()
@@ -105,9 +105,5 @@ public enum Supervisor {
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
         limit.rlim_cur = min(limit.rlim_max, 8192)
         _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    }
-
-    private final class ReplyBox: @unchecked Sendable {
-        var value: SupervisorReply?
     }
 }

@@ -335,6 +335,11 @@ enum Migrations {
             "ALTER TABLE login_failures ADD COLUMN attempt_id TEXT",
             "CREATE INDEX login_failures_attempt ON login_failures(attempt_id)",
         ]),
+        // Why a run ended (exit, timeout, oom, budget, signal, cancelled) and what to do about it.
+        (13, [
+            "ALTER TABLE runs ADD COLUMN ended_by TEXT",
+            "ALTER TABLE runs ADD COLUMN hint TEXT",
+        ]),
     ]
 
     /// Steps that need the master key's audit keys, run after their migration's statements in

@@ -72,11 +72,11 @@ extension SQLTransaction {
     func insert(_ run: Run) async throws {
         try await db.raw("""
             INSERT INTO runs (id, server_id, account_id, kind, command, state, exit_code, stdout, stderr, truncated,
-                              started_at, finished_at, cpu_micros)
+                              started_at, finished_at, cpu_micros, ended_by, hint)
             VALUES (\(bind: run.id), \(bind: run.serverID), \(bind: run.accountID), \(bind: run.kind), \(bind: run.command),
                     \(bind: run.state.rawValue), \(bind: run.exitCode), \(bind: run.stdout), \(bind: run.stderr),
                     \(bind: run.truncated ? 1 : 0), \(bind: run.startedAt.millis), \(bind: run.finishedAt?.millis),
-                    \(bind: run.cpuMicros))
+                    \(bind: run.cpuMicros), \(bind: run.endedBy?.rawValue), \(bind: run.hint))
             """).run()
     }
 
@@ -84,7 +84,7 @@ extension SQLTransaction {
         try await db.raw("""
             UPDATE runs SET state = \(bind: run.state.rawValue), exit_code = \(bind: run.exitCode), stdout = \(bind: run.stdout),
                 stderr = \(bind: run.stderr), truncated = \(bind: run.truncated ? 1 : 0), finished_at = \(bind: run.finishedAt?.millis),
-                cpu_micros = \(bind: run.cpuMicros)
+                cpu_micros = \(bind: run.cpuMicros), ended_by = \(bind: run.endedBy?.rawValue), hint = \(bind: run.hint)
             WHERE id = \(bind: run.id)
             """).run()
         if !run.stdout.isEmpty || !run.stderr.isEmpty { try await trimRunOutputs(serverID: run.serverID) }
@@ -121,11 +121,15 @@ extension SQLTransaction {
         // Without their output: a list shows runs, GET of one run shows what it printed.
         let query = SQLQueryString("""
             SELECT id, server_id, account_id, kind, command, state, exit_code, '' AS stdout, '' AS stderr, truncated,
-                   started_at, finished_at, cpu_micros
+                   started_at, finished_at, cpu_micros, ended_by, hint
             FROM runs WHERE server_id = \(bind: serverID)
             """)
         let rows = try await db.raw(try newestFirst(query, by: "started_at", after: cursor, limit: limit)).all()
         return try page(rows, limit: limit, decode: Self.run, key: { ($0.startedAt, $0.id) })
+    }
+
+    func deleteRun(id: String) async throws {
+        try await db.raw("DELETE FROM runs WHERE id = \(bind: id)").run()
     }
 
     func loseRunningRuns(at: Date) async throws -> Int {
@@ -145,6 +149,8 @@ extension SQLTransaction {
                    exitCode: try row.optionalInt64("exit_code").map { Int($0) }, stdout: try row.string("stdout"),
                    stderr: try row.string("stderr"), truncated: try row.int64("truncated") != 0,
                    startedAt: try row.date("started_at"), finishedAt: try row.optionalDate("finished_at"),
-                   cpuMicros: try row.optionalInt64("cpu_micros"))
+                   cpuMicros: try row.optionalInt64("cpu_micros"),
+                   endedBy: try row.optionalString("ended_by").flatMap(Run.Ending.init(rawValue:)),
+                   hint: try row.optionalString("hint"))
     }
 }

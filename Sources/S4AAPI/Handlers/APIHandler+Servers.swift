@@ -117,7 +117,8 @@ extension APIHandler {
     static func result(_ run: Run) -> Components.Schemas.ExecResult {
         .init(runId: run.id, exitCode: run.exitCode ?? -1, stdout: run.stdout, stderr: run.stderr, truncated: run.truncated,
               timedOut: run.state == .timedOut, durationMs: run.durationMilliseconds ?? 0,
-              cpuMs: run.cpuMicros.map { Int($0 / 1000) })
+              cpuMs: run.cpuMicros.map { Int($0 / 1000) },
+              endedBy: run.endedBy.flatMap { .init(rawValue: $0.rawValue) } ?? .exit, hint: run.hint)
     }
 
     func listRuns(_ input: Operations.ListRuns.Input) async throws -> Operations.ListRuns.Output {
@@ -202,6 +203,6 @@ extension APIHandler {
             state: .init(rawValue: run.state.rawValue) ?? .lost, exitCode: run.exitCode,
             stdout: withOutput ? run.stdout : nil, stderr: withOutput ? run.stderr : nil, truncated: run.truncated,
             durationMs: run.durationMilliseconds, cpuMs: run.cpuMicros.map { Int($0 / 1000) }, startedAt: run.startedAt,
-            finishedAt: run.finishedAt)
+            finishedAt: run.finishedAt, endedBy: run.endedBy.flatMap { .init(rawValue: $0.rawValue) }, hint: run.hint)
     }
 }

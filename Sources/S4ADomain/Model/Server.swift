@@ -119,11 +119,23 @@ public struct Run: Sendable, Equatable {
     public var finishedAt: Date?
     /// CPU time the command and its children used, once it ended (nil: not measured).
     public var cpuMicros: Int64?
+    /// Why it ended, once it has.
+    public var endedBy: Ending?
+    /// What to do about how it ended (a server run as a command: deploy it).
+    public var hint: String?
+
+    /// Why a run ended: it exited, its timeout or the kernel's OOM killer or the server's budget
+    /// ended it, a signal did, or it was cancelled.
+    public enum Ending: String, Sendable, Codable, CaseIterable {
+        case exit, timeout, oom, budget, signal, cancelled
+    }
 
     public init(id: String, serverID: String, accountID: String, kind: String, command: String, state: State,
                 exitCode: Int?, stdout: String, stderr: String, truncated: Bool, startedAt: Date, finishedAt: Date?,
-                cpuMicros: Int64? = nil) {
+                cpuMicros: Int64? = nil, endedBy: Ending? = nil, hint: String? = nil) {
         self.cpuMicros = cpuMicros
+        self.endedBy = endedBy
+        self.hint = hint
         self.id = id
         self.serverID = serverID
         self.accountID = accountID

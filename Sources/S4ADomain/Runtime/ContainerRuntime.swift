@@ -66,14 +66,20 @@ public struct ExecResult: Sendable, Equatable {
     public var timedOut: Bool
     /// CPU time of the command and everything it started (nil where it could not be measured).
     public var cpuNanoseconds: UInt64?
+    /// Killed by the kernel because the server ran out of memory.
+    public var outOfMemory: Bool
+    /// TCP ports the command was listening on when its timeout killed it.
+    public var listeningPorts: [Int]
     public init(exitCode: Int32, stdout: [UInt8], stderr: [UInt8], truncated: Bool, timedOut: Bool,
-                cpuNanoseconds: UInt64? = nil) {
+                cpuNanoseconds: UInt64? = nil, outOfMemory: Bool = false, listeningPorts: [Int] = []) {
         self.exitCode = exitCode
         self.stdout = stdout
         self.stderr = stderr
         self.truncated = truncated
         self.timedOut = timedOut
         self.cpuNanoseconds = cpuNanoseconds
+        self.outOfMemory = outOfMemory
+        self.listeningPorts = listeningPorts
     }
 }
 

@@ -313,11 +313,20 @@ public struct ServerService: Sendable {
                 }
             }
         } catch {
-            run.state = .lost
-            run.finishedAt = env.now()
-            let lost = run
-            try? await env.store.write { tx in try await tx.update(lost) }
-            if let error = error as? DomainError, error.kind == .unauthenticated { throw error }
+            if let error = error as? DomainError, error.kind == .unauthenticated {
+                try? await lose(run)
+                throw error
+            }
+            // Refused: the server is not running (its budget ran out a moment ago, or it was
+            // stopped). A command that never ran is no run; the server's state says why.
+            if (try? await runtime.status(server.id)) != .running {
+                let runID = run.id
+                try? await env.store.write { tx in try await tx.deleteRun(id: runID) }
+                let ended = await recordBudgetStop(server)
+                throw DomainError.failure(.serverNotRunning, ended ? "The server's budget is spent; the command did not run."
+                                          : "The server is not running; the command did not run.", cause: error)
+            }
+            try? await lose(run)
             throw DomainError.failure(.serverNotRunning, "The command could not run.", cause: error)
         }
         run.state = result.timedOut ? .timedOut : .exited
@@ -327,9 +336,47 @@ public struct ServerService: Sendable {
         run.truncated = result.truncated
         run.cpuMicros = result.cpuNanoseconds.map { Int64($0 / 1000) }
         run.finishedAt = env.now()
+        if result.timedOut {
+            run.endedBy = .timeout
+            if let port = result.listeningPorts.first {
+                run.hint = "It was still listening on port \(port) when its timeout killed it. Run servers with deploy "
+                    + "(POST /v1/servers/\(server.id)/deploy, s4a deploy, MCP deploy) or as a background command "
+                    + "(\"background\": true, s4a exec --background)."
+            }
+        } else if result.outOfMemory {
+            run.endedBy = .oom
+            run.hint = "The server ran out of memory (\(server.memoryMB) MB); give it more or make the command use less."
+        } else if result.exitCode >= 128 {
+            // Killed by a signal: the watchdog's, when the server's budget ran out meanwhile.
+            run.endedBy = await recordBudgetStop(server) ? .budget : .signal
+            if run.endedBy == .budget { run.hint = "The server's budget is spent; raise it to start the server again." }
+        } else {
+            run.endedBy = .exit
+        }
         let finished = run
         try await env.store.write { tx in try await tx.update(finished) }
         return finished
+    }
+
+    private func lose(_ run: Run) async throws {
+        var lost = run
+        lost.state = .lost
+        lost.finishedAt = env.now()
+        let record = lost
+        try await env.store.write { tx in try await tx.update(record) }
+    }
+
+    /// If the server's watchdog stopped it at its deadline, records that now (the server reads
+    /// `exhausted` at once, not after the next metering round). True if its lease ran out.
+    func recordBudgetStop(_ server: Server) async -> Bool {
+        guard let budgets, (try? await runtime.leaseExpired(server.id)) ?? nil != nil else { return false }
+        try? await locks.withLock(server.id) {
+            // The metering round may have recorded it first: then the lease note is gone.
+            guard let current = try await env.store.read({ tx in try await tx.server(id: server.id, accountID: server.accountID) }),
+                  current.state == .running else { return }
+            _ = try await endIfLeaseRanOut(current, budgets)
+        }
+        return true
     }
 
     /// Starts a command under the server's supervisor and returns at once: it outlives the
@@ -376,7 +423,7 @@ public struct ServerService: Sendable {
         } catch {
             throw DomainError.failure(.serverNotRunning, "The run could not be stopped.", cause: error)
         }
-        let ended = try await refreshed(run)
+        let ended = try await refreshed(run, endedBy: .cancelled)
         try await env.store.write { tx in
             try await tx.append(ActivityRecord(action: Action.runCancelled, actor: principal.actor,
                                                target: Target(type: "run", id: run.id), projectID: server.projectID,
@@ -387,22 +434,24 @@ public struct ServerService: Sendable {
     }
 
     /// A background run as its supervisor last reported it (saved once it has ended).
-    func refreshed(_ run: Run) async throws -> Run {
+    func refreshed(_ run: Run, endedBy: Run.Ending? = nil) async throws -> Run {
         guard run.kind == Run.background, run.state == .running else { return run }
         switch try? await runtime.processStatus(run.serverID, name: run.id) {
-        case nil: return try await finish(run, exitCode: nil)  // no record: its outcome is unknown
+        case nil: return try await finish(run, exitCode: nil, endedBy: endedBy)  // no record: its outcome is unknown
         case let status? where status.state == .exited:
             return try await finish(run, exitCode: status.exitCode, at: status.finishedAt,
-                                    cpuMicros: status.cpuNanoseconds.map { Int64($0 / 1000) })
+                                    cpuMicros: status.cpuNanoseconds.map { Int64($0 / 1000) }, endedBy: endedBy)
         case _?: return run
         }
     }
 
     /// Records how a run that was not waited for ended (nil: unknown, so lost).
-    func finish(_ run: Run, exitCode: Int32?, at time: Date? = nil, cpuMicros: Int64? = nil) async throws -> Run {
+    func finish(_ run: Run, exitCode: Int32?, at time: Date? = nil, cpuMicros: Int64? = nil, endedBy: Run.Ending? = nil)
+        async throws -> Run {
         var ended = run
         ended.cpuMicros = cpuMicros
         ended.state = exitCode == nil ? .lost : .exited
+        ended.endedBy = endedBy ?? exitCode.map { $0 >= 128 ? .signal : .exit }
         ended.exitCode = exitCode.map(Int.init)
         ended.finishedAt = time ?? env.now()
         let record = ended

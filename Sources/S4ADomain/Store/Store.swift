@@ -176,6 +176,8 @@ public protocol StoreTransaction: Sendable {
     func insert(_ run: Run) async throws
     func update(_ run: Run) async throws
     func run(id: String, serverID: String) async throws -> Run?
+    /// Forgets a run that never ran (the runtime refused it).
+    func deleteRun(id: String) async throws
     /// Runs without their output, newest first.
     func runs(serverID: String, cursor: String?, limit: Int) async throws -> Page<Run>
     /// Marks waited-for runs still `running` as `lost` (the control plane stopped while they ran);

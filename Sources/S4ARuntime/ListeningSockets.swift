@@ -1,0 +1,47 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which TCP ports a set of processes listen on, read from /proc: their socket inodes (from
+/// `/proc/<pid>/fd`) matched against the LISTEN entries of their network namespace's
+/// `/proc/<pid>/net/tcp` and `tcp6`. Every read is bounded and every field checked.
+enum ListeningSockets {
+    static func ports(of pids: [pid_t]) -> [Int] {
+        guard let first = pids.first else { return [] }
+        var inodes: Set<UInt64> = []
+        for pid in pids.prefix(512) {
+            let directory = "/proc/\(pid)/fd"
+            for name in ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).prefix(4096) {
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + name),
+                      target.hasPrefix("socket:["), target.hasSuffix("]"),
+                      let inode = UInt64(target.dropFirst(8).dropLast()) else { continue }
+                inodes.insert(inode)
+            }
+        }
+        guard !inodes.isEmpty else { return [] }
+        var ports: Set<Int> = []
+        for table in ["tcp", "tcp6"] {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(first)/net/\(table)") else { continue }
+            for (port, inode) in listening(in: String(decoding: data.prefix(4 << 20), as: UTF8.self)) where inodes.contains(inode) {
+                ports.insert(port)
+            }
+        }
+        return ports.sorted()
+    }
+
+    /// (port, inode) of each LISTEN line of a /proc/net/tcp table.
+    static func listening(in table: String) -> [(Int, UInt64)] {
+        var found: [(Int, UInt64)] = []
+        for line in table.split(separator: "\n").dropFirst() {
+            // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count > 9, fields[3] == "0A",
+                  let colon = fields[1].lastIndex(of: ":"),
+                  let port = Int(fields[1][fields[1].index(after: colon)...], radix: 16), (1...65535).contains(port),
+                  let inode = UInt64(fields[9]) else { continue }
+            found.append((port, inode))
+        }
+        return found
+    }
+}

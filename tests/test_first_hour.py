@@ -1,0 +1,87 @@
+"""What a newcomer and an agent hit in their first hour (issue: "the first hour"), through the
+real binary and real runc: results that explain themselves, background runs that can be
+stopped."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import signup_and_login
+from test_trust_under_fire import new_server, project_of
+
+
+def exec_(srv, token, sid, command, **extra):
+    r = srv.request("POST", f"/v1/servers/{sid}/exec", token, timeout=120, json={"command": command, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_an_exec_answer_says_how_the_command_ended(make_server):
+    srv = make_server()
+    acct = signup_and_login(srv)
+    project = project_of(srv, acct.token, "ends")
+    sid = new_server(srv, acct.token, project, "1", memory=64)
+
+    plain = exec_(srv, acct.token, sid, "exit 3")
+    assert (plain["exit_code"], plain["ended_by"]) == (3, "exit") and "hint" not in plain, plain
+    # A server run as a command: the timeout kills it, and the answer says to deploy it.
+    served = exec_(srv, acct.token, sid, "exec python3 -m http.server 8080", timeout_s=3)
+    assert served["ended_by"] == "timeout" and served["timed_out"], served
+    assert "port 8080" in served["hint"] and "deploy" in served["hint"], served
+    # A command that times out without listening gets no such hint.
+    quiet = exec_(srv, acct.token, sid, "sleep 30", timeout_s=1)
+    assert quiet["ended_by"] == "timeout" and "hint" not in quiet, quiet
+    killed = exec_(srv, acct.token, sid, "kill -9 $$")
+    assert (killed["exit_code"], killed["ended_by"]) == (137, "signal"), killed
+    # Touching 200 MiB in a 64 MiB server: the kernel's OOM killer ends it, and the answer says so.
+    oom = exec_(srv, acct.token, sid, "python3 -c 'a = bytearray(200 * 1024 * 1024); print(len(a))'")
+    assert (oom["exit_code"], oom["ended_by"]) == (137, "oom"), oom
+    assert "memory" in oom["hint"], oom
+    # The run remembers it.
+    run = srv.request("GET", f"/v1/servers/{sid}/runs/{served['run_id']}", acct.token).json()
+    assert run["ended_by"] == "timeout" and "port 8080" in run["hint"], run
+
+
+def test_a_budget_kill_reads_exhausted_at_once_and_a_refused_exec_is_no_run(make_server):
+    srv = make_server()
+    acct = signup_and_login(srv)
+    project = project_of(srv, acct.token, "broke")
+    # 100 millicores and 64 MiB cost 1.68 µ$ a second: about 6 s of budget.
+    sid = new_server(srv, acct.token, project, "0.00001", memory=64)
+    started = time.monotonic()
+    result = exec_(srv, acct.token, sid, "sleep 60", timeout_s=60)
+    assert time.monotonic() - started < 30
+    assert result["ended_by"] == "budget" and result["exit_code"] == 137, result
+    assert "budget" in result["hint"], result
+    server = srv.request("GET", f"/v1/servers/{sid}", acct.token).json()
+    assert server["state"] == "exhausted", server
+    runs_before = srv.request("GET", f"/v1/servers/{sid}/runs", acct.token).json()["items"]
+    refused = srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, json={"command": "true"})
+    assert refused.status_code == 409 and refused.headers["content-type"].startswith("application/problem+json"), refused.text
+    runs_after = srv.request("GET", f"/v1/servers/{sid}/runs", acct.token).json()["items"]
+    assert [r["id"] for r in runs_after] == [r["id"] for r in runs_before]
+
+
+def test_a_background_run_is_cancelled_for_good(make_server):
+    srv = make_server()
+    acct = signup_and_login(srv)
+    sid = new_server(srv, acct.token, project_of(srv, acct.token, "bg"), "1", memory=64)
+    r = srv.request("POST", f"/v1/servers/{sid}/exec", acct.token,
+                    json={"command": "sleep 1000 & sleep 1000; echo never", "background": True})
+    assert r.status_code == 202, r.text
+    run_id = r.json()["id"]
+    cancelled = srv.request("POST", f"/v1/servers/{sid}/runs/{run_id}/cancel", acct.token)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["state"] == "exited" and cancelled.json()["ended_by"] == "cancelled", cancelled.text
+    # Everything it started went with it, and nothing restarts it.
+    time.sleep(1.5)
+    ps = exec_(srv, acct.token, sid, "ps -eo args")["stdout"]
+    assert "sleep 1000" not in ps, ps
+    # Cancelling again answers the ended run; an unknown run is 404; another account sees nothing.
+    again = srv.request("POST", f"/v1/servers/{sid}/runs/{run_id}/cancel", acct.token)
+    assert again.status_code == 200 and again.json()["ended_by"] == "cancelled"
+    assert srv.request("POST", f"/v1/servers/{sid}/runs/run_nosuch/cancel", acct.token).status_code == 404
+    other = signup_and_login(srv)
+    assert srv.request("POST", f"/v1/servers/{sid}/runs/{run_id}/cancel", other.token).status_code == 404
+    events = srv.request("GET", "/v1/activity?action=run.cancelled", acct.token).json()["items"]
+    assert [e["target"]["id"] for e in events] == [run_id], events
