@@ -6,6 +6,10 @@
 #                runs the Swift suites (SQLite and PostgreSQL) and the black-box tests in
 #                tests/ against the real binary, then stops PostgreSQL
 #
+#   make install builds a release binary, puts it in $(PREFIX)/bin (s4a on the PATH) and
+#                installs a systemd unit for `s4a serve` (Restart=always), started when
+#                systemd runs this machine
+#
 # Other targets: deps, deps-lite, build, bench, pg-start, pg-stop.
 
 SHELL := /bin/bash
@@ -31,7 +35,12 @@ APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 # own python3 is "externally managed", PEP 668), else $(PYTHON). Expanded when used.
 PY = $(if $(wildcard .venv/bin/python),.venv/bin/python,$(PYTHON))
 
-.PHONY: deps deps-lite deps-system deps-python build serve test bench pg-start pg-stop
+.PHONY: deps deps-lite deps-system deps-python build serve test bench pg-start pg-stop install
+
+PREFIX ?= /usr/local
+UNIT_DIR ?= /etc/systemd/system
+# What install installs: a release build, made here; the tests give the binary they test.
+INSTALL_BIN ?= .build/release/s4a
 
 # apt-get only when something is missing, so that a ready machine pays nothing.
 # $(1): the packages to consider: "base" (curl, openssl) or "all" (+ postgresql, python, pebble,
@@ -104,6 +113,17 @@ test: deps
 	S4A_TEST_POSTGRES_URL="$$pg_url" S4A_REQUIRE_POSTGRES=1 S4A_REQUIRE_PEBBLE=1 S4A_BIN="$(abspath $(BIN))" \
 	  $(PY) -m pytest -q tests || { r=$$?; [ "$$rc" -ne 0 ] || rc=$$r; }; \
 	exit $$rc
+
+install: deps-lite
+	@if [ "$(INSTALL_BIN)" = .build/release/s4a ]; then $(SWIFT) build -c release --product s4a; fi
+	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/s4a
+	sed 's|@BINDIR@|$(PREFIX)/bin|' packaging/s4a.service > s4a.service.tmp
+	install -D -m 0644 s4a.service.tmp $(DESTDIR)$(UNIT_DIR)/s4a.service && rm s4a.service.tmp
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+	  systemctl daemon-reload && systemctl enable --now s4a.service && echo "== s4a.service enabled and started"; \
+	else \
+	  echo "== installed $(DESTDIR)$(PREFIX)/bin/s4a and $(DESTDIR)$(UNIT_DIR)/s4a.service (systemd is not running here: start it with systemctl enable --now s4a)"; \
+	fi
 
 bench: build
 	$(BIN) bench api

@@ -318,3 +318,27 @@ def test_serve_prints_its_url_and_ca_and_stops_gracefully_on_sigterm(make_server
     again = make_server.restart(srv)
     assert again.ca.read_bytes() == ca_before
     assert again.request("GET", "/healthz").status_code == 200
+
+
+def test_the_cli_speaks_human(server, cli):
+    """`--version`, signup pointing to `s4a login`, comma-separated scopes, durations for
+    --since, and JSON output that ends with a newline."""
+    from pathlib import Path
+    contract = (Path(__file__).resolve().parent.parent / "Sources/S4AContract/openapi.yaml").read_text()
+    version = re.search(r"^  version: (\S+)$", contract, re.M).group(1)
+    assert cli.ok("--version").stdout.strip() == version
+    email = f"human-{time.time_ns()}@example.com"
+    env = {"S4A_API_URL": server.base_url, "S4A_CA_CERT": str(server.ca)}
+    signed = cli.run("signup", "--email", email, "--password-stdin", input="a long passphrase\n", env=env)
+    assert signed.returncode == 0, signed.stderr
+    assert f"s4a login --email {email}" in signed.stdout, signed.stdout
+    assert cli.run("login", "--email", email, "--password-stdin", input="a long passphrase\n", env=env).returncode == 0
+    raw = cli.ok("key", "create", "--name", "commas", "--scope", "projects:read,servers:read", "--json").stdout
+    assert raw.endswith("}\n")
+    assert sorted(json.loads(raw)["key"]["scopes"]) == ["projects:read", "servers:read"]
+    bad = cli.run("key", "create", "--name", "bad", "--scope", "projects:read,nope")
+    assert bad.returncode == 2 and "nope" in bad.stderr
+    exported = cli.run("activity", "export", "--since", "10m")
+    assert exported.returncode == 0 and "key.created" in exported.stdout, exported.stderr
+    wrong = cli.run("activity", "export", "--since", "yesterday")
+    assert wrong.returncode == 2 and "duration" in wrong.stderr

@@ -40,7 +40,7 @@ struct ActivityCommand: AsyncParsableCommand {
             discussion: "Example: s4a activity export --format csv --since 2026-01-01T00:00:00Z -o activity.csv")
         @OptionGroup var client: ClientOptions
         @Option(help: "jsonl or csv.") var format = "jsonl"
-        @Option(help: "Only events at or after this RFC 3339 time.") var since: String?
+        @Option(help: "Only events at or after this time (RFC 3339, or a duration ago: 10m, 6h, 7d).") var since: String?
         @Option(help: "Only events at or before this RFC 3339 time.") var until: String?
         @Option(name: [.short, .customLong("output")], help: "Write to this file instead of stdout.") var output: String?
 
@@ -48,14 +48,8 @@ struct ActivityCommand: AsyncParsableCommand {
             guard let format = Operations.ExportActivity.Input.Query.FormatPayload(rawValue: format) else {
                 throw ValidationError("--format takes jsonl or csv")
             }
-            let transcoder = RFC3339DateTranscoder()
-            func time(_ text: String?, _ name: String) throws -> Date? {
-                guard let text else { return nil }
-                guard let date = try? transcoder.decode(text) else { throw ValidationError("--\(name) takes an RFC 3339 time") }
-                return date
-            }
-            let query = Operations.ExportActivity.Input.Query(format: format, since: try time(since, "since"),
-                                                              until: try time(until, "until"))
+            let query = Operations.ExportActivity.Input.Query(format: format, since: try TimeArgument.parse(since, "since"),
+                                                              until: try TimeArgument.parse(until, "until"))
             let output = self.output
             try await withConnection(client) { connection in
                 switch try await connection.client.exportActivity(query: query) {

@@ -15,13 +15,13 @@ struct KeyCommand: AsyncParsableCommand {
 
         @OptionGroup var client: ClientOptions
         @Option(help: "A name to recognise the key by.") var name: String
-        @Option(name: .customLong("scope"), help: "A scope to grant (repeatable).") var scopes: [String]
+        @Option(name: .customLong("scope"), help: "Scopes to grant: repeat it, or separate them with commas.") var scopes: [String]
         @Option(name: .customLong("project"), help: "Restrict the key to this project id (repeatable).") var projects: [String] = []
         @Option(help: "Expiry, RFC 3339 (e.g. 2026-12-31T00:00:00Z).") var expiresAt: String?
         @Option(help: "The largest budget, in USD, this key may give a server (e.g. 25.00).") var maxServerBudgetUsd: String?
 
         func run() async throws {
-            let scopes = try scopes.map { raw in
+            let scopes = try scopes.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.map { raw in
                 guard let scope = Components.Schemas.Scope(rawValue: raw) else { throw ValidationError("Unknown scope \(raw).") }
                 return scope
             }

@@ -8,25 +8,19 @@ import S4AContract
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs", abstract: "Show a server's logs: its background commands and deployed app, timestamped.",
-        discussion: "Example: s4a logs srv_… --since 2026-11-27T10:00:00Z -q error. With -f, keep printing new lines until interrupted.")
+        discussion: "Example: s4a logs srv_… --since 10m -q error. With -f, keep printing new lines until interrupted.")
 
     @OptionGroup var client: ClientOptions
     @Argument(help: "The server's id.") var server: String
     @Flag(name: [.short, .customLong("follow")], help: "Keep printing new lines as they come.") var follow = false
-    @Option(help: "Only lines at or after this RFC 3339 time.") var since: String?
+    @Option(help: "Only lines at or after this time (RFC 3339, or a duration ago: 10m, 6h, 7d).") var since: String?
     @Option(help: "Only lines at or before this RFC 3339 time.") var until: String?
     @Option(name: .short, help: "Only lines containing this text (case-insensitive).") var q: String?
     @Option(help: "At most this many lines, the newest (default 1000).") var limit: Int?
 
     func run() async throws {
-        let transcoder = RFC3339DateTranscoder()
-        func time(_ text: String?, _ name: String) throws -> Date? {
-            guard let text else { return nil }
-            guard let date = try? transcoder.decode(text) else { throw ValidationError("--\(name) takes an RFC 3339 time") }
-            return date
-        }
         let query = Operations.GetServerLogs.Input.Query(
-            since: try time(since, "since"), until: try time(until, "until"), q: q, limit: limit, follow: follow ? true : nil)
+            since: try TimeArgument.parse(since, "since"), until: try TimeArgument.parse(until, "until"), q: q, limit: limit, follow: follow ? true : nil)
         let json = client.json
         try await withConnection(client) { connection in
             switch try await connection.client.getServerLogs(path: .init(serverId: server), query: query) {

@@ -91,7 +91,7 @@ struct SignupCommand: AsyncParsableCommand {
             switch try await connection.client.createAccount(body: .json(.init(email: email, password: password))) {
             case .created(let created):
                 let result = try created.body.json
-                if json { try Output.json(result) } else { print("Signed up \(result.email). \(result.next)") }
+                if json { try Output.json(result) } else { print("Signed up \(result.email). Sign in with: s4a login --email \(result.email)") }
             case .default(let status, let problem): throw APIProblem(status: status, problem)
             }
         }

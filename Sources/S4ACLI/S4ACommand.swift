@@ -20,6 +20,7 @@ public struct S4ACommand: AsyncParsableCommand {
         `s4a login` saved in ~/.config/s4a/config.json. Add --json for machines.
         Exit codes: 0 ok, 1 failed, 2 usage; `s4a exec` passes the command's on.
         """,
+        version: S4AVersion.current,
         subcommands: [
             ServeCommand.self, SignupCommand.self, LoginCommand.self, LogoutCommand.self, WhoamiCommand.self,
             AccountCommand.self, KeyCommand.self, ProjectCommand.self, ServerCommand.self, ExecCommand.self,
