@@ -165,6 +165,12 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     b.get(srv.url(f"/servers/{sid}"))
     assert b.find_element(By.ID, "server-state").text == "running"
     assert len(b.find_elements(By.CSS_SELECTOR, "svg.chart")) == 3
+    # A fresh server has no error and no app: the page says neither (an absent value once
+    # reached the template as present: a red box reading "nil", an "App … on port" heading).
+    page_text = b.find_element(By.TAG_NAME, "main").text if b.find_elements(By.TAG_NAME, "main") else b.find_element(By.TAG_NAME, "body").text
+    assert b.find_elements(By.CSS_SELECTOR, ".flash.error") == [], page_text
+    assert "nil" not in page_text.split() and "on port" not in page_text, page_text
+    assert "App" not in [h.text for h in b.find_elements(By.TAG_NAME, "h2")]
     wait_until(lambda: b.find_element(By.ID, "logs-status").text == "Live.")
     bg = srv.request("POST", f"/v1/servers/{sid}/exec", token, json={
         "command": "for i in 1 2 3 4 5; do echo agent-line-$i; sleep 0.3; done", "background": True})
@@ -172,6 +178,9 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     wait_until(lambda: "agent-line-5" in b.find_element(By.ID, "logs").text)
     logs = b.find_element(By.ID, "logs").text
     assert logs.index("agent-line-1") < logs.index("agent-line-5")
+    # Each streamed line names the run that printed it (it once read "[undefined]").
+    line = next(text for text in logs.splitlines() if text.endswith("agent-line-1"))
+    assert "undefined" not in logs and f"[{bg.json()['id']}] agent-line-1" in line, line
     shot(b, "06-server-live-logs")
 
     # The command box runs exec; the run's output has its own page. The secret reaches the
@@ -318,7 +327,10 @@ def test_a_throttled_sign_in_says_so(make_server):
     s.trust_env = False
     page = s.get(server.url("/signin"))
     csrf = re.search(r'name="_csrf" value="([^"]+)"', page.text).group(1)
-    for _ in range(6):
+    r = s.post(server.url("/signin"), data={"email": email, "password": "wrong password!", "_csrf": csrf})
+    # A failed sign-in keeps the email: only the password is typed again.
+    assert f'name="email" value="{email}"' in r.text, r.text
+    for _ in range(5):
         r = s.post(server.url("/signin"), data={"email": email, "password": "wrong password!", "_csrf": csrf})
     assert "Too many failed sign-ins" in r.text, r.text
     assert re.search(r"wait \d+ s", r.text)

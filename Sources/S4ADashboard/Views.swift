@@ -7,7 +7,28 @@ struct Views: Sendable {
     let library: MustacheLibrary
 
     func render(_ template: String, _ data: [String: Any]) -> String {
-        library.render(data, withTemplate: template) ?? "<!doctype html><title>Missing page</title><p>Missing page \(template)."
+        library.render(PageData.present(data) ?? [:], withTemplate: template)
+            ?? "<!doctype html><title>Missing page</title><p>Missing page \(template)."
+    }
+}
+
+/// What a page's data holds once every absent value is gone: an Optional boxed in `Any` is a
+/// value to Mustache (an empty one rendered "nil" and opened its section), so `nil` anywhere
+/// in the data, however deep, is removed before it reaches a template.
+enum PageData {
+    static func present(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let wrapped = mirror.children.first?.value else { return nil }
+            return present(wrapped)
+        }
+        if let dictionary = value as? [String: Any] {
+            var kept: [String: Any] = [:]
+            for (key, item) in dictionary { if let item = present(item) { kept[key] = item } }
+            return kept
+        }
+        if let array = value as? [Any] { return array.compactMap(present) }
+        return value
     }
 }
 

@@ -7,7 +7,8 @@ extension Pages {
     func addAuth() {
         get("/", signedIn: false) { visit in .redirect(visit.principal == nil ? "/signin" : "/projects") }
         get("/signin", signedIn: false) { visit in
-            visit.principal == nil ? .page("signin", ["title": "Sign in"]) : .redirect("/projects")
+            // After a failed attempt the email comes back in the query, so that only the password is typed again.
+            visit.principal == nil ? .page("signin", ["title": "Sign in", "email": visit.query("email") ?? ""]) : .redirect("/projects")
         }
         get("/signup", signedIn: false) { _ in .page("signup", ["title": "Sign up"]) }
         get("**", signedIn: false) { visit in
@@ -20,7 +21,7 @@ extension Pages {
             return .page("error", ["title": "Not found", "message": "There is no such page."], status: .notFound)
         }
 
-        post("/signin", signedIn: false, back: { _ in "/signin" }) { visit in
+        post("/signin", signedIn: false, back: { visit in "/signin?email=" + queryValue(visit.form["email"] ?? "") }) { visit in
             try await signIn(visit, email: visit.form["email"] ?? "", password: visit.form["password"] ?? "",
                              welcome: nil)
         }

@@ -10,7 +10,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (first) { pre.textContent = ""; first = false; }
     const line = JSON.parse(event.data);
     const when = (line.time || "").replace("T", " ").replace(/\.\d+Z$/, "Z");
-    pre.textContent += `${when} [${line.process}] ${line.text}\n`;
+    pre.textContent += `${when} [${line.run_id}] ${line.text}\n`;
     pre.scrollTop = pre.scrollHeight;
   });
   // Each (re)connection starts with the backlog again: it replaces what is shown.
