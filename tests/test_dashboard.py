@@ -183,6 +183,14 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     assert "undefined" not in logs and f"[{bg.json()['id']}] agent-line-1" in line, line
     shot(b, "06-server-live-logs")
 
+    # A background run still running has a Stop button; it ends the run for good.
+    forever = srv.request("POST", f"/v1/servers/{sid}/exec", token, json={"command": "sleep 1000", "background": True}).json()
+    b.get(srv.url(f"/servers/{sid}"))
+    submit(b, By.CSS_SELECTOR, f"tr[data-run='{forever['id']}'] button.cancel-run")
+    row = b.find_element(By.CSS_SELECTOR, f"tr[data-run='{forever['id']}']")
+    assert "exited (cancelled)" in row.text and not row.find_elements(By.CSS_SELECTOR, "button.cancel-run"), row.text
+    assert srv.request("GET", f"/v1/servers/{sid}/runs/{forever['id']}", token).json()["ended_by"] == "cancelled"
+
     # The command box runs exec; the run's output has its own page. The secret reaches the
     # process as a variable, masked in what is captured.
     fill(b, "command", "echo from-the-dashboard; echo token=$SHOP_TOKEN")

@@ -48,6 +48,11 @@ extension Pages {
             _ = try await services.servers.stop(visit.principal, id: try visit.parameter("id"))
             return .redirect(serverPage(visit), .ok("Stopped. Its disk is kept; it costs nothing while stopped."))
         }
+        post("/servers/{id}/runs/{run}/cancel", back: serverPage) { visit in
+            let run = try await services.servers.cancelRun(visit.principal, serverID: try visit.parameter("id"),
+                                                           runID: try visit.parameter("run"))
+            return .redirect(serverPage(visit), .ok("Stopped \(run.command) for good."))
+        }
         post("/servers/{id}/start", back: serverPage) { visit in
             _ = try await services.servers.start(visit.principal, id: try visit.parameter("id"))
             return .redirect(serverPage(visit), .ok("Started."))
@@ -91,6 +96,8 @@ extension Pages {
             "id": run.id, "server_id": run.serverID, "kind": run.kind, "command": run.command, "state": run.state.rawValue,
             "exit_code": run.exitCode.map(String.init) ?? "—", "started": Format.time(run.startedAt),
             "cpu": run.cpuMicros.map { String(format: "%.3f s", Double($0) / 1e6) } ?? "—",
+            "ended_by": run.endedBy?.rawValue as Any,
+            "cancellable": run.kind == Run.background && run.state == .running,
         ]
     }
 
