@@ -85,3 +85,35 @@ def test_a_background_run_is_cancelled_for_good(make_server):
     assert srv.request("POST", f"/v1/servers/{sid}/runs/{run_id}/cancel", other.token).status_code == 404
     events = srv.request("GET", "/v1/activity?action=run.cancelled", acct.token).json()["items"]
     assert [e["target"]["id"] for e in events] == [run_id], events
+
+
+def test_relative_paths_mean_the_same_directory_everywhere(make_server, tmp_path, cli):
+    """exec starts in /root; the CLI and MCP put a relative path there too, and say the
+    absolute path they wrote; the dashboard's file browser opens there."""
+    import asyncio
+    from test_mcp import stdio_session
+    from test_trust_under_fire import create_key
+
+    srv = make_server()
+    acct = signup_and_login(srv)
+    sid = new_server(srv, acct.token, project_of(srv, acct.token, "paths"), "1", memory=64)
+    assert exec_(srv, acct.token, sid, "pwd")["stdout"] == "/root\n"
+    key = create_key(srv, acct.token, ["servers:read", "servers:write", "servers:exec"])
+    env = {"S4A_API_URL": srv.base_url, "S4A_API_KEY": key["token"], "S4A_CA_CERT": str(srv.ca)}
+    local = tmp_path / "notes.txt"
+    local.write_text("from the cli\n")
+    put = cli.run("files", "put", sid, str(local), "notes.txt", env=env)
+    assert put.returncode == 0 and "/root/notes.txt" in put.stdout, put.stdout + put.stderr
+    assert exec_(srv, acct.token, sid, "cat notes.txt")["stdout"] == "from the cli\n"
+    listed = cli.run("files", "ls", sid, ".", "--json", env=env)
+    assert "notes.txt" in listed.stdout, listed.stdout + listed.stderr
+
+    async def agent():
+        async with stdio_session(srv, key["token"], tmp_path) as session:
+            wrote = await session.call_tool("write_file", {"server_id": sid, "path": "agent.txt", "content": "from mcp\n"})
+            assert not wrote.isError and "/root/agent.txt" in wrote.content[0].text, wrote
+            read = await session.call_tool("read_file", {"server_id": sid, "path": "notes.txt"})
+            assert "from the cli" in read.content[0].text, read
+
+    asyncio.run(agent())
+    assert exec_(srv, acct.token, sid, "cat agent.txt")["stdout"] == "from mcp\n"

@@ -17,7 +17,7 @@ struct FilesCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withConnection(client) { connection in
-                switch try await connection.client.deleteFile(path: .init(serverId: server, path: path)) {
+                switch try await connection.client.deleteFile(path: .init(serverId: server, path: ServerPath.absolute(path))) {
                 case .noContent: return
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
@@ -76,11 +76,12 @@ struct FilesCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         @Argument(help: "The server's id.") var server: String
         @Argument(help: "A local file, or - for standard input.") var source: String
-        @Argument(help: "The path inside the server.") var destination: String
+        @Argument(help: "The path inside the server (relative: under /root).") var destination: String
 
         func run() async throws {
             let data = source == "-" ? FileHandle.standardInput.readDataToEndOfFile()
                 : try Data(contentsOf: URL(fileURLWithPath: source))
+            let destination = ServerPath.absolute(self.destination)
             try await withConnection(client) { connection in
                 switch try await connection.client.writeFile(path: .init(serverId: server, path: destination),
                                                              body: .binary(HTTPBody([UInt8](data)))) {
@@ -103,7 +104,7 @@ struct FilesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let bytes = try await withConnection(client) { connection in
-                switch try await connection.client.readFile(path: .init(serverId: server, path: source)) {
+                switch try await connection.client.readFile(path: .init(serverId: server, path: ServerPath.absolute(source))) {
                 case .ok(let ok): return try await [UInt8](collecting: try ok.body.binary, upTo: 64 << 20)
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
@@ -124,7 +125,7 @@ struct FilesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let listing = try await withConnection(client) { connection in
-                switch try await connection.client.listFiles(path: .init(serverId: server), query: .init(dir: directory)) {
+                switch try await connection.client.listFiles(path: .init(serverId: server), query: .init(dir: directory.map(ServerPath.absolute))) {
                 case .ok(let ok): return try ok.body.json
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }

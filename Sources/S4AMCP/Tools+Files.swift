@@ -19,7 +19,7 @@ extension ToolCatalogue {
             scopes: ["servers:write"],
             inputSchema: JSONSchema.object([
                 "server_id": serverID,
-                "path": JSONSchema.string("The file's path inside the server."),
+                "path": JSONSchema.string("The file's path inside the server; a relative one is under /root, where exec starts."),
                 "content": JSONSchema.string("The file's whole content."),
                 "encoding": JSONSchema.string("`text` (default, UTF-8) or `base64`.", oneOf: ["text", "base64"]),
             ], required: ["server_id", "path", "content"]),
@@ -35,7 +35,7 @@ extension ToolCatalogue {
             } else {
                 bytes = Array(content.utf8)
             }
-            let path = try arguments.string("path")
+            let path = ServerPath.absolute(try arguments.string("path"))
             switch try await connection.client.writeFile(path: .init(serverId: try arguments.string("server_id"), path: path),
                                                          body: .binary(HTTPBody(bytes))) {
             case .noContent: return ToolOutput(text: "Wrote \(bytes.count) bytes to \(path).")
@@ -51,13 +51,13 @@ extension ToolCatalogue {
             scopes: ["servers:read"],
             inputSchema: JSONSchema.object([
                 "server_id": serverID,
-                "path": JSONSchema.string("The file's path inside the server."),
+                "path": JSONSchema.string("The file's path inside the server; a relative one is under /root, where exec starts."),
                 "encoding": JSONSchema.string("`text` (default; base64 when the file is not UTF-8) or `base64`.",
                                               oneOf: ["text", "base64"]),
             ], required: ["server_id", "path"]),
             annotations: .readOnly
         ) { arguments, connection in
-            let path = try arguments.string("path")
+            let path = ServerPath.absolute(try arguments.string("path"))
             switch try await connection.client.readFile(path: .init(serverId: try arguments.string("server_id"), path: path)) {
             case .ok(let ok):
                 let body = try ok.body.binary
@@ -83,12 +83,12 @@ extension ToolCatalogue {
             scopes: ["servers:read"],
             inputSchema: JSONSchema.object([
                 "server_id": serverID,
-                "dir": JSONSchema.string("The directory (default /root)."),
+                "dir": JSONSchema.string("The directory (default /root; a relative one is under /root)."),
             ], required: ["server_id"]),
             annotations: .readOnly
         ) { arguments, connection in
             switch try await connection.client.listFiles(path: .init(serverId: try arguments.string("server_id")),
-                                                         query: .init(dir: arguments.optionalString("dir"))) {
+                                                         query: .init(dir: arguments.optionalString("dir").map(ServerPath.absolute))) {
             case .ok(let ok): return try .json(try ok.body.json)
             case .default(let status, let problem): throw APIProblem(status: status, problem)
             }
