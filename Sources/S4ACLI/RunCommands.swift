@@ -35,18 +35,22 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run", abstract: "Show one run of a server with its output, or stop a background run.",
         subcommands: [Show.self, Stop.self], defaultSubcommand: Show.self)
 
-    struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one run of a server with its output (secrets masked).")
-
+    /// What both subcommands name: a run of a server.
+    struct Target: ParsableArguments {
         @OptionGroup var client: ClientOptions
         @Argument(help: "The server's id.") var server: String
         @Argument(help: "The run's id (run_…).") var id: String
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one run of a server with its output (secrets masked).")
+        @OptionGroup var target: Target
 
         func run() async throws {
-            let json = client.json
-            try await withConnection(client) { connection in
-                switch try await connection.client.getRun(path: .init(serverId: server, runId: id)) {
-                case .ok(let ok): try RunCommand.print(try ok.body.json, json: json)
+            let target = self.target
+            try await withConnection(target.client) { connection in
+                switch try await connection.client.getRun(path: .init(serverId: target.server, runId: target.id)) {
+                case .ok(let ok): try RunCommand.print(try ok.body.json, json: target.client.json)
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
             }
@@ -56,16 +60,13 @@ struct RunCommand: AsyncParsableCommand {
     struct Stop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "End a background run for good: it and what it started are killed, and it is not restarted.")
-
-        @OptionGroup var client: ClientOptions
-        @Argument(help: "The server's id.") var server: String
-        @Argument(help: "The run's id (run_…).") var id: String
+        @OptionGroup var target: Target
 
         func run() async throws {
-            let json = client.json
-            try await withConnection(client) { connection in
-                switch try await connection.client.cancelRun(path: .init(serverId: server, runId: id)) {
-                case .ok(let ok): try RunCommand.print(try ok.body.json, json: json)
+            let target = self.target
+            try await withConnection(target.client) { connection in
+                switch try await connection.client.cancelRun(path: .init(serverId: target.server, runId: target.id)) {
+                case .ok(let ok): try RunCommand.print(try ok.body.json, json: target.client.json)
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
             }

@@ -6,20 +6,6 @@ import Testing
 /// Leases and the ledger on both engines: balances sum exactly, and a lease settles once
 /// however many settle it at the same time.
 @Suite struct LedgerStoreTests {
-    func makeServer(_ store: SQLStore, _ account: Account) async throws -> Server {
-        let project = Project(id: RandomToken.id(.project), accountID: account.id, name: "l", slug: unique("l"),
-                              visibility: .private, createdAt: Date(), updatedAt: Date())
-        let server = Server(id: RandomToken.id(.server), projectID: project.id, accountID: account.id, name: "s",
-                            template: "base", cpuMillis: 1000, memoryMB: 512, diskMB: 64, pidsLimit: 512,
-                            budget: MicroDollars(1_000), network: .none, state: .running, uidSlot: Int.random(in: 100_000...100_000_000),
-                            createdAt: Date(), updatedAt: Date())
-        try await store.write { tx in
-            try await tx.insert(project)
-            try await tx.insert(server)
-        }
-        return server
-    }
-
     @Test(arguments: Engine.allCases)
     func aLeaseReservesThenSettlesExactlyOnce(engine: Engine) async throws {
         try await engine.withStore { store in
@@ -68,7 +54,7 @@ import Testing
     func egressIsChargedButNeverPastTheCap(engine: Engine) async throws {
         try await engine.withStore { store in
             let account = try await makeAccount(store)
-            var server = try await LedgerStoreTests().makeServer(store, account)  // cap 1000 µ$
+            var server = try await makeServer(store, account)  // cap 1000 µ$
             server.network = .egress
             var settings = BudgetSettings()
             // 1000 µ$ per GiB; time costs nothing here, so egress is all there is.

@@ -6,20 +6,6 @@ import Testing
 /// What runs printed is kept within a bound per server, on both engines: the newest runs keep
 /// their output, older ones lose it and say so; other servers' runs are untouched.
 @Suite struct RunOutputStoreTests {
-    func makeServer(_ store: SQLStore, _ account: Account) async throws -> Server {
-        let project = Project(id: RandomToken.id(.project), accountID: account.id, name: "r", slug: unique("r"),
-                              visibility: .private, createdAt: Date(), updatedAt: Date())
-        let server = Server(id: RandomToken.id(.server), projectID: project.id, accountID: account.id, name: "s",
-                            template: "base", cpuMillis: 1000, memoryMB: 512, diskMB: 64, pidsLimit: 512,
-                            budget: MicroDollars(1_000), network: .none, state: .running, uidSlot: Int.random(in: 100_000...100_000_000),
-                            createdAt: Date(), updatedAt: Date())
-        try await store.write { tx in
-            try await tx.insert(project)
-            try await tx.insert(server)
-        }
-        return server
-    }
-
     func run(_ server: Server, at seconds: Int, output: String) -> Run {
         Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: Run.exec, command: "x",
             state: .exited, exitCode: 0, stdout: output, stderr: "", truncated: false,

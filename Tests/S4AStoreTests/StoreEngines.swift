@@ -58,3 +58,18 @@ func makeAccount(_ store: SQLStore) async throws -> Account {
     try await store.write { tx in try await tx.insert(account) }
     return account
 }
+
+/// A running server (cap 1000 µ$) in a project of its own.
+func makeServer(_ store: SQLStore, _ account: Account) async throws -> Server {
+    let project = Project(id: RandomToken.id(.project), accountID: account.id, name: "l", slug: unique("l"),
+                          visibility: .private, createdAt: Date(), updatedAt: Date())
+    let server = Server(id: RandomToken.id(.server), projectID: project.id, accountID: account.id, name: "s",
+                        template: "base", cpuMillis: 1000, memoryMB: 512, diskMB: 64, pidsLimit: 512,
+                        budget: MicroDollars(1_000), network: .none, state: .running, uidSlot: Int.random(in: 100_000...100_000_000),
+                        createdAt: Date(), updatedAt: Date())
+    try await store.write { tx in
+        try await tx.insert(project)
+        try await tx.insert(server)
+    }
+    return server
+}

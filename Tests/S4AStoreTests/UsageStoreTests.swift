@@ -10,7 +10,7 @@ import Testing
     func bucketsAndRetirement(engine: Engine) async throws {
         try await engine.withStore { store in
             let account = try await makeAccount(store)
-            let server = try await LedgerStoreTests().makeServer(store, account)
+            let server = try await makeServer(store, account)
             // Midnight UTC of some day, then a sample every 5 s for a minute; the CPU counter
             // grows 1 s per sample and restarts from zero (a restart) at the 7th.
             let day = Date(timeIntervalSince1970: TimeInterval(1_800_000_000 - 1_800_000_000 % 86_400))
