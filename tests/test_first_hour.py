@@ -117,3 +117,43 @@ def test_relative_paths_mean_the_same_directory_everywhere(make_server, tmp_path
 
     asyncio.run(agent())
     assert exec_(srv, acct.token, sid, "cat agent.txt")["stdout"] == "from mcp\n"
+
+
+def deploy(srv, token, sid, command, **extra):
+    return srv.request("POST", f"/v1/servers/{sid}/deploy", token, timeout=120, json={"command": command, **extra})
+
+
+def test_deploy_answers_once_the_app_answers_or_says_why_not(make_server):
+    srv = make_server()
+    acct = signup_and_login(srv)
+    sid = new_server(srv, acct.token, project_of(srv, acct.token, "truth"), "1", memory=128)
+    # It answers: the deploy returns when it does, so the app is reachable at once.
+    ok = deploy(srv, acct.token, sid, "exec python3 -m http.server $PORT")
+    assert ok.status_code == 201, ok.text
+    reach = exec_(srv, acct.token, sid, "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/')\"")
+    assert reach["exit_code"] == 0, reach
+    # It exits: 502 with the code and what it printed last; the deployment stays.
+    crash = deploy(srv, acct.token, sid, "echo starting; echo 'no such module: flask' >&2; exit 3", restart="never")
+    assert crash.status_code == 502 and crash.headers["content-type"].startswith("application/problem+json"), crash.text
+    problem = crash.json()
+    assert problem["type"] == "urn:s4a:problem:app-not-answering", problem
+    assert "exited with code 3" in problem["detail"] and "no such module: flask" in problem["detail"], problem
+    # It listens elsewhere: said, with the port it does listen on (after the 30 s wait).
+    elsewhere = deploy(srv, acct.token, sid, "exec python3 -m http.server 5000")
+    assert elsewhere.status_code == 502, elsewhere.text
+    assert "Nothing listens on port 8080; the app listens on 5000" in elsewhere.json()["detail"], elsewhere.text
+    # The port is held by a background run: refused before anything changes, naming the run.
+    holder = srv.request("POST", f"/v1/servers/{sid}/exec", acct.token,
+                         json={"command": "exec python3 -m http.server 7000", "background": True}).json()
+    for _ in range(50):
+        if exec_(srv, acct.token, sid, "python3 -c \"import socket; socket.create_connection(('127.0.0.1', 7000))\"")["exit_code"] == 0:
+            break
+        time.sleep(0.1)
+    before = srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]["id"]
+    taken = deploy(srv, acct.token, sid, "exec python3 -m http.server $PORT", port=7000)
+    assert taken.status_code == 409 and holder["id"] in taken.json()["detail"], taken.text
+    assert srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]["id"] == before
+    # wait: false answers at once, whatever the app does.
+    started = time.monotonic()
+    quick = deploy(srv, acct.token, sid, "sleep 1000", wait=False)
+    assert quick.status_code == 201 and time.monotonic() - started < 10, quick.text

@@ -283,7 +283,7 @@ def test_bodies_stream_and_a_crashed_app_restarts(make_server, cli_factory):
     srv.request("POST", f"/v1/servers/{sid}/start", acct.token)
     assert wait_until(lambda: AppClient(srv, host).request("GET", "/", host)[0] == 200)
     # Redeployed on a port nothing listens on: 502, and the old app's processes are gone.
-    r = srv.request("POST", f"/v1/servers/{sid}/deploy", acct.token, json={"command": "sleep 1000", "port": 9999})
+    r = srv.request("POST", f"/v1/servers/{sid}/deploy", acct.token, json={"command": "sleep 1000", "port": 9999, "wait": False})
     assert r.status_code == 201, r.text
     assert AppClient(srv, host).request("GET", "/", host)[0] == 502
     ps = srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, json={"command": "ps -eo args"}).json()["stdout"]
@@ -464,7 +464,7 @@ def test_an_app_failing_its_health_path_is_an_incident_and_is_restarted(make_ser
             "http.server.HTTPServer(('127.0.0.1', int(os.environ['PORT'])), H).serve_forever()\n")
     srv.request("POST", f"/v1/servers/{sid}/exec", acct.token, json={"command": "cat > /root/sick.py", "stdin": sick})
     r = srv.request("POST", f"/v1/servers/{sid}/deploy", acct.token,
-                    json={"command": "exec python3 /root/sick.py", "health_path": "/healthz"})
+                    json={"command": "exec python3 /root/sick.py", "health_path": "/healthz", "wait": False})
     assert r.status_code == 201 and r.json()["deployment"]["health_path"] == "/healthz", r.text
     uptime = wait_until(lambda: (u := srv.request("GET", f"/v1/projects/{project}/uptime", acct.token).json())
                         ["incidents"] and u, timeout=60)

@@ -13,6 +13,7 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "The port the app listens on, also given as $PORT (default 8080).") var port: Int?
     @Option(help: "A path probed over HTTP for health, e.g. /healthz (default: a TCP connect to the port).") var healthPath: String?
     @Option(help: "always (default), on-failure or never.") var restart: String?
+    @Flag(help: "Answer at once instead of waiting (up to 30 s) for the app to answer on its port.") var noWait = false
     @Argument(help: "The server's id.") var server: String
     @Argument(parsing: .postTerminator, help: "The command, after --; run by sh -c.") var command: [String] = []
 
@@ -27,7 +28,7 @@ struct DeployCommand: AsyncParsableCommand {
         }
         // Words are joined for sh -c: quote as you would in a shell.
         let body = Components.Schemas.DeploymentCreate(command: command.joined(separator: " "), port: port, healthPath: healthPath,
-                                                       restart: policy)
+                                                       restart: policy, wait: noWait ? false : nil)
         let deployed = try await withConnection(client) { connection in
             let progress = Progress.start("Deploying to \(server)", json: client.json)
             defer { progress.finish() }

@@ -78,13 +78,15 @@ extension ToolCatalogue {
                 "port": JSONSchema.integer("The port the app listens on, also given as $PORT (default 8080).", minimum: 1, maximum: 65535),
                 "health_path": JSONSchema.string("A path probed over HTTP for health, e.g. /healthz (default: a TCP connect)."),
                 "restart": JSONSchema.string("When to restart it (default always).", oneOf: ["always", "on-failure", "never"]),
+                "wait": JSONSchema.boolean("Wait (up to 30 s, the default) until the app answers on its port; a failure says why."),
             ], required: ["server_id", "command"]),
             annotations: Tool.Annotations(readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true)
         ) { arguments, connection in
             let body = Components.Schemas.DeploymentCreate(
                 command: try arguments.string("command"), port: arguments.optionalInt("port"),
                 healthPath: arguments.optionalString("health_path"),
-                restart: arguments.optionalString("restart").flatMap(Components.Schemas.DeploymentCreate.RestartPayload.init(rawValue:)))
+                restart: arguments.optionalString("restart").flatMap(Components.Schemas.DeploymentCreate.RestartPayload.init(rawValue:)),
+                wait: arguments.optionalBool("wait"))
             switch try await connection.client.deployServer(path: .init(serverId: try arguments.string("server_id")),
                                                             body: .json(body)) {
             case .created(let created): return try .json(try created.body.json, note: "Deployed:")

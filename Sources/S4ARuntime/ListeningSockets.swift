@@ -9,6 +9,20 @@ import Glibc
 enum ListeningSockets {
     static func ports(of pids: [pid_t]) -> [Int] {
         guard let first = pids.first else { return [] }
+        let inodes = socketInodes(of: pids)
+        guard !inodes.isEmpty else { return [] }
+        var ports: Set<Int> = []
+        for table in ["tcp", "tcp6"] {
+            guard let data = FileManager.default.contents(atPath: "/proc/\(first)/net/\(table)") else { continue }
+            for (port, inode) in listening(in: String(decoding: data.prefix(4 << 20), as: UTF8.self)) where inodes.contains(inode) {
+                ports.insert(port)
+            }
+        }
+        return ports.sorted()
+    }
+
+    /// The inodes of the sockets the processes hold open.
+    static func socketInodes(of pids: [pid_t]) -> Set<UInt64> {
         var inodes: Set<UInt64> = []
         for pid in pids.prefix(512) {
             let directory = "/proc/\(pid)/fd"
@@ -19,15 +33,7 @@ enum ListeningSockets {
                 inodes.insert(inode)
             }
         }
-        guard !inodes.isEmpty else { return [] }
-        var ports: Set<Int> = []
-        for table in ["tcp", "tcp6"] {
-            guard let data = FileManager.default.contents(atPath: "/proc/\(first)/net/\(table)") else { continue }
-            for (port, inode) in listening(in: String(decoding: data.prefix(4 << 20), as: UTF8.self)) where inodes.contains(inode) {
-                ports.insert(port)
-            }
-        }
-        return ports.sorted()
+        return inodes
     }
 
     /// (port, inode) of each LISTEN line of a /proc/net/tcp table.

@@ -31,7 +31,7 @@ extension APIHandler {
         let (server, deployment) = try await servers.deploy(
             try RequestScope.requirePrincipal(), id: input.path.serverId,
             NewDeployment(command: body.command, port: body.port, healthPath: body.healthPath,
-                          restart: body.restart.flatMap { RestartPolicy(rawValue: $0.rawValue) }))
+                          restart: body.restart.flatMap { RestartPolicy(rawValue: $0.rawValue) }, wait: body.wait ?? true))
         return .created(.init(body: .json(Self.contract(server, deployment: deployment))))
     }
 

@@ -126,6 +126,9 @@ public protocol ContainerRuntime: ServerLogReader, ServerFilesystem {
     func spawn(_ id: String, _ request: ProcessRequest) async throws
     /// Probes the app on `port` inside the server: a TCP connect, or an HTTP GET of `path`.
     func probe(_ id: String, port: Int, path: String?, timeout: Duration) async -> ProbeOutcome
+    /// The TCP ports something in the server listens on, each with the long-running process
+    /// (a run id, or a deployment's process) that holds it when one does.
+    func listeners(_ id: String) async -> [PortListener]
     /// Ends a long-running process for good (it is not restarted), with everything it started.
     func endProcess(_ id: String, name: String) async throws
     /// nil when the server never had a process of that name (or its record is gone).
@@ -149,6 +152,16 @@ public protocol ContainerRuntime: ServerLogReader, ServerFilesystem {
     func templates() async throws -> [String]
     /// Removes what belongs to no server in `keep`: containers, mounts, loop devices, cgroups.
     func removeOrphans(keeping keep: Set<String>) async throws -> [String]
+}
+
+/// A TCP port a server listens on, and the supervised process holding it (nil: another process).
+public struct PortListener: Sendable, Equatable {
+    public var port: Int
+    public var process: String?
+    public init(port: Int, process: String?) {
+        self.port = port
+        self.process = process
+    }
 }
 
 /// A server already has as many supervised processes as it may (`ServerLimits`).

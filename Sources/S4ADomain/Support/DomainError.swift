@@ -25,6 +25,8 @@ public struct DomainError: Error, Equatable, Sendable {
         case upgradeRequired = "upgrade-required"
         /// The isolation runtime failed; the server is marked failed.
         case runtimeFailed = "runtime-failed"
+        /// A deployed app did not come to answer on its port (it exited, or listens elsewhere).
+        case appNotAnswering = "app-not-answering"
     }
 
     public struct FieldError: Equatable, Sendable {
@@ -91,6 +93,7 @@ extension DomainError.Kind {
         case .conflict, .slugTaken, .idempotencyInProgress, .serverNotRunning: 409
         case .unprocessable: 422
         case .runtimeFailed: 503
+        case .appNotAnswering: 502
         case .payloadTooLarge: 413
         case .idempotencyMismatch: 422
         case .throttled: 429
