@@ -44,6 +44,9 @@ import Glibc
                 #expect((expired.timeIntervalSince1970 * 1000).rounded(.down) >= (renewed.timeIntervalSince1970 * 1000).rounded(.down),
                         "stopped \(renewed.timeIntervalSince(expired)) s before its deadline")
                 #expect(stopped.timeIntervalSince(renewed) < 5, "stopped \(stopped.timeIntervalSince(renewed)) s after its deadline")
+                // Its work done, the watchdog leaves (once its `runc kill` has returned: the
+                // container may read stopped a moment before that).
+                for _ in 0..<100 where !RuncRuntime.watchdogs(of: spec.id).isEmpty { try await Task.sleep(for: .milliseconds(20)) }
                 #expect(RuncRuntime.watchdogs(of: spec.id).isEmpty)
             }
         }
