@@ -7,7 +7,7 @@ N servers stopped (the goal: none; a late settlement never stops a server, whose
 its whole remaining budget).
 
 Usage: S4A_BIN=.build/release/s4a scripts/bench-lease-renewal.py [SERVERS] [SECONDS]"""
-import shutil, sqlite3, statistics, sys, tempfile, threading, time
+import sqlite3, statistics, sys, tempfile, threading, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -97,10 +97,7 @@ def main():
         stopped = [sid for sid in ids if srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["state"] != "running"]
         print(f"servers of the {SERVERS} that stopped: {len(stopped)}", flush=True)
     finally:
-        srv.process.kill()
-        srv.process.wait()
-        conftest.destroy_all(srv)
-        shutil.rmtree(root, ignore_errors=True)
+        conftest.kill_and_destroy(srv, root)
 
 
 if __name__ == "__main__":

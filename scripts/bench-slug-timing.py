@@ -6,7 +6,7 @@ median and p90 of each and the ratio of the medians (the goal: 1.0 within noise)
 public project's answer as the baseline of a request that does reach an app.
 
 Usage: S4A_BIN=.build/release/s4a scripts/bench-slug-timing.py [REQUESTS]"""
-import random, shutil, statistics, sys, tempfile, time
+import random, statistics, sys, tempfile, time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -65,10 +65,7 @@ def main():
         summary("public project (baseline: reaches the app)", times["open-shop"])
         print(f"private / unknown median ratio: {private / unknown:.3f}")
     finally:
-        srv.process.kill()
-        srv.process.wait()
-        conftest.destroy_all(srv)
-        shutil.rmtree(root, ignore_errors=True)
+        conftest.kill_and_destroy(srv, root)
 
 
 if __name__ == "__main__":

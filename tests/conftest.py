@@ -177,6 +177,14 @@ def stop_server(server: Server) -> None:
         destroy_all(server)
 
 
+def kill_and_destroy(server: Server, root: Path) -> None:
+    """A benchmark's end: its server killed, its servers destroyed, its directory gone."""
+    server.process.kill()
+    server.process.wait()
+    destroy_all(server)
+    shutil.rmtree(root, ignore_errors=True)
+
+
 def runc_ids(data_dir: Path) -> list[str]:
     """The containers runc holds under a data directory's runtime."""
     out = subprocess.run(["runc", "--root", str(data_dir / "runtime" / "runc"), "list", "--format", "json"],

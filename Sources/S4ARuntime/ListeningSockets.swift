@@ -11,14 +11,21 @@ enum ListeningSockets {
         guard let first = pids.first else { return [] }
         let inodes = socketInodes(of: pids)
         guard !inodes.isEmpty else { return [] }
-        var ports: Set<Int> = []
+        return Set(listening(inNamespaceOf: first).filter { inodes.contains($0.1) }.map(\.0)).sorted()
+    }
+
+    /// (port, inode) of every LISTEN socket in the network namespace of `pid`, from its
+    /// `net/tcp` and `net/tcp6`. Each table is read up to 4 MiB: a server with more sockets
+    /// than that cannot make the host read without bound.
+    static func listening(inNamespaceOf pid: pid_t) -> [(Int, UInt64)] {
+        var found: [(Int, UInt64)] = []
         for table in ["tcp", "tcp6"] {
-            guard let data = FileManager.default.contents(atPath: "/proc/\(first)/net/\(table)") else { continue }
-            for (port, inode) in listening(in: String(decoding: data.prefix(4 << 20), as: UTF8.self)) where inodes.contains(inode) {
-                ports.insert(port)
-            }
+            guard let file = FileHandle(forReadingAtPath: "/proc/\(pid)/net/\(table)") else { continue }
+            defer { try? file.close() }
+            guard let data = try? file.read(upToCount: 4 << 20) else { continue }
+            found += listening(in: String(decoding: data, as: UTF8.self))
         }
-        return ports.sorted()
+        return found
     }
 
     /// The inodes of the sockets the processes hold open.

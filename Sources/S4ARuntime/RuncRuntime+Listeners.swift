@@ -11,11 +11,7 @@ extension RuncRuntime {
     public func listeners(_ id: String) async -> [PortListener] {
         guard RuntimeLayout.isValidID(id), let state = RuncStateFile(runcRoot: layout.runcRoot, id: id),
               case .status(.running?) = ContainerState.read(state, runcRoot: layout.runcRoot, id: id) else { return [] }
-        var listening: [(Int, UInt64)] = []
-        for table in ["tcp", "tcp6"] {
-            guard let data = FileManager.default.contents(atPath: "/proc/\(state.initPID)/net/\(table)") else { continue }
-            listening += ListeningSockets.listening(in: String(decoding: data.prefix(4 << 20), as: UTF8.self))
-        }
+        let listening = ListeningSockets.listening(inNamespaceOf: state.initPID)
         guard !listening.isEmpty else { return [] }
         // Which supervised process each socket belongs to: its run cgroup, then its fds.
         var owner: [UInt64: String] = [:]

@@ -80,7 +80,7 @@ enum ServerBundle {
     /// A process of the server: root inside (an unprivileged uid outside), reduced capabilities,
     /// no new privileges, the caller's environment over a minimal default.
     static func process(args: [String], env: [String: String], cwd: String, hostname: String) -> OCISpec.Process {
-        var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
+        var environment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME": Server.home,
                            "LANG": "C.UTF-8", "HOSTNAME": hostname, "TERM": "xterm"]
         environment.merge(env) { $1 }
         return OCISpec.Process(

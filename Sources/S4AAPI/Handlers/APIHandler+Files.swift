@@ -6,7 +6,7 @@ import S4ADomain
 extension APIHandler {
     func listFiles(_ input: Operations.ListFiles.Input) async throws -> Operations.ListFiles.Output {
         let (directory, entries) = try await files.list(try RequestScope.requirePrincipal(), serverID: input.path.serverId,
-                                                        directory: input.query.dir ?? "/root")
+                                                        directory: input.query.dir ?? Server.home)
         let items = entries.map { entry in
             Components.Schemas.FileEntry(name: entry.name, _type: .init(rawValue: entry.kind.rawValue) ?? .other,
                                          size: entry.size, mode: entry.mode, modifiedAt: entry.modifiedAt)

@@ -9,7 +9,7 @@ extension Pages {
         get("/servers/{id}/files") { visit in
             let server = try await services.servers.get(visit.principal, id: try visit.parameter("id"))
             let (directory, entries) = try await services.files.list(visit.principal, serverID: server.id,
-                                                                     directory: visit.query("path") ?? "/root")
+                                                                     directory: visit.query("path") ?? Server.home)
             let base = directory == "/" ? "" : directory
             return .page("files", [
                 "title": "Files of \(server.name)", "server_id": server.id, "server_name": server.name,
@@ -46,7 +46,7 @@ extension Pages {
                 body: .init(byteBuffer: ByteBuffer(bytes: bytes))))
         }
         post("/servers/{id}/files/upload", back: filesPage) { visit in
-            let id = try visit.parameter("id"), directory = visit.form.text("path") ?? "/root"
+            let id = try visit.parameter("id"), directory = visit.form.text("path") ?? Server.home
             guard let file = visit.files.first(where: { $0.field == "file" }), !file.filename.isEmpty else {
                 throw DomainError.invalid("file", "choose a file to upload")
             }
@@ -67,7 +67,7 @@ extension Pages {
 
 /// The directory listing a file form came from.
 @Sendable func filesPage(_ visit: Visit) -> String {
-    "/servers/\(visit.parameters.get("id") ?? "")/files?path=" + queryValue(visit.form.text("path") ?? "/root")
+    "/servers/\(visit.parameters.get("id") ?? "")/files?path=" + queryValue(visit.form.text("path") ?? Server.home)
 }
 
 /// A value for a URL's query (paths keep their slashes).

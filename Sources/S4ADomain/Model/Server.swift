@@ -71,6 +71,12 @@ public struct Server: Sendable, Equatable {
     public var hostUIDBase: Int { ServerLimits.uidRangeStart + uidSlot * ServerLimits.uidRangeSize }
 }
 
+extension Server {
+    /// Where exec, the shell, deployments and file listings start, and what `HOME` says: one
+    /// working directory everywhere (the client's `ServerPath` puts relative paths here too).
+    public static let home = "/root"
+}
+
 /// Bounds on what a server may ask for; defaults when it asks for nothing.
 public enum ServerLimits {
     public static let cpuMillis = 100...4000

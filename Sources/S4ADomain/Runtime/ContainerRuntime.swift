@@ -43,7 +43,7 @@ public struct ExecRequest: Sendable {
     /// Called with each piece of output as it arrives (within the limit), for streaming.
     public var onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)?
 
-    public init(argv: [String], cwd: String = "/root", env: [String: String] = [:], stdin: [UInt8] = [],
+    public init(argv: [String], cwd: String = Server.home, env: [String: String] = [:], stdin: [UInt8] = [],
                 timeout: Duration = .seconds(60), outputLimit: Int = 1 << 20,
                 onOutput: (@Sendable (OutputStreamKind, [UInt8]) -> Void)? = nil) {
         self.onOutput = onOutput
@@ -189,7 +189,7 @@ public struct ProcessRequest: Sendable {
     /// Secret values the process receives: masked (`***`) in its logs.
     public var masked: [String]
 
-    public init(name: String, argv: [String], cwd: String = "/root", env: [String: String] = [:], restart: RestartPolicy = .never,
+    public init(name: String, argv: [String], cwd: String = Server.home, env: [String: String] = [:], restart: RestartPolicy = .never,
                 masked: [String] = []) {
         self.name = name
         self.argv = argv
@@ -284,7 +284,7 @@ public struct ShellRequest: Sendable {
     public var env: [String: String]
     public var size: TerminalSize
 
-    public init(argv: [String], cwd: String = "/root", env: [String: String] = [:], size: TerminalSize = .standard) {
+    public init(argv: [String], cwd: String = Server.home, env: [String: String] = [:], size: TerminalSize = .standard) {
         self.argv = argv
         self.cwd = cwd
         self.env = env

@@ -122,7 +122,7 @@ extension ServerService {
         let (environment, masker) = try await processEnvironment(server, ["PORT": "\(deployment.port)"])
         do {
             try await runtime.spawn(server.id, ProcessRequest(name: deployment.processName, argv: ["/bin/sh", "-c", deployment.command],
-                                                              cwd: "/root", env: environment, restart: deployment.restart,
+                                                              cwd: Server.home, env: environment, restart: deployment.restart,
                                                               masked: masker.values))
         } catch {
             throw DomainError.failure(.serverNotRunning, "The app could not start.", cause: error)

@@ -300,7 +300,7 @@ public struct ServerService: Sendable {
         let result: ExecResult
         do {
             // A key revoked (or a session ended) while the command runs kills it.
-            let request = ExecRequest(argv: command, cwd: cwd ?? "/root", env: processEnvironment, stdin: stdin, timeout: timeout,
+            let request = ExecRequest(argv: command, cwd: cwd ?? Server.home, env: processEnvironment, stdin: stdin, timeout: timeout,
                                       onOutput: masked)
             let runtime = self.runtime
             result = try await Authenticator(env: env).whileHolding(Authority(principal, .scope(.serversExec), serverID: server.id)) {
@@ -392,7 +392,7 @@ public struct ServerService: Sendable {
                       startedAt: env.now(), finishedAt: nil)
         try await env.store.write { tx in try await tx.insert(run) }
         do {
-            try await runtime.spawn(server.id, ProcessRequest(name: run.id, argv: command, cwd: cwd ?? "/root",
+            try await runtime.spawn(server.id, ProcessRequest(name: run.id, argv: command, cwd: cwd ?? Server.home,
                                                               env: processEnvironment, masked: masker.values))
         } catch {
             var lost = run
