@@ -157,8 +157,8 @@ actor SupervisedProcesses {
             case .running(let pid, let pipes):
                 code = await reaper.exitCode(of: pid)
                 // What it printed last, before its ending is logged (a child it left holding the
-                // pipes does not hold this up for long).
-                await pipes.drained(within: .seconds(1))
+                // pipes holds this up for at most 10 s; a loaded host needs more than 1 s to read the rest).
+                await pipes.drained(within: .seconds(10))
             case .failed(let failed, let pipes):
                 code = failed
                 await pipes?.drained(within: .seconds(1))
