@@ -20,6 +20,7 @@ import requests
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -89,6 +90,26 @@ def submit(driver, by, value) -> None:
 def flash(driver) -> str:
     found = driver.find_elements(By.CSS_SELECTOR, "p.flash")
     return " ".join(f.text for f in found)
+
+
+def sign_in(driver, server, acct) -> None:
+    driver.get(server.url("/signin"))
+    fill(driver, "email", acct.email)
+    fill(driver, "password", acct.password)
+    submit(driver, By.ID, "signin")
+    assert driver.current_url.endswith("/projects"), flash(driver)
+
+
+def terminal_screen(driver) -> str:
+    """The rows the page's xterm shows now (it draws on a canvas: read from its buffer)."""
+    return driver.execute_script("return window.s4aTerminal ? window.s4aTerminal.screen() : ''")
+
+
+def terminal_type(driver, keys: str) -> None:
+    """Keystrokes into xterm, as a person types them: to the focused page (xterm listens on a
+    hidden textarea, which chromedriver will not type into directly)."""
+    driver.execute_script("window.s4aTerminal.term.focus()")
+    ActionChains(driver).send_keys(keys).perform()
 
 
 def test_a_person_walks_the_whole_dashboard(make_server, browser):
@@ -204,9 +225,9 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     b.get(srv.url(f"/servers/{sid}"))
     submit(b, By.ID, "open-terminal")
     wait_until(lambda: b.find_element(By.ID, "terminal-status").text.startswith("Connected"))
-    wait_until(lambda: "#" in b.find_element(By.ID, "terminal").text)  # the prompt
-    b.find_element(By.ID, "terminal").send_keys("echo term-$((6*7))\n")
-    wait_until(lambda: "term-42" in b.find_element(By.ID, "terminal").text)
+    wait_until(lambda: "#" in terminal_screen(b))  # the prompt
+    terminal_type(b, "echo term-$((6*7))\n")
+    wait_until(lambda: "term-42" in terminal_screen(b))
     shot(b, "08-terminal")
 
     # The file browser: upload, list, view.
@@ -413,10 +434,7 @@ def test_a_person_exports_the_data_then_deletes_the_account(server, browser):
     acct = signup_and_login(server)
     project = server.request("POST", "/v1/projects", acct.token, json={"name": "leaving"}).json()["id"]
     b = browser
-    b.get(server.url("/signin"))
-    fill(b, "email", acct.email)
-    fill(b, "password", acct.password)
-    submit(b, By.ID, "signin")
+    sign_in(b, server, acct)
     # Deleting a project asks for its slug typed out.
     doomed = server.request("POST", "/v1/projects", acct.token, json={"name": "doomed"}).json()
     server.request("PUT", f"/v1/projects/{doomed['id']}/secrets/TOKEN", acct.token, json={"value": "v"})
@@ -457,3 +475,64 @@ def test_a_person_exports_the_data_then_deletes_the_account(server, browser):
     assert server.request("GET", "/v1/account", acct.token).status_code == 401
     b.get(server.url("/projects"))
     assert b.current_url.endswith("/signin")
+
+
+def test_the_terminal_is_a_real_terminal(server, browser):
+    """xterm.js over the shell: colours are drawn, not printed as codes; the shell learns the
+    terminal's size and every resize; a full-screen program draws where it means to, and the
+    alternate screen is taken and given back."""
+    acct = signup_and_login(server)
+    project = server.request("POST", "/v1/projects", acct.token, json={"name": "term"}).json()["id"]
+    created = server.request("POST", "/v1/servers", acct.token, json={
+        "project_id": project, "name": "tty", "budget_usd": "1", "memory_mb": 256, "disk_mb": 64})
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+    b = browser
+    sign_in(b, server, acct)
+    b.get(server.url(f"/servers/{sid}/terminal"))
+    no_inline_script(b.page_source)
+    wait_until(lambda: b.find_element(By.ID, "terminal-status").text.startswith("Connected"))
+    wait_until(lambda: "#" in terminal_screen(b), what="the prompt")
+    assert b.find_elements(By.CSS_SELECTOR, "#terminal .xterm canvas")
+
+    # Colour: the escape codes become a red foreground, not text.
+    terminal_type(b, "printf '\\033[31mRED-%s\\033[0m plain\\n' ok\n")
+    # The output line holds the text alone (the codes were taken, not printed).
+    wait_until(lambda: "RED-ok plain" in terminal_screen(b).splitlines(), what="the coloured line")
+    assert b.execute_script("return window.s4aTerminal.colourOf('RED-ok plain', 0)") == 1  # ANSI red
+    assert b.execute_script("return window.s4aTerminal.colourOf('RED-ok plain', 7)") == 257  # xterm's default foreground
+
+    # Size: the shell's terminal has xterm's rows and columns, and follows a resize.
+    def stty_size(mark: str) -> tuple[int, int]:
+        terminal_type(b, f"clear; stty size | sed 's/^/{mark}=/'\n")
+        found = wait_until(lambda: re.search(rf"^{mark}=(\d+) (\d+)", terminal_screen(b), re.M), what="stty size")
+        return int(found.group(1)), int(found.group(2))
+
+    rows, cols = b.execute_script("return [window.s4aTerminal.term.rows, window.s4aTerminal.term.cols]")
+    assert rows >= 10 and cols >= 60, (rows, cols)
+    assert stty_size("first") == (rows, cols)
+    b.set_window_size(900, 700)
+    wait_until(lambda: b.execute_script("return window.s4aTerminal.term.cols") < cols, what="the fit")
+    rows, cols = b.execute_script("return [window.s4aTerminal.term.rows, window.s4aTerminal.term.cols]")
+    assert stty_size("resized") == (rows, cols)
+    b.set_window_size(1280, 900)
+
+    # A full-screen program: top moves the cursor home and draws its header over what was
+    # there, fills the rows it has, and quits on q.
+    terminal_type(b, "clear; echo before-top; top -d 1\n")
+    wait_until(lambda: terminal_screen(b).startswith("top - "), what="top's header")
+    screen = terminal_screen(b)
+    assert "Tasks:" in screen and re.search(r"PID\s+USER", screen), screen
+    assert "before-top" not in screen and "\x1b" not in screen, screen
+    shot(b, "17-terminal-top")
+    terminal_type(b, "q")
+    wait_until(lambda: terminal_screen(b).rstrip().endswith("#"), what="the prompt after top")
+    # The alternate screen (as vi and less use it, through terminfo): entered, then left with
+    # the shell's screen back as it was.
+    terminal_type(b, "clear; echo before-alt; tput smcup; clear; echo inside-alt; sleep 3; tput rmcup\n")
+    wait_until(lambda: "inside-alt" in terminal_screen(b).splitlines(), what="the alternate screen")
+    assert "before-alt" not in terminal_screen(b).splitlines()
+    wait_until(lambda: "before-alt" in terminal_screen(b).splitlines() and "inside-alt" not in terminal_screen(b).splitlines(),
+               what="the shell's screen back")
+    terminal_type(b, "echo after-$((2+3))\n")
+    wait_until(lambda: "after-5" in terminal_screen(b))
