@@ -6,6 +6,7 @@ forms, script reading the session cookie, framing, inline script."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import http.server
 import io
 import json
@@ -142,6 +143,7 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     assert b.find_element(By.ID, "visibility").text == "private"
     url = b.find_element(By.ID, "project-url").text
     assert url.startswith("https://shop") and f".{srv.apps_domain}" in url, url
+    assert b.find_element(By.ID, "project-url").get_attribute("href").rstrip("/") == url  # a link
     shot(b, "03-project")
 
     # An API key for the agent, restricted to the project, with a ceiling; the token shows once.
@@ -165,8 +167,8 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
 
     # A project secret: typed once, never shown again.
     b.get(srv.url(f"/projects/{project_id}"))
-    fill(b, "name", "SHOP_TOKEN")
-    fill(b, "value", "s3cret-value-never-shown")
+    fill(b, "name", "SHOP_TOKEN", form="form[action$='/secrets']")
+    fill(b, "value", "s3cret-value-never-shown", form="form[action$='/secrets']")
     submit(b, By.ID, "set-secret")
     assert "SHOP_TOKEN saved" in flash(b)
     assert "s3cret-value-never-shown" not in b.page_source
@@ -214,7 +216,7 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
 
     # The command box runs exec; the run's output has its own page. The secret reaches the
     # process as a variable, masked in what is captured.
-    fill(b, "command", "echo from-the-dashboard; echo token=$SHOP_TOKEN")
+    fill(b, "command", "echo from-the-dashboard; echo token=$SHOP_TOKEN", form="form[action$='/exec']")
     submit(b, By.ID, "run-command")
     assert "/runs/run_" in b.current_url
     out = b.find_element(By.ID, "stdout").text
@@ -536,3 +538,112 @@ def test_the_terminal_is_a_real_terminal(server, browser):
                what="the shell's screen back")
     terminal_type(b, "echo after-$((2+3))\n")
     wait_until(lambda: "after-5" in terminal_screen(b))
+
+
+def test_a_person_runs_an_app_without_a_terminal(server, browser):
+    """Item 12: create a server in a project, deploy a command, restart it, set the server's
+    secrets and see them beside the project's (names only), all through the pages; a deploy
+    that fails says why on the page."""
+    acct = signup_and_login(server)
+    b = browser
+    sign_in(b, server, acct)
+    values = ("project-value-9f1c2e", "server-value-4d7a0b")
+    seen: list[str] = []
+
+    def page() -> str:
+        seen.append(b.page_source)
+        return b.find_element(By.TAG_NAME, "main").text
+
+    fill(b, "name", "Blog")
+    submit(b, By.ID, "create-project")
+    project_id = b.current_url.rsplit("/", 1)[1]
+    fill(b, "name", "GREETING", form="form[action$='/secrets']")
+    fill(b, "value", values[0], form="form[action$='/secrets']")
+    submit(b, By.ID, "set-secret")
+    assert "GREETING saved" in flash(b), flash(b)
+
+    # A bad form changes nothing and says what is wrong.
+    fill(b, "name", "web")
+    fill(b, "budget_usd", "lots")
+    submit(b, By.ID, "create-server")
+    assert "budget_usd" in flash(b) and "dollars" in flash(b), flash(b)
+    assert server.request("GET", f"/v1/servers?project_id={project_id}", acct.token).json()["items"] == []
+
+    # Create a server.
+    fill(b, "name", "web")
+    fill(b, "budget_usd", "1")
+    fill(b, "memory_mb", "256")
+    fill(b, "disk_mb", "64")
+    submit(b, By.ID, "create-server")
+    assert "/servers/srv_" in b.current_url, flash(b)
+    sid = b.current_url.rsplit("/", 1)[1]
+    assert "Server web created" in flash(b)
+    assert b.find_element(By.ID, "server-state").text == "running"
+    text = page()
+    assert "Deploy an app" in text and "No secrets." not in text  # the project's secret is listed
+
+    # The server's own secret: its name beside the project's, never a value.
+    fill(b, "name", "API_TOKEN", form="#server-secret-form")
+    fill(b, "value", values[1], form="#server-secret-form")
+    submit(b, By.ID, "set-server-secret")
+    assert "API_TOKEN saved for this server" in flash(b), flash(b)
+    rows = [r.text for r in b.find_elements(By.CSS_SELECTOR, "#server-secrets tr.secret-row")]
+    assert any(r.startswith("API_TOKEN this server 1") for r in rows), rows
+    assert any(r.startswith("GREETING project 1") for r in rows), rows
+    page()
+    api = server.request("GET", f"/v1/servers/{sid}/secrets", acct.token)
+    assert api.status_code == 200 and [s["name"] for s in api.json()["items"]] == ["API_TOKEN"], api.text
+
+    # Deploy a command: the page answers once the app answers, and shows how it does.
+    fill(b, "command", "python3 -m http.server $PORT", form="#deploy-form")
+    submit(b, By.ID, "deploy")
+    assert "Deployed: the app answers on port 8080." in flash(b), flash(b)
+    assert b.find_element(By.ID, "app-command").text == "python3 -m http.server $PORT"
+    assert b.find_element(By.ID, "app-state").text == "running"
+    assert b.find_element(By.ID, "app-restarts").text.startswith("0 ")
+    assert b.find_element(By.ID, "app-last-exit").text == "none"
+    assert "attach this server" in b.find_element(By.ID, "app-url").text
+    page()
+    deployed = server.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]
+    assert deployed["command"] == "python3 -m http.server $PORT" and deployed["state"] == "running", deployed
+
+    # The secrets reach the server's processes (checked inside, the value never printed).
+    fill(b, "command", 'printf %s "$GREETING:$API_TOKEN" | sha256sum', form="form[action$='/exec']")
+    submit(b, By.ID, "run-command")
+    digest = hashlib.sha256(f"{values[0]}:{values[1]}".encode()).hexdigest()
+    assert digest in b.find_element(By.ID, "stdout").text
+    b.get(server.url(f"/servers/{sid}"))
+
+    # Restart: the same command started anew (a new deployment), answered again.
+    submit(b, By.ID, "restart-app")
+    assert "Restarted: the app answers on port 8080." in flash(b), flash(b)
+    assert b.find_element(By.ID, "app-state").text == "running"
+    again = server.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]
+    assert again["id"] != deployed["id"] and again["command"] == deployed["command"], again
+
+    # Attached, its App section links the URL.
+    b.get(server.url(f"/projects/{project_id}"))
+    submit(b, By.CSS_SELECTOR, "form[action$='/attach'] button")
+    url = b.find_element(By.ID, "project-url").text
+    b.get(server.url(f"/servers/{sid}"))
+    link = b.find_element(By.CSS_SELECTOR, "#app-url a")
+    assert link.text == url and link.get_attribute("href").rstrip("/") == url
+    b.get(server.url(f"/servers/{sid}"))
+
+    # A command that dies: the page says so, with its code and last line, as the API would.
+    fill(b, "command", "echo boom-from-the-app; exit 3", form="#deploy-form")
+    submit(b, By.ID, "deploy")
+    error = b.find_element(By.CSS_SELECTOR, "p.flash.error").text
+    assert "The app exited with code 3" in error and "boom-from-the-app" in error, error
+    assert "code 3" in b.find_element(By.ID, "app-last-exit").text
+    page()
+    shot(b, "18-app-failed")
+
+    # Activity names who did what; no page ever held a secret's value.
+    b.get(server.url("/activity"))
+    page()
+    actions = [e.text for e in b.find_elements(By.CSS_SELECTOR, "code.action")]
+    assert actions.count("server.deployed") == 3 and "secret.set" in actions, actions
+    for html in seen:
+        for value in values:
+            assert value not in html

@@ -68,6 +68,7 @@ public struct Dashboard: Sendable {
         pages.addAuth()
         pages.addProjects()
         pages.addServers()
+        pages.addApp()
         pages.addFiles()
         pages.addKeys()
         pages.addActivity()

@@ -1,0 +1,29 @@
+/// The account's projects and the form for a new one.
+struct ProjectsPage: PageModel {
+    struct Row: Sendable {
+        var id: String
+        var name: String
+        var url: String
+        var isPublic: Bool
+    }
+
+    var title: String
+    var projects: [Row]
+}
+
+/// The confirmation before a project's URL opens to everyone.
+struct PublishPage: PageModel {
+    var title: String
+    var id: String
+    var name: String
+    var url: String
+}
+
+/// Typing the slug out before a project is deleted.
+struct ProjectDeletePage: PageModel {
+    var title: String
+    var id: String
+    var name: String
+    var slug: String
+    var url: String
+}

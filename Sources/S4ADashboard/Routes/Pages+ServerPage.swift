@@ -1,0 +1,103 @@
+import Foundation
+import S4ADomain
+
+/// The server page's model, read through the same services as the API.
+extension Pages {
+    func serverPageModel(_ principal: Principal, id: String) async throws -> ServerPage {
+        let until = Date(), since = until.addingTimeInterval(-6 * 3600)
+        let usage = try await services.usage.server(principal, id: id, since: since, until: until, step: nil)
+        let server = usage.server
+        async let runs = services.servers.runs(principal, serverID: id, cursor: nil, limit: 20)
+        async let logs = services.servers.logs(principal, id: id, query: LogQuery(limit: 200))
+        async let deployment = services.servers.deployment(of: server)
+        async let project = services.projects.get(principal, id: server.projectID)
+        async let serverSecrets = services.secrets.list(principal, projectID: nil, serverID: server.id)
+        async let projectSecrets = services.secrets.list(principal, projectID: server.projectID, serverID: nil)
+        async let uptime = services.health.uptime(principal, projectID: server.projectID)
+        let own = try await serverSecrets.map(secretRow)
+        let ownNames = Set(own.map(\.name))
+        let deployed = try await deployment
+        let owner = try await project
+        let openIncidents = try await uptime.incidents.filter { $0.endedAt == nil }
+        return ServerPage(
+            title: server.name,
+            server: .init(id: server.id, name: server.name, state: server.state.rawValue, projectID: server.projectID,
+                          projectName: owner.name, template: server.template, cpu: server.cpuMillis,
+                          memory: server.memoryMB, disk: server.diskMB, network: server.network.rawValue,
+                          lastError: server.lastError, running: server.state == .running,
+                          startable: server.state.canMove(to: .running) && server.state != .creating),
+            spend: spendBar(server, usage.balance),
+            reserved: Format.money(usage.balance.reserved),
+            rate: Format.money(usage.ratePerHour),
+            charts: serverCharts(usage, since: since, until: until),
+            app: deployed.map { appSection($0, server: server, project: owner, openIncidents: openIncidents) },
+            deploy: .init(command: deployed?.deployment.command ?? "", port: deployed?.deployment.port ?? Deployment.defaultPort,
+                          healthPath: deployed?.deployment.healthPath ?? "",
+                          policies: RestartPolicy.allCases.map { policy in
+                              Choice(value: policy.rawValue, label: policy.rawValue,
+                                     selected: policy == (deployed?.deployment.restart ?? .always))
+                          }),
+            serverSecrets: own,
+            projectSecrets: try await projectSecrets.map { info in
+                var row = secretRow(info)
+                row.overridden = ownNames.contains(info.name)
+                return row
+            },
+            runs: try await runs.items.map(runRow),
+            logs: try await logs.map(logText).joined(separator: "\n"),
+            logsURL: "/v1/servers/\(server.id)/logs?follow=true&limit=200")
+    }
+
+    /// `openIncidents`: the project's incidents still open (the health monitor's verdict).
+    func appSection(_ status: DeploymentStatus, server: Server, project: Project, openIncidents: [Incident]) -> ServerPage.App {
+        let deployment = status.deployment, process = status.process
+        let state: String
+        switch process?.state {
+        case nil: state = "not running (the server is not running it)"
+        case .starting?: state = "starting"
+        case .running?: state = "running"
+        case .backoff?: state = "restarting (waiting before the next try)"
+        case .exited?: state = "exited"
+        }
+        let health: String, healthy: Bool
+        if let open = openIncidents.first(where: { $0.serverID == server.id }) {
+            health = "not answering since \(Format.time(open.startedAt)) UTC: \(open.reason)"
+            healthy = false
+        } else if process?.state == .running {
+            health = "answering " + (deployment.healthPath.map { "GET \($0)" } ?? "on port \(deployment.port)")
+                + " (the monitor's probes pass)"
+            healthy = true
+        } else {
+            health = "not probed (the app is not running)"
+            healthy = false
+        }
+        let url = services.projects.url(of: project)
+        return .init(command: deployment.command, port: deployment.port, healthPath: deployment.healthPath,
+                     restartPolicy: deployment.restart.rawValue, state: state, restarts: process?.restarts ?? 0,
+                     lastExit: process?.exitCode.map { "code \($0)" + (process?.finishedAt.map { " at \(Format.time($0)) UTC" } ?? "") },
+                     started: process.map { Format.time($0.startedAt) }, health: health, healthy: healthy,
+                     url: project.attachedServerID == server.id ? url : nil, projectURL: url)
+    }
+
+    func spendBar(_ server: Server, _ balance: LedgerBalance) -> SpendBar {
+        SpendBar(charged: Format.money(balance.charged), budget: Format.money(server.budget),
+                 chargedMicros: balance.charged.value, budgetMicros: max(server.budget.value, 1))
+    }
+
+    func secretRow(_ info: SecretInfo) -> SecretRow {
+        SecretRow(name: info.name, version: info.version, updated: Format.time(info.updatedAt))
+    }
+
+    func serverCharts(_ usage: ServerUsage, since: Date, until: Date) -> [String] {
+        let points = usage.points
+        let step = max(usage.step, 1)
+        return [
+            SVGChart(title: "CPU (cores)", values: points.map { Double($0.cpuMicros) / 1e6 / step },
+                     format: { String(format: "%.2f", $0) }).svg,
+            SVGChart(title: "Memory", values: points.map { Double($0.memoryBytes) },
+                     format: { Format.bytes(Int64($0)) }).svg,
+            SVGChart(title: "Spend", values: points.map { Double($0.charged.value) / 1e6 },
+                     format: { String(format: "$%.4f", $0) }).svg,
+        ]
+    }
+}
