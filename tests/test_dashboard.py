@@ -156,6 +156,13 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     token = b.find_element(By.ID, "token").text
     assert token.startswith("s4a_") and len(token) > 40
     assert b.find_element(By.ID, "copy-token").is_displayed()  # copy.js ran under the CSP
+    # Ready to paste: the README's MCP client configuration and the S4A_* variables, filled in.
+    mcp = json.loads(b.find_element(By.ID, "mcp-config").text)
+    entry = mcp["mcpServers"]["server4agent"]
+    assert entry["command"] == "s4a" and entry["args"] == ["mcp"], entry
+    assert entry["env"] == {"S4A_API_URL": srv.base_url, "S4A_API_KEY": token, "S4A_CA_CERT": str(srv.ca)}, entry
+    assert b.find_element(By.ID, "env-block").text.splitlines() == [
+        f"export S4A_API_URL={srv.base_url}", f"export S4A_API_KEY={token}", f"export S4A_CA_CERT={srv.ca}"]
     shot(b, "04-key-created")
     b.get(srv.url("/keys"))
     assert token not in b.page_source
@@ -251,15 +258,31 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     assert "Attached" in flash(b)
     submit(b, By.ID, "publish")
     assert b.find_element(By.ID, "confirm-url-text").text == url
+    # It names what will answer there: the attached server, and that it has no app yet.
+    serves = b.find_element(By.ID, "publish-serves").text
+    assert "It serves the server web (running)" in serves and "no app deployed" in serves, serves
     shot(b, "10-publish-confirm")
     submit(b, By.ID, "confirm-publish")
     assert b.find_element(By.ID, "visibility").text == "public"
     assert f"{url} is public now." in flash(b)
+    # A public project is not offered publishing again.
+    assert not b.find_elements(By.ID, "publish")
+    b.get(srv.url(f"/projects/{project_id}/publish"))
+    assert b.current_url.endswith(f"/projects/{project_id}") and "is public already" in flash(b), flash(b)
+    assert not b.find_elements(By.ID, "confirm-publish")
     assert srv.request("GET", f"/v1/projects/{project_id}", token).json()["visibility"] == "public"
 
-    # The activity feed shows what happened, who did it, filterable.
+    # The activity feed shows what happened, who did it (names beside ids), filterable.
     b.get(srv.url("/activity"))
     actions = [e.text for e in b.find_elements(By.CSS_SELECTOR, "code.action")]
+    rows = {r.find_element(By.CSS_SELECTOR, "code.action").text: r for r in b.find_elements(By.CSS_SELECTOR, "tr.event-row")}
+    created = rows["server.created"]
+    assert created.find_element(By.CSS_SELECTOR, ".actor").text.startswith("key agent"), created.text
+    assert created.find_element(By.CSS_SELECTOR, ".target").text.startswith("server web"), created.text
+    assert sid in created.find_element(By.CSS_SELECTOR, ".target code.id").get_attribute("textContent")
+    assert rows["project.created"].find_element(By.CSS_SELECTOR, ".actor").text.startswith(f"account {email}")
+    assert rows["project.created"].find_element(By.CSS_SELECTOR, ".target").text.startswith("project Shop")
+    assert b.execute_script("return document.documentElement.scrollWidth - window.innerWidth") <= 0  # the table fits
     for action in ("project.created", "api_key.created", "secret.set", "server.created", "project.visibility_changed", "server.attached"):
         assert any(a == action for a in actions), (action, actions)
     shot(b, "11-activity")
@@ -621,13 +644,16 @@ def test_a_person_runs_an_app_without_a_terminal(server, browser):
     again = server.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]
     assert again["id"] != deployed["id"] and again["command"] == deployed["command"], again
 
-    # Attached, its App section links the URL.
+    # Attached, its App section links the URL; the publish confirmation names it and its health.
     b.get(server.url(f"/projects/{project_id}"))
     submit(b, By.CSS_SELECTOR, "form[action$='/attach'] button")
     url = b.find_element(By.ID, "project-url").text
     b.get(server.url(f"/servers/{sid}"))
     link = b.find_element(By.CSS_SELECTOR, "#app-url a")
     assert link.text == url and link.get_attribute("href").rstrip("/") == url
+    b.get(server.url(f"/projects/{project_id}/publish"))
+    serves = b.find_element(By.ID, "publish-serves").text
+    assert "It serves the server web (running)" in serves and "app running; answering on port 8080" in serves, serves
     b.get(server.url(f"/servers/{sid}"))
 
     # A command that dies: the page says so, with its code and last line, as the API would.
@@ -637,6 +663,15 @@ def test_a_person_runs_an_app_without_a_terminal(server, browser):
     assert "The app exited with code 3" in error and "boom-from-the-app" in error, error
     assert "code 3" in b.find_element(By.ID, "app-last-exit").text
     page()
+    # Usage was sampled by now (every 5 s): each chart draws it on a time axis of the last
+    # six hours (UTC clock times) with its scale written out.
+    wait_until(lambda: b.refresh() or "no data" not in b.find_element(By.CSS_SELECTOR, ".charts").text, what="a usage sample")
+    charts = [c.get_attribute("outerHTML") for c in b.find_elements(By.CSS_SELECTOR, "svg.chart")]
+    for chart in charts:
+        ticks = re.findall(r'class="tick"[^>]*>(\d\d):(\d\d)<', chart)
+        assert len(ticks) == 3 and "scale 0 to" in chart, chart
+        start, end = (int(h) * 60 + int(m) for h, m in (ticks[0], ticks[2]))
+        assert (end - start) % (24 * 60) == 6 * 60, ticks
     shot(b, "18-app-failed")
 
     # Activity names who did what; no page ever held a secret's value.
@@ -647,3 +682,43 @@ def test_a_person_runs_an_app_without_a_terminal(server, browser):
     for html in seen:
         for value in values:
             assert value not in html
+
+
+def test_an_exhausted_servers_spend_bar_is_red(make_server, browser):
+    srv = make_server(extra_args=["--lease-seconds", "1"])
+    acct = signup_and_login(srv)
+    project = srv.request("POST", "/v1/projects", acct.token, json={"name": "spent"}).json()["id"]
+    spent = srv.request("POST", "/v1/servers", acct.token, json={
+        "project_id": project, "name": "spent", "budget_usd": "0.000050", "memory_mb": 512, "disk_mb": 64}).json()["id"]
+    fine = srv.request("POST", "/v1/servers", acct.token, json={
+        "project_id": project, "name": "fine", "budget_usd": "1", "memory_mb": 256, "disk_mb": 64}).json()["id"]
+    wait_until(lambda: srv.request("GET", f"/v1/servers/{spent}", acct.token).json()["state"] == "exhausted",
+               what="the budget to run out")
+    b = browser
+    sign_in(b, srv, acct)
+
+    def is_red(meter) -> bool:
+        """The colour the browser painted in the middle of the bar (the meter's bar is drawn
+        by the browser: its pixels are read back from a screenshot of it, in the page)."""
+        r, g, b_ = b.execute_async_script("""
+            const [data, done] = arguments, image = new Image();
+            image.onload = () => {
+              const canvas = document.createElement("canvas");
+              canvas.width = image.width; canvas.height = image.height;
+              const context = canvas.getContext("2d");
+              context.drawImage(image, 0, 0);
+              done(Array.from(context.getImageData(image.width >> 1, image.height >> 1, 1, 1).data).slice(0, 3));
+            };
+            image.src = "data:image/png;base64," + data;""", meter.screenshot_as_base64)
+        return r > 150 and g < 90 and b_ < 90
+
+    b.get(srv.url(f"/projects/{project}"))
+    meter = b.find_element(By.CSS_SELECTOR, f"tr[data-server='{spent}'] meter")
+    assert "exhausted" in meter.get_attribute("class") and is_red(meter)
+    other = b.find_element(By.CSS_SELECTOR, f"tr[data-server='{fine}'] meter")
+    assert "exhausted" not in other.get_attribute("class") and not is_red(other)
+    b.get(srv.url(f"/servers/{spent}"))
+    assert b.find_element(By.ID, "server-state").text == "exhausted"
+    assert is_red(b.find_element(By.ID, "spend-meter"))
+    assert b.find_element(By.ID, "spend-exhausted").text == "budget spent"
+    shot(b, "19-exhausted")

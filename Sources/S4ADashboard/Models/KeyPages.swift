@@ -24,10 +24,12 @@ struct KeysPage: PageModel {
     var keys: [Row]
 }
 
-/// A new key's token, shown this once.
+/// A new key's token, shown this once, with a client configuration ready to paste.
 struct KeyCreatedPage: PageModel {
     var title: String
     var name: String
     var token: String
     var scopes: String
+    var mcpConfiguration: String
+    var environment: String
 }

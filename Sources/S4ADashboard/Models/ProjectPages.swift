@@ -11,12 +11,22 @@ struct ProjectsPage: PageModel {
     var projects: [Row]
 }
 
-/// The confirmation before a project's URL opens to everyone.
+/// The confirmation before a project's URL opens to everyone: what will answer there.
 struct PublishPage: PageModel {
+    /// The server that serves the URL, and how its app is doing.
+    struct Attached: Sendable {
+        var id: String
+        var name: String
+        var state: String
+        var health: String
+        var healthy: Bool
+    }
+
     var title: String
     var id: String
     var name: String
     var url: String
+    var attached: Attached?
 }
 
 /// Typing the slug out before a project is deleted.

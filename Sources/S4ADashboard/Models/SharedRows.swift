@@ -16,10 +16,11 @@ struct SecretRow: Sendable {
     var overridden: Bool = false
 }
 
-/// How much of its cap a server has spent.
+/// How much of its cap a server has spent (red once exhausted).
 struct SpendBar: Sendable {
     var charged: String
     var budget: String
     var chargedMicros: Int64
     var budgetMicros: Int64
+    var exhausted: Bool
 }

@@ -14,8 +14,9 @@ extension Pages {
             if let project { filter.append("project_id=" + queryValue(project)) }
             if let action { filter.append("action=" + queryValue(action)) }
             let query = filter.joined(separator: "&")
+            async let names = activityNames(visit.principal)
             let next = try await page.nextCursor
-            let namer = ActivityNames()
+            let namer = try await names
             return .view("activity", ActivityPage(
                 title: "Activity",
                 events: try await page.items.map(namer.row),

@@ -43,7 +43,9 @@ extension Pages {
             // Shown on this answer only: the page is not stored (no-store) and the token cannot be fetched again.
             return .view("key_created", KeyCreatedPage(
                 title: "Key created", name: key.name, token: token,
-                scopes: key.scopes.sorted().map(\.rawValue).joined(separator: " ")), status: .created)
+                scopes: key.scopes.sorted().map(\.rawValue).joined(separator: " "),
+                mcpConfiguration: dashboard.client.mcpConfiguration(token: token),
+                environment: dashboard.client.environmentBlock(token: token)), status: .created)
         }
         post("/keys/{id}/revoke", back: { _ in "/keys" }) { visit in
             try await services.keys.revoke(visit.principal, id: try visit.parameter("id"))

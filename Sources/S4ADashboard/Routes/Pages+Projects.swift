@@ -23,11 +23,12 @@ extension Pages {
             async let secrets = services.secrets.list(principal, projectID: project.id, serverID: nil)
             async let activity = services.activity.list(principal, projectID: project.id, action: nil, cursor: nil, limit: 20)
             async let uptime = services.health.uptime(principal, projectID: project.id)
+            async let names = activityNames(principal)
             // The project's servers with their spend, in one read.
             async let usage = services.usage.account(principal, projectID: project.id)
             let live = try await usage.servers.filter { $0.server.state != .deleted }
             let uptimeNow = try await uptime
-            let namer = ActivityNames()
+            let namer = try await names
             return .view("project", ProjectPage(
                 title: project.name,
                 project: .init(id: project.id, name: project.name, slug: project.slug, url: services.projects.url(of: project),
@@ -53,8 +54,13 @@ extension Pages {
         }
         get("/projects/{id}/publish") { visit in
             let project = try await services.projects.get(visit.principal, id: try visit.parameter("id"))
+            // Already public: nothing to confirm.
+            guard project.visibility != .public else {
+                return .redirect("/projects/\(project.id)", .ok("\(services.projects.url(of: project)) is public already."))
+            }
             return .view("publish", PublishPage(title: "Publish \(project.name)", id: project.id, name: project.name,
-                                                url: services.projects.url(of: project)))
+                                                url: services.projects.url(of: project),
+                                                attached: try await attachedSummary(visit.principal, project)))
         }
         post("/projects/{id}/visibility", back: projectPage) { visit in
             let id = try visit.parameter("id")
@@ -105,6 +111,21 @@ extension Pages {
             try await services.secrets.delete(visit.principal, projectID: id, serverID: nil, name: name)
             return .redirect("/projects/\(id)", .ok("Secret \(name) deleted."))
         }
+    }
+}
+
+extension Pages {
+    /// The server a project's URL serves, with its app's health, for the publish confirmation.
+    func attachedSummary(_ principal: Principal, _ project: Project) async throws -> PublishPage.Attached? {
+        guard let id = project.attachedServerID else { return nil }
+        let server = try await services.servers.get(principal, id: id)
+        async let deployment = services.servers.deployment(of: server)
+        async let uptime = services.health.uptime(principal, projectID: project.id)
+        let open = try await uptime.incidents.filter { $0.endedAt == nil }
+        let app = try await deployment.map { appSection($0, server: server, project: project, openIncidents: open) }
+        return .init(id: server.id, name: server.name, state: server.state.rawValue,
+                     health: app.map { "app \($0.state); \($0.health)" } ?? "no app deployed: the URL would answer with an error page",
+                     healthy: app?.healthy ?? false)
     }
 }
 

@@ -81,7 +81,8 @@ extension Pages {
 
     func spendBar(_ server: Server, _ balance: LedgerBalance) -> SpendBar {
         SpendBar(charged: Format.money(balance.charged), budget: Format.money(server.budget),
-                 chargedMicros: balance.charged.value, budgetMicros: max(server.budget.value, 1))
+                 chargedMicros: balance.charged.value, budgetMicros: max(server.budget.value, 1),
+                 exhausted: server.state == .exhausted || balance.charged >= server.budget)
     }
 
     func secretRow(_ info: SecretInfo) -> SecretRow {
@@ -91,13 +92,13 @@ extension Pages {
     func serverCharts(_ usage: ServerUsage, since: Date, until: Date) -> [String] {
         let points = usage.points
         let step = max(usage.step, 1)
+        func chart(_ title: String, _ value: (UsagePoint) -> Double, _ format: @escaping (Double) -> String) -> String {
+            SVGChart(title: title, points: points.map { ($0.at, value($0)) }, since: since, until: until, format: format).svg
+        }
         return [
-            SVGChart(title: "CPU (cores)", values: points.map { Double($0.cpuMicros) / 1e6 / step },
-                     format: { String(format: "%.2f", $0) }).svg,
-            SVGChart(title: "Memory", values: points.map { Double($0.memoryBytes) },
-                     format: { Format.bytes(Int64($0)) }).svg,
-            SVGChart(title: "Spend", values: points.map { Double($0.charged.value) / 1e6 },
-                     format: { String(format: "$%.4f", $0) }).svg,
+            chart("CPU (cores)", { Double($0.cpuMicros) / 1e6 / step }, { String(format: "%g cores", $0) }),
+            chart("Memory", { Double($0.memoryBytes) }, { Format.bytes(Int64($0)) }),
+            chart("Spend so far", { Double($0.charged.value) / 1e6 }, { String(format: "$%g", $0) }),
         ]
     }
 }
