@@ -138,7 +138,7 @@ def test_a_private_url_serves_nothing_until_published(make_server):
     unknown = ask(f"nosuch.{srv.apps_domain}:{srv.port}", sni=f"nosuch.{srv.apps_domain}")
     assert unknown[0] == 404
     # Private, deployed and attached: exactly what an unknown slug answers.
-    wait_until(lambda: srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]["state"] == "running")
+    wait_until(lambda: srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]["state"] == "healthy")
     assert comparable(ask(host)) == comparable(unknown)
     # Public: the app, over TLS 1.2 and 1.3 with the local CA.
     assert srv.request("PATCH", f"/v1/projects/{project}", acct.token, json={"visibility": "public"}).status_code == 200
@@ -262,7 +262,7 @@ def test_bodies_stream_and_a_crashed_app_restarts(make_server, cli_factory):
     assert client.request("GET", "/crash", host)[0] == 200
     client.close()
     server = wait_until(lambda: (s := srv.request("GET", f"/v1/servers/{sid}", acct.token).json())
-                        ["deployment"]["restarts"] >= 1 and s["deployment"]["state"] == "running" and s)
+                        ["deployment"]["restarts"] >= 1 and s["deployment"]["state"] == "healthy" and s)
     assert server["deployment"]["last_exit_code"] == 3, server["deployment"]
     assert wait_until(lambda: AppClient(srv, host).request("GET", "/", host)[0] == 200)
     # The monitor saw the crash: an incident that ended once the app answered again.
@@ -474,4 +474,9 @@ def test_an_app_failing_its_health_path_is_an_incident_and_is_restarted(make_ser
         lines = srv.request("GET", f"/v1/servers/{sid}/logs", acct.token).json()["lines"]
         return sum(1 for l in lines if l["stream"] == "system" and l["text"] == "started") >= 2
     wait_until(starts, timeout=60)
-    assert srv.request("GET", f"/v1/projects/{project}/uptime", acct.token).json()["availability_24h"] == 0
+    uptime = srv.request("GET", f"/v1/projects/{project}/uptime", acct.token).json()
+    assert uptime["availability_24h"] == 0, uptime
+    # The monitor's restart is counted, on the deployment and on the one incident.
+    app = srv.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]
+    assert app["restarts"] >= 1 and app["state"] in ("starting", "unhealthy", "crash-looping"), app
+    assert len(uptime["incidents"]) == 1 and uptime["incidents"][0]["crashes"] >= 1, uptime

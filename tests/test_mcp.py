@@ -173,6 +173,9 @@ def test_an_agent_deploys_an_app_through_mcp(make_server, tmp_path, transport):
             assert server["budget_usd"] in ("1.00", "1") and server["project_id"] == project["id"]
             assert sid in {s["id"] for s in await agent.json("list_servers", {"project": project["id"]})}
 
+            # A server may be named as project/name wherever its id is taken.
+            assert (await agent.json("get_server", {"server_id": f"{slug}/web"}))["id"] == sid
+            assert "No server named 'nope'" in await agent.error("get_server", {"server_id": f"{slug}/nope"})
             assert "Wrote" in await agent.ok("write_file", {"server_id": sid, "path": "/srv/app.py", "content": APP})
             assert await agent.ok("read_file", {"server_id": sid, "path": "/srv/app.py"}) == APP
             listing = await agent.json("list_files", {"server_id": sid, "dir": "/srv"})
@@ -197,7 +200,7 @@ def test_an_agent_deploys_an_app_through_mcp(make_server, tmp_path, transport):
 
             async def running():
                 s = await agent.json("get_server", {"server_id": sid})
-                return s.get("deployment", {}).get("state") == "running"
+                return s.get("deployment", {}).get("state") == "healthy"
             await eventually(running)
 
             host = f"{slug}.{srv.apps_domain}:{srv.port}"

@@ -131,6 +131,8 @@ struct AccountCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         @Argument(help: "The limit in USD, e.g. 50.") var amount: String?
         @Flag(help: "Remove the limit (each server's cap still holds).") var remove = false
+        @Flag(help: "Set a limit below what the servers may already spend (it can stop them; without --yes it is refused with what it would stop).")
+        var yes = false
 
         func validate() throws {
             guard (amount == nil) == remove else { throw ValidationError("Give an amount or --remove.") }
@@ -140,7 +142,8 @@ struct AccountCommand: AsyncParsableCommand {
             let json = client.json
             try await withConnection(client) { connection in
                 if let amount {
-                    switch try await connection.client.updateAccount(body: .json(.init(spendingLimitUsd: .Money(amount)))) {
+                    switch try await connection.client.updateAccount(body: .json(.init(spendingLimitUsd: .Money(amount),
+                                                                                        confirm: yes ? true : nil))) {
                     case .ok(let ok): try AccountCommand.print(try ok.body.json, json: json)
                     case .default(let status, let problem): throw APIProblem(status: status, problem)
                     }

@@ -14,7 +14,7 @@ struct DeployCommand: AsyncParsableCommand {
     @Option(help: "A path probed over HTTP for health, e.g. /healthz (default: a TCP connect to the port).") var healthPath: String?
     @Option(help: "always (default), on-failure or never.") var restart: String?
     @Flag(help: "Answer at once instead of waiting (up to 30 s) for the app to answer on its port.") var noWait = false
-    @Argument(help: "The server's id.") var server: String
+    @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
     @Argument(parsing: .postTerminator, help: "The command, after --; run by sh -c.") var command: [String] = []
 
     func run() async throws {
@@ -32,7 +32,7 @@ struct DeployCommand: AsyncParsableCommand {
         let deployed = try await withConnection(client) { connection in
             let progress = Progress.start("Deploying to \(server)", json: client.json)
             defer { progress.finish() }
-            switch try await connection.client.deployServer(path: .init(serverId: server), body: .json(body)) {
+            switch try await connection.client.deployServer(path: .init(serverId: try await References.serverID(server, connection)), body: .json(body)) {
             case .created(let created): return try created.body.json
             case .default(let status, let problem): throw APIProblem(status: status, problem)
             }
@@ -48,13 +48,13 @@ struct AttachCommand: AsyncParsableCommand {
 
     @OptionGroup var client: ClientOptions
     @Argument(help: "The project's id or slug.") var project: String
-    @Argument(help: "The server's id.") var server: String
+    @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
 
     func run() async throws {
         let json = client.json
         try await withConnection(client) { connection in
             let found = try await ProjectCommand.find(project, connection)
-            switch try await connection.client.attachServer(path: .init(projectId: found.id), body: .json(.init(serverId: server))) {
+            switch try await connection.client.attachServer(path: .init(projectId: found.id), body: .json(.init(serverId: try await References.serverID(server, connection)))) {
             case .ok(let ok): try ProjectCommand.show(try ok.body.json, json: json)
             case .default(let status, let problem): throw APIProblem(status: status, problem)
             }
@@ -83,7 +83,8 @@ struct DetachCommand: AsyncParsableCommand {
 /// `s4a open PROJECT`: prints the project's URL.
 struct OpenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "open", abstract: "Print a project's URL (it answers only while the project is public and a server is attached).")
+        commandName: "open", abstract: "Print a project's URL (it answers only while the project is public and a server is attached).",
+        discussion: "A private project's people can preview it: its preview link, opened where they are signed in to the dashboard, lets them in.")
 
     @OptionGroup var client: ClientOptions
     @Argument(help: "The project's id or slug.") var project: String
@@ -92,9 +93,16 @@ struct OpenCommand: AsyncParsableCommand {
         let json = client.json
         try await withConnection(client) { connection in
             let found = try await ProjectCommand.find(project, connection)
-            if json { return try Output.json(["url": found.url, "visibility": found.visibility.rawValue]) }
+            let preview = found.url + "/.s4a/open"
+            if json { return try Output.json(["url": found.url, "visibility": found.visibility.rawValue, "preview_url": preview]) }
             print(found.url)
-            if found.visibility != ._public { FileHandle.standardError.write(Data("(private: it serves nothing until published)\n".utf8)) }
+            if found.visibility != ._public {
+                FileHandle.standardError.write(Data("""
+                    (private: it serves nothing until published; preview it at \(preview)
+                     in a browser signed in to the dashboard)
+
+                    """.utf8))
+            }
         }
     }
 }
@@ -119,8 +127,8 @@ struct UptimeCommand: AsyncParsableCommand {
                 print("\(found.url): \(percent(uptime.availability24h)) over 24 hours (\(uptime.probes24h) probes), "
                       + "\(percent(uptime.availability30d)) over 30 days")
                 guard !uptime.incidents.isEmpty else { return print("No incidents in 30 days.") }
-                Output.table(["STARTED", "ENDED", "SERVER", "REASON"], uptime.incidents.map {
-                    [Output.date($0.startedAt), $0.endedAt.map { Output.date($0) } ?? "ongoing", $0.serverId, $0.reason]
+                Output.table(["STARTED", "ENDED", "SERVER", "CRASHES", "REASON"], uptime.incidents.map {
+                    [Output.date($0.startedAt), $0.endedAt.map { Output.date($0) } ?? "ongoing", $0.serverId, "\($0.crashes)", $0.reason]
                 })
             case .default(let status, let problem): throw APIProblem(status: status, problem)
             }

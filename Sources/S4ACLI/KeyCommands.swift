@@ -16,9 +16,13 @@ struct KeyCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         @Option(help: "A name to recognise the key by.") var name: String
         @Option(name: .customLong("scope"), help: "Scopes to grant: repeat it, or separate them with commas.") var scopes: [String]
-        @Option(name: .customLong("project"), help: "Restrict the key to this project id (repeatable).") var projects: [String] = []
+        @Option(name: .customLong("project"), help: "Restrict the key to this project, by slug or id (repeatable).")
+        var projects: [String] = []
         @Option(help: "Expiry, RFC 3339 (e.g. 2026-12-31T00:00:00Z).") var expiresAt: String?
         @Option(help: "The largest budget, in USD, this key may give a server (e.g. 25.00).") var maxServerBudgetUsd: String?
+        @Option(help: "What its servers may cost together, in USD: live caps plus what deleted ones spent (e.g. 20.00).")
+        var maxTotalBudgetUsd: String?
+        @Option(help: "How many live servers it may have created.") var maxServers: Int?
 
         func run() async throws {
             let scopes = try scopes.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }.map { raw in
@@ -31,10 +35,13 @@ struct KeyCommand: AsyncParsableCommand {
                 }
                 return date
             }
-            let body = Components.Schemas.APIKeyCreate(
-                name: name, scopes: scopes, projectIds: projects.isEmpty ? nil : projects, expiresAt: expiry,
-                maxServerBudgetUsd: maxServerBudgetUsd.map { .Money($0) })
             let created = try await withConnection(client) { connection in
+                var ids: [String] = []
+                for project in projects { ids.append(try await ProjectCommand.find(project, connection).id) }
+                let body = Components.Schemas.APIKeyCreate(
+                    name: name, scopes: scopes, projectIds: ids.isEmpty ? nil : ids, expiresAt: expiry,
+                    maxServerBudgetUsd: maxServerBudgetUsd.map { .Money($0) }, maxTotalBudgetUsd: maxTotalBudgetUsd.map { .Money($0) },
+                    maxServers: maxServers)
                 switch try await connection.client.createAPIKey(body: .json(body)) {
                 case .created(let created): return try created.body.json
                 case .default(let status, let problem): throw APIProblem(status: status, problem)

@@ -11,7 +11,7 @@ struct LogsCommand: AsyncParsableCommand {
         discussion: "Example: s4a logs srv_… --since 10m -q error. With -f, keep printing new lines until interrupted.")
 
     @OptionGroup var client: ClientOptions
-    @Argument(help: "The server's id.") var server: String
+    @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
     @Flag(name: [.short, .customLong("follow")], help: "Keep printing new lines as they come.") var follow = false
     @Option(help: "Only lines at or after this time (RFC 3339, or a duration ago: 10m, 6h, 7d).") var since: String?
     @Option(help: "Only lines at or before this RFC 3339 time.") var until: String?
@@ -23,7 +23,7 @@ struct LogsCommand: AsyncParsableCommand {
             since: try TimeArgument.parse(since, "since"), until: try TimeArgument.parse(until, "until"), q: q, limit: limit, follow: follow ? true : nil)
         let json = client.json
         try await withConnection(client) { connection in
-            switch try await connection.client.getServerLogs(path: .init(serverId: server), query: query) {
+            switch try await connection.client.getServerLogs(path: .init(serverId: try await References.serverID(server, connection)), query: query) {
             case .ok(let ok):
                 switch ok.body {
                 case .json(let body):

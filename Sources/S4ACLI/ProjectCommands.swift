@@ -114,7 +114,7 @@ struct ProjectCommand: AsyncParsableCommand {
     /// By id (`prj_…`) directly, else by slug among the caller's projects.
     /// An id as given (no lookup, so a key needs no projects:read), else the slug's project.
     static func id(_ reference: String, _ connection: APIConnection) async throws -> String {
-        reference.hasPrefix("prj_") ? reference : try await find(reference, connection).id
+        try await References.projectID(reference, connection)
     }
 
     static func find(_ reference: String, _ connection: APIConnection) async throws -> Components.Schemas.Project {

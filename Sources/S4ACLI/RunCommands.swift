@@ -9,13 +9,13 @@ struct RunsCommand: AsyncParsableCommand {
         commandName: "runs", abstract: "List the commands run in a server (newest first), without their output.")
 
     @OptionGroup var client: ClientOptions
-    @Argument(help: "The server's id.") var server: String
+    @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
     @Option(help: "At most this many (default 50).") var limit: Int?
 
     func run() async throws {
         let json = client.json
         try await withConnection(client) { connection in
-            switch try await connection.client.listRuns(path: .init(serverId: server), query: .init(limit: limit)) {
+            switch try await connection.client.listRuns(path: .init(serverId: try await References.serverID(server, connection)), query: .init(limit: limit)) {
             case .ok(let ok):
                 let runs = try ok.body.json.items
                 if json { return try Output.json(runs) }
@@ -38,7 +38,7 @@ struct RunCommand: AsyncParsableCommand {
     /// What both subcommands name: a run of a server.
     struct Target: ParsableArguments {
         @OptionGroup var client: ClientOptions
-        @Argument(help: "The server's id.") var server: String
+        @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
         @Argument(help: "The run's id (run_…).") var id: String
     }
 
@@ -49,7 +49,7 @@ struct RunCommand: AsyncParsableCommand {
         func run() async throws {
             let target = self.target
             try await withConnection(target.client) { connection in
-                switch try await connection.client.getRun(path: .init(serverId: target.server, runId: target.id)) {
+                switch try await connection.client.getRun(path: .init(serverId: try await References.serverID(target.server, connection), runId: target.id)) {
                 case .ok(let ok): try RunCommand.print(try ok.body.json, json: target.client.json)
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
@@ -65,7 +65,7 @@ struct RunCommand: AsyncParsableCommand {
         func run() async throws {
             let target = self.target
             try await withConnection(target.client) { connection in
-                switch try await connection.client.cancelRun(path: .init(serverId: target.server, runId: target.id)) {
+                switch try await connection.client.cancelRun(path: .init(serverId: try await References.serverID(target.server, connection), runId: target.id)) {
                 case .ok(let ok): try RunCommand.print(try ok.body.json, json: target.client.json)
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }

@@ -6,8 +6,11 @@ import S4AClient
 extension S4ACommand {
     /// Parses and runs; exit codes scripts can rely on: 0 ok, 1 failed, 2 usage.
     public static func runMain() async -> Never {
+        // The command that was parsed, for its own usage when its run finds the input wrong.
+        var parsed: (any ParsableCommand.Type)?
         do {
             var command = try parseAsRoot()
+            parsed = type(of: command)
             if var command = command as? any AsyncParsableCommand {
                 try await command.run()
             } else {
@@ -28,7 +31,10 @@ extension S4ACommand {
             let code = exitCode(for: error)
             if code == .success || code == .validationFailure {
                 // Help, version and usage mistakes.
-                let message = fullMessage(for: error)
+                var message = fullMessage(for: error)
+                if let parsed, parsed != S4ACommand.self, error is ValidationError {
+                    message = "Error: \(Self.message(for: error))\nUsage: " + usageString(for: parsed)
+                }
                 if code == .success {
                     print(message)
                     Foundation.exit(0)
@@ -36,7 +42,7 @@ extension S4ACommand {
                 FileHandle.standardError.write(Data((message + "\n").utf8))
                 Foundation.exit(2)
             }
-            Output.error(String(describing: error))
+            Output.error(LocalFiles.describe(error))
             Foundation.exit(1)
         }
     }

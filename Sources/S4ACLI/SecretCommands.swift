@@ -41,7 +41,7 @@ struct SecretCommand: AsyncParsableCommand {
             let secret = try await withConnection(client) { connection -> Components.Schemas.Secret in
                 if let server = target.server {
                     switch try await connection.client.setServerSecret(
-                        path: .init(serverId: server, name: name), body: .json(.init(value: value))) {
+                        path: .init(serverId: try await References.serverID(server, connection), name: name), body: .json(.init(value: value))) {
                     case .ok(let ok): return try ok.body.json
                     case .default(let status, let problem): throw APIProblem(status: status, problem)
                     }
@@ -78,7 +78,7 @@ struct SecretCommand: AsyncParsableCommand {
         func run() async throws {
             let items = try await withConnection(client) { connection -> [Components.Schemas.Secret] in
                 if let server = target.server {
-                    switch try await connection.client.listServerSecrets(path: .init(serverId: server)) {
+                    switch try await connection.client.listServerSecrets(path: .init(serverId: try await References.serverID(server, connection))) {
                     case .ok(let ok): return try ok.body.json.items
                     case .default(let status, let problem): throw APIProblem(status: status, problem)
                     }
@@ -104,7 +104,7 @@ struct SecretCommand: AsyncParsableCommand {
         func run() async throws {
             try await withConnection(client) { connection in
                 if let server = target.server {
-                    switch try await connection.client.deleteServerSecret(path: .init(serverId: server, name: name)) {
+                    switch try await connection.client.deleteServerSecret(path: .init(serverId: try await References.serverID(server, connection), name: name)) {
                     case .noContent: return
                     case .default(let status, let problem): throw APIProblem(status: status, problem)
                     }

@@ -42,29 +42,33 @@ struct ServerCommand: AsyncParsableCommand {
         @Option(help: "Only this project's servers (id or slug).") var project: String?
 
         func run() async throws {
-            let servers = try await withConnection(client) { connection in
+            let json = client.json
+            let (servers, slugs) = try await withConnection(client) { connection in
                 let projectID = try await project.asyncMap { try await ProjectCommand.find($0, connection).id }
-                return try await Pages.collect { cursor in
+                // Slugs to show beside each server; a key that cannot read projects sees their ids.
+                let slugs = json ? [:] : Dictionary((try? await ProjectCommand.all(connection))?.map { ($0.id, $0.slug) } ?? [],
+                                                    uniquingKeysWith: { first, _ in first })
+                return (try await Pages.collect { cursor in
                     switch try await connection.client.listServers(query: .init(projectId: projectID, cursor: cursor, limit: 200)) {
                     case .ok(let ok):
                         let page = try ok.body.json
                         return (page.items, page.nextCursor)
                     case .default(let status, let problem): throw APIProblem(status: status, problem)
                     }
-                }
+                }, slugs)
             }
-            try ServerCommand.show(servers, json: client.json, single: false)
+            try ServerCommand.show(servers, json: json, single: false, projects: slugs)
         }
     }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one server.")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "The server's id (srv_…).") var server: String
+        @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
 
         func run() async throws {
             let found = try await withConnection(client) { connection in
-                switch try await connection.client.getServer(path: .init(serverId: server)) {
+                switch try await connection.client.getServer(path: .init(serverId: try await References.serverID(server, connection))) {
                 case .ok(let ok): return try ok.body.json
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
@@ -76,11 +80,11 @@ struct ServerCommand: AsyncParsableCommand {
     struct Stop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop every process; the disk is kept.")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "The server's id.") var server: String
+        @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
 
         func run() async throws {
             let result = try await withConnection(client) { connection in
-                switch try await connection.client.stopServer(path: .init(serverId: server)) {
+                switch try await connection.client.stopServer(path: .init(serverId: try await References.serverID(server, connection))) {
                 case .ok(let ok): return try ok.body.json
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
@@ -92,13 +96,13 @@ struct ServerCommand: AsyncParsableCommand {
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a stopped or failed server.")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "The server's id.") var server: String
+        @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
 
         func run() async throws {
             let result = try await withConnection(client) { connection in
                 let progress = Progress.start("Starting \(server)", json: client.json)
                 defer { progress.finish() }
-                switch try await connection.client.startServer(path: .init(serverId: server)) {
+                switch try await connection.client.startServer(path: .init(serverId: try await References.serverID(server, connection))) {
                 case .ok(let ok): return try ok.body.json
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
@@ -111,12 +115,12 @@ struct ServerCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Set a server's budget cap in USD (needs budget:write; an exhausted server then needs `server start`).")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "The server's id.") var server: String
+        @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
         @Argument(help: "The new cap in US dollars, e.g. 10 or 2.50.") var amount: String
 
         func run() async throws {
             let result = try await withConnection(client) { connection in
-                switch try await connection.client.updateServerBudget(path: .init(serverId: server),
+                switch try await connection.client.updateServerBudget(path: .init(serverId: try await References.serverID(server, connection)),
                                                                       body: .json(.init(budgetUsd: .Money(amount)))) {
                 case .ok(let ok): return try ok.body.json
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
@@ -129,11 +133,11 @@ struct ServerCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Destroy a server and its disk.")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "The server's id.") var server: String
+        @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
 
         func run() async throws {
             try await withConnection(client) { connection in
-                switch try await connection.client.deleteServer(path: .init(serverId: server)) {
+                switch try await connection.client.deleteServer(path: .init(serverId: try await References.serverID(server, connection))) {
                 case .noContent: return
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
@@ -142,10 +146,12 @@ struct ServerCommand: AsyncParsableCommand {
         }
     }
 
-    static func show(_ servers: [Components.Schemas.Server], json: Bool, single: Bool) throws {
+    /// `projects`: slugs by project id, shown instead of the ids when known.
+    static func show(_ servers: [Components.Schemas.Server], json: Bool, single: Bool, projects: [String: String] = [:]) throws {
         if json { return single ? try Output.json(servers[0]) : try Output.json(servers) }
-        Output.table(["id", "name", "state", "cpu", "memory", "disk", "budget"], servers.map {
-            [$0.id, $0.name, $0.state.rawValue, "\($0.cpuMillis)m", "\($0.memoryMb) MiB", "\($0.diskMb) MiB", "$\($0.budgetUsd)"]
+        Output.table(["id", "project", "name", "state", "cpu", "memory", "disk", "budget"], servers.map {
+            [$0.id, projects[$0.projectId] ?? $0.projectId, $0.name, $0.state.rawValue, "\($0.cpuMillis)m", "\($0.memoryMb) MiB",
+             "\($0.diskMb) MiB", "$\($0.budgetUsd)"]
         })
         if single, let error = servers[0].lastError { print("last error: \(error)") }
         if single, let deployment = servers[0].deployment {
@@ -153,6 +159,7 @@ struct ServerCommand: AsyncParsableCommand {
                 + "\(deployment.restarts) restarts"
             if let code = deployment.lastExitCode { line += ", last exit \(code)" }
             print(line + " — \(deployment.command)")
+            if let probe = deployment.lastProbe, !probe.healthy { print("last probe: \(probe.detail)") }
         }
     }
 }
@@ -168,7 +175,7 @@ struct ExecCommand: AsyncParsableCommand {
     @Option(name: .customLong("env"), help: "NAME=value (repeatable).") var environment: [String] = []
     @Option(help: "Seconds before the command's whole process tree is killed (default 60).") var timeout: Int?
     @Flag(help: "Leave it running in the server (see `s4a logs`); prints its run id.") var background = false
-    @Argument(help: "The server's id.") var server: String
+    @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
 
     func run() async throws {
@@ -184,7 +191,7 @@ struct ExecCommand: AsyncParsableCommand {
             guard timeout == nil else { throw ValidationError("--timeout does not apply to --background") }
             let body = Components.Schemas.ExecRequest(argv: argv, cwd: cwd, env: environment, background: true)
             let run = try await withConnection(client) { connection in
-                switch try await connection.client.execInServer(path: .init(serverId: server), body: .json(body)) {
+                switch try await connection.client.execInServer(path: .init(serverId: try await References.serverID(server, connection)), body: .json(body)) {
                 case .accepted(let accepted): return try accepted.body.json
                 case .ok: throw CommandFailure(message: "the API ran the command in the foreground")
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
@@ -197,7 +204,7 @@ struct ExecCommand: AsyncParsableCommand {
             : String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         let body = Components.Schemas.ExecRequest(argv: argv, cwd: cwd, env: environment, stdin: stdin, timeoutS: timeout)
         let result = try await withConnection(client) { connection in
-            switch try await connection.client.execInServer(path: .init(serverId: server), body: .json(body)) {
+            switch try await connection.client.execInServer(path: .init(serverId: try await References.serverID(server, connection)), body: .json(body)) {
             case .ok(let ok): return try ok.body.json
             case .accepted: throw CommandFailure(message: "the API left the command running in the background")
             case .default(let status, let problem): throw APIProblem(status: status, problem)

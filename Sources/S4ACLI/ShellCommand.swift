@@ -15,7 +15,7 @@ struct ShellCommand: AsyncParsableCommand {
         """)
 
     @OptionGroup var client: ClientOptions
-    @Argument(help: "The server's id.") var server: String
+    @Argument(help: "The server: its id (srv_…) or project/name.") var server: String
 
     func run() async throws {
         let interactive = isatty(STDIN_FILENO) == 1
@@ -39,7 +39,7 @@ struct ShellCommand: AsyncParsableCommand {
         defer { resizes.cancel() }
 
         let code = try await withConnection(client) { connection in
-            try await connection.shell(serverID: server, columns: size.columns, rows: size.rows, input: input) { bytes in
+            try await connection.shell(serverID: try await References.serverID(server, connection), columns: size.columns, rows: size.rows, input: input) { bytes in
                 FileHandle.standardOutput.write(Data(bytes))
             }
         }

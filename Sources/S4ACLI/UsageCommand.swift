@@ -41,7 +41,7 @@ struct UsageCommand: AsyncParsableCommand {
         let query = Operations.GetServerUsage.Input.Query(since: until.addingTimeInterval(-range), until: until,
                                                           step: step ?? max(5, Int((range / 60).rounded(.up))))
         try await withConnection(client) { connection in
-            switch try await connection.client.getServerUsage(path: .init(serverId: server), query: query) {
+            switch try await connection.client.getServerUsage(path: .init(serverId: try await References.serverID(server, connection)), query: query) {
             case .ok(let ok):
                 let usage = try ok.body.json
                 if json { return try Output.json(usage) }

@@ -20,10 +20,12 @@ public struct Dashboard: Sendable {
         public var exports: ExportService
         public var deletion: AccountDeletion
         public var authenticator: Authenticator
+        public var previews: PreviewGrants
 
         public init(accounts: AccountService, keys: APIKeyService, projects: ProjectService, activity: ActivityService,
                     servers: ServerService, files: FileService, secrets: SecretService, usage: UsageService,
-                    health: HealthService, exports: ExportService, deletion: AccountDeletion, authenticator: Authenticator) {
+                    health: HealthService, exports: ExportService, deletion: AccountDeletion, authenticator: Authenticator,
+                    previews: PreviewGrants) {
             self.accounts = accounts
             self.keys = keys
             self.projects = projects
@@ -36,6 +38,7 @@ public struct Dashboard: Sendable {
             self.exports = exports
             self.deletion = deletion
             self.authenticator = authenticator
+            self.previews = previews
         }
     }
 
@@ -73,6 +76,7 @@ public struct Dashboard: Sendable {
         let pages = Pages<Context>(dashboard: self, router: router)
         pages.addAuth()
         pages.addProjects()
+        pages.addPreview()
         pages.addServers()
         pages.addApp()
         pages.addFiles()

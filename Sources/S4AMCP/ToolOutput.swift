@@ -30,6 +30,8 @@ struct ToolOutput: Sendable {
             return "The API refused: \(problem.description)"
         case let input as ToolInputError:
             return input.description
+        case let reference as ReferenceError:
+            return reference.description
         case let client as ClientError:
             return "Cannot reach the API (\(client.operationID)): \(cause(client.underlyingError))"
         default:

@@ -20,7 +20,7 @@ extension ToolCatalogue {
             ], required: ["project", "url"]),
             annotations: .additive
         ) { arguments, connection in
-            let projectID = try await ProjectReference.id(try arguments.string("project"), connection)
+            let projectID = try await References.projectID(try arguments.string("project"), connection)
             let kinds: [Components.Schemas.LogDrainKind]? = switch arguments.optionalString("kinds") {
             case "logs": [.logs]
             case "activity": [.activity]
@@ -44,7 +44,7 @@ extension ToolCatalogue {
             inputSchema: JSONSchema.object(["project": projectReference], required: ["project"]),
             annotations: .readOnly
         ) { arguments, connection in
-            let projectID = try await ProjectReference.id(try arguments.string("project"), connection)
+            let projectID = try await References.projectID(try arguments.string("project"), connection)
             switch try await connection.client.listLogDrains(path: .init(projectId: projectID)) {
             case .ok(let ok):
                 let drains = try ok.body.json.items
@@ -62,7 +62,7 @@ extension ToolCatalogue {
             ], required: ["project", "drain_id"]),
             annotations: .destructive
         ) { arguments, connection in
-            let projectID = try await ProjectReference.id(try arguments.string("project"), connection)
+            let projectID = try await References.projectID(try arguments.string("project"), connection)
             let drain = try arguments.string("drain_id")
             switch try await connection.client.deleteLogDrain(path: .init(projectId: projectID, drainId: drain)) {
             case .noContent: return ToolOutput(text: "Deleted log drain \(drain).")

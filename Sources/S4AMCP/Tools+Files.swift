@@ -36,7 +36,7 @@ extension ToolCatalogue {
                 bytes = Array(content.utf8)
             }
             let path = ServerPath.absolute(try arguments.string("path"))
-            switch try await connection.client.writeFile(path: .init(serverId: try arguments.string("server_id"), path: path),
+            switch try await connection.client.writeFile(path: .init(serverId: try await References.serverID(try arguments.string("server_id"), connection), path: path),
                                                          body: .binary(HTTPBody(bytes))) {
             case .noContent: return ToolOutput(text: "Wrote \(bytes.count) bytes to \(path).")
             case .default(let status, let problem): throw APIProblem(status: status, problem)
@@ -58,7 +58,7 @@ extension ToolCatalogue {
             annotations: .readOnly
         ) { arguments, connection in
             let path = ServerPath.absolute(try arguments.string("path"))
-            switch try await connection.client.readFile(path: .init(serverId: try arguments.string("server_id"), path: path)) {
+            switch try await connection.client.readFile(path: .init(serverId: try await References.serverID(try arguments.string("server_id"), connection), path: path)) {
             case .ok(let ok):
                 let body = try ok.body.binary
                 if case .known(let length) = body.length, length > readLimit {
@@ -87,7 +87,7 @@ extension ToolCatalogue {
             ], required: ["server_id"]),
             annotations: .readOnly
         ) { arguments, connection in
-            switch try await connection.client.listFiles(path: .init(serverId: try arguments.string("server_id")),
+            switch try await connection.client.listFiles(path: .init(serverId: try await References.serverID(try arguments.string("server_id"), connection)),
                                                          query: .init(dir: arguments.optionalString("dir").map(ServerPath.absolute))) {
             case .ok(let ok): return try .json(try ok.body.json)
             case .default(let status, let problem): throw APIProblem(status: status, problem)

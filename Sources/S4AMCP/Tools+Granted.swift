@@ -18,7 +18,7 @@ extension ToolCatalogue {
             ], required: ["project", "visibility"]),
             annotations: Tool.Annotations(readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true)
         ) { arguments, connection in
-            let project = try await ProjectReference.id(try arguments.string("project"), connection)
+            let project = try await References.projectID(try arguments.string("project"), connection)
             guard let visibility = Components.Schemas.Visibility(rawValue: try arguments.string("visibility")) else {
                 throw ToolInputError("'visibility' must be public or private.")
             }
@@ -41,7 +41,7 @@ extension ToolCatalogue {
             ], required: ["server_id", "budget_usd"]),
             annotations: .idempotent
         ) { arguments, connection in
-            switch try await connection.client.updateServerBudget(path: .init(serverId: try arguments.string("server_id")),
+            switch try await connection.client.updateServerBudget(path: .init(serverId: try await References.serverID(try arguments.string("server_id"), connection)),
                                                                   body: .json(.init(budgetUsd: try arguments.money("budget_usd")))) {
             case .ok(let ok): return try .json(try ok.body.json)
             case .default(let status, let problem): throw APIProblem(status: status, problem)

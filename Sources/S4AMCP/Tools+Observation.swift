@@ -23,7 +23,7 @@ extension ToolCatalogue {
             annotations: .readOnly
         ) { arguments, connection in
             let lines = try await LogText.lines(
-                server: try arguments.string("server_id"), since: try time(arguments, "since"), until: try time(arguments, "until"),
+                server: try await References.serverID(try arguments.string("server_id"), connection), since: try time(arguments, "since"), until: try time(arguments, "until"),
                 q: arguments.optionalString("q"), limit: arguments.optionalInt("limit") ?? 200, connection)
             return ToolOutput(text: lines.isEmpty ? "(no log lines)" : LogText.format(lines))
         },
@@ -35,7 +35,7 @@ extension ToolCatalogue {
                 memory and spend samples of the last hour. Without: every server of the account and the total.
                 """,
             scopes: ["servers:read"],
-            inputSchema: JSONSchema.object(["server_id": JSONSchema.string("A server's id; omit for the whole account.")]),
+            inputSchema: JSONSchema.object(["server_id": JSONSchema.string("A server's id or project/name; omit for the whole account.")]),
             annotations: .readOnly
         ) { arguments, connection in
             guard let server = arguments.optionalString("server_id") else {
@@ -46,7 +46,8 @@ extension ToolCatalogue {
             }
             let until = Date()
             switch try await connection.client.getServerUsage(
-                path: .init(serverId: server), query: .init(since: until.addingTimeInterval(-3600), until: until, step: 60)) {
+                path: .init(serverId: try await References.serverID(server, connection)),
+                query: .init(since: until.addingTimeInterval(-3600), until: until, step: 60)) {
             case .ok(let ok): return try .json(try ok.body.json)
             case .default(let status, let problem): throw APIProblem(status: status, problem)
             }
@@ -65,7 +66,7 @@ extension ToolCatalogue {
             ]),
             annotations: .readOnly
         ) { arguments, connection in
-            let project = try await arguments.optionalString("project").asyncMap { try await ProjectReference.id($0, connection) }
+            let project = try await arguments.optionalString("project").asyncMap { try await References.projectID($0, connection) }
             switch try await connection.client.listActivity(query: .init(projectId: project, action: arguments.optionalString("action"),
                                                                          limit: arguments.optionalInt("limit"))) {
             case .ok(let ok): return try .json(try ok.body.json.items)

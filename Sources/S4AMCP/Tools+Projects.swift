@@ -57,13 +57,13 @@ extension ToolCatalogue {
             scopes: ["projects:write"],
             inputSchema: JSONSchema.object([
                 "project": projectReference,
-                "server_id": JSONSchema.string("The server's id (srv_…); it must belong to the project."),
+                "server_id": JSONSchema.string("The server's id (srv_…) or project/name; it must belong to the project."),
             ], required: ["project", "server_id"]),
             annotations: .idempotent
         ) { arguments, connection in
-            let project = try await ProjectReference.id(try arguments.string("project"), connection)
+            let project = try await References.projectID(try arguments.string("project"), connection)
             switch try await connection.client.attachServer(path: .init(projectId: project),
-                                                            body: .json(.init(serverId: try arguments.string("server_id")))) {
+                                                            body: .json(.init(serverId: try await References.serverID(try arguments.string("server_id"), connection)))) {
             case .ok(let ok):
                 let attached = try ok.body.json
                 let note = attached.visibility == ._public

@@ -33,7 +33,7 @@ extension ToolCatalogue {
                 command: try arguments.string("command"), cwd: arguments.optionalString("cwd"), env: env,
                 stdin: arguments.optionalString("stdin"), timeoutS: arguments.optionalInt("timeout"),
                 background: background ? true : nil)
-            let server = try arguments.string("server_id")
+            let server = try await References.serverID(try arguments.string("server_id"), connection)
             switch try await connection.client.execInServer(path: .init(serverId: server), body: .json(body)) {
             case .ok(let ok): return Self.describe(try ok.body.json)
             case .accepted(let accepted):
@@ -55,7 +55,7 @@ extension ToolCatalogue {
             ], required: ["server_id", "run_id"]),
             annotations: Tool.Annotations(readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false)
         ) { arguments, connection in
-            switch try await connection.client.cancelRun(path: .init(serverId: try arguments.string("server_id"),
+            switch try await connection.client.cancelRun(path: .init(serverId: try await References.serverID(try arguments.string("server_id"), connection),
                                                                    runId: try arguments.string("run_id"))) {
             case .ok(let ok):
                 let run = try ok.body.json
@@ -87,7 +87,7 @@ extension ToolCatalogue {
                 healthPath: arguments.optionalString("health_path"),
                 restart: arguments.optionalString("restart").flatMap(Components.Schemas.DeploymentCreate.RestartPayload.init(rawValue:)),
                 wait: arguments.optionalBool("wait"))
-            switch try await connection.client.deployServer(path: .init(serverId: try arguments.string("server_id")),
+            switch try await connection.client.deployServer(path: .init(serverId: try await References.serverID(try arguments.string("server_id"), connection)),
                                                             body: .json(body)) {
             case .created(let created): return try .json(try created.body.json, note: "Deployed:")
             case .default(let status, let problem): throw APIProblem(status: status, problem)

@@ -26,13 +26,14 @@ extension ToolCatalogue {
             guard (project == nil) != (server == nil) else { throw ToolInputError("Give either 'project' or 'server_id'.") }
             let secret: Components.Schemas.Secret
             if let server {
-                switch try await connection.client.setServerSecret(path: .init(serverId: server, name: name),
+                let serverID = try await References.serverID(server, connection)
+                switch try await connection.client.setServerSecret(path: .init(serverId: serverID, name: name),
                                                                    body: .json(.init(value: value))) {
                 case .ok(let ok): secret = try ok.body.json
                 case .default(let status, let problem): throw APIProblem(status: status, problem)
                 }
             } else {
-                let projectID = try await ProjectReference.id(project ?? "", connection)
+                let projectID = try await References.projectID(project ?? "", connection)
                 switch try await connection.client.setProjectSecret(path: .init(projectId: projectID, name: name),
                                                                     body: .json(.init(value: value))) {
                 case .ok(let ok): secret = try ok.body.json

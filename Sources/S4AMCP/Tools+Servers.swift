@@ -3,7 +3,7 @@ import S4AClient
 import S4AContract
 
 extension ToolCatalogue {
-    static let serverID = JSONSchema.string("The server's id (srv_…).")
+    static let serverID = JSONSchema.string("The server's id (srv_…), or project/name (the project's slug, then the server's name).")
 
     static let serverTools: [ToolDefinition] = [
         ToolDefinition(
@@ -27,7 +27,7 @@ extension ToolCatalogue {
             ], required: ["project", "name", "budget_usd"]),
             annotations: .additive
         ) { arguments, connection in
-            let project = try await ProjectReference.id(try arguments.string("project"), connection)
+            let project = try await References.projectID(try arguments.string("project"), connection)
             let body = Components.Schemas.ServerCreate(
                 projectId: project, name: try arguments.string("name"), template: arguments.optionalString("template"),
                 cpuMillis: arguments.optionalInt("cpu_millis"), memoryMb: arguments.optionalInt("memory_mb"),
@@ -45,7 +45,7 @@ extension ToolCatalogue {
             inputSchema: JSONSchema.object(["project": JSONSchema.string("Only this project's servers (id or slug).")]),
             annotations: .readOnly
         ) { arguments, connection in
-            let project = try await arguments.optionalString("project").asyncMap { try await ProjectReference.id($0, connection) }
+            let project = try await arguments.optionalString("project").asyncMap { try await References.projectID($0, connection) }
             var servers: [Components.Schemas.Server] = []
             var cursor: String?
             repeat {
@@ -68,7 +68,7 @@ extension ToolCatalogue {
             scopes: ["servers:read"], inputSchema: JSONSchema.object(["server_id": serverID], required: ["server_id"]),
             annotations: .readOnly
         ) { arguments, connection in
-            switch try await connection.client.getServer(path: .init(serverId: try arguments.string("server_id"))) {
+            switch try await connection.client.getServer(path: .init(serverId: try await References.serverID(try arguments.string("server_id"), connection))) {
             case .ok(let ok): return try .json(try ok.body.json)
             case .default(let status, let problem): throw APIProblem(status: status, problem)
             }
@@ -79,7 +79,7 @@ extension ToolCatalogue {
             scopes: ["servers:write"], inputSchema: JSONSchema.object(["server_id": serverID], required: ["server_id"]),
             annotations: .idempotent
         ) { arguments, connection in
-            switch try await connection.client.stopServer(path: .init(serverId: try arguments.string("server_id"))) {
+            switch try await connection.client.stopServer(path: .init(serverId: try await References.serverID(try arguments.string("server_id"), connection))) {
             case .ok(let ok): return try .json(try ok.body.json)
             case .default(let status, let problem): throw APIProblem(status: status, problem)
             }
@@ -90,7 +90,7 @@ extension ToolCatalogue {
             scopes: ["servers:write"], inputSchema: JSONSchema.object(["server_id": serverID], required: ["server_id"]),
             annotations: .idempotent
         ) { arguments, connection in
-            switch try await connection.client.startServer(path: .init(serverId: try arguments.string("server_id"))) {
+            switch try await connection.client.startServer(path: .init(serverId: try await References.serverID(try arguments.string("server_id"), connection))) {
             case .ok(let ok): return try .json(try ok.body.json)
             case .default(let status, let problem): throw APIProblem(status: status, problem)
             }
@@ -101,7 +101,7 @@ extension ToolCatalogue {
             scopes: ["servers:write"], inputSchema: JSONSchema.object(["server_id": serverID], required: ["server_id"]),
             annotations: .destructive
         ) { arguments, connection in
-            let server = try arguments.string("server_id")
+            let server = try await References.serverID(try arguments.string("server_id"), connection)
             switch try await connection.client.deleteServer(path: .init(serverId: server)) {
             case .noContent: return ToolOutput(text: "Deleted \(server).")
             case .default(let status, let problem): throw APIProblem(status: status, problem)

@@ -340,6 +340,23 @@ enum Migrations {
             "ALTER TABLE runs ADD COLUMN ended_by TEXT",
             "ALTER TABLE runs ADD COLUMN hint TEXT",
         ]),
+        // A deployment's state and restarts: the monitor's restarts are counted, a crash loop
+        // is one incident that is updated, and the newest probe of a deployment is found fast.
+        (14, [
+            "ALTER TABLE deployments ADD COLUMN monitor_restarts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE incidents ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE incidents ADD COLUMN last_exit_code INTEGER",
+            "ALTER TABLE incidents ADD COLUMN updated_at BIGINT",
+            "CREATE INDEX health_probes_deployment ON health_probes(deployment_id, probed_at)",
+        ]),
+        // Keys bound what their servers may cost together and how many there are; a server
+        // remembers the key that created it.
+        (15, [
+            "ALTER TABLE api_keys ADD COLUMN max_total_budget_micros BIGINT",
+            "ALTER TABLE api_keys ADD COLUMN max_servers INTEGER",
+            "ALTER TABLE servers ADD COLUMN created_by_key_id TEXT",
+            "CREATE INDEX servers_created_by_key ON servers(created_by_key_id)",
+        ]),
     ]
 
     /// Steps that need the master key's audit keys, run after their migration's statements in

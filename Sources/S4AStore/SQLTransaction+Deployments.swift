@@ -23,11 +23,16 @@ extension SQLTransaction {
             """).first().map(Self.deployment)
     }
 
+    func addMonitorRestart(deploymentID: String) async throws {
+        try await db.raw("UPDATE deployments SET monitor_restarts = monitor_restarts + 1 WHERE id = \(bind: deploymentID)").run()
+    }
+
     static func deployment(_ row: any SQLRow) throws -> Deployment {
         guard let restart = RestartPolicy(rawValue: try row.string("restart")) else { throw StoreError.corrupt("restart policy") }
         return Deployment(id: try row.string("id"), serverID: try row.string("server_id"), accountID: try row.string("account_id"),
                           command: try row.string("command"), port: Int(try row.int64("port")),
                           healthPath: try row.optionalString("health_path"), restart: restart,
-                          createdAt: try row.date("created_at"), replacedAt: try row.optionalDate("replaced_at"))
+                          createdAt: try row.date("created_at"), replacedAt: try row.optionalDate("replaced_at"),
+                          monitorRestarts: Int(try row.int64("monitor_restarts")))
     }
 }

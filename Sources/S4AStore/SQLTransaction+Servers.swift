@@ -6,12 +6,12 @@ extension SQLTransaction {
     func insert(_ server: Server) async throws {
         try await db.raw("""
             INSERT INTO servers (id, account_id, project_id, name, template, cpu_millis, memory_mb, disk_mb, pids_limit,
-                                 budget_micros, network, state, uid_slot, last_error, created_at, updated_at)
+                                 budget_micros, network, state, uid_slot, last_error, created_at, updated_at, created_by_key_id)
             VALUES (\(bind: server.id), \(bind: server.accountID), \(bind: server.projectID), \(bind: server.name),
                     \(bind: server.template), \(bind: server.cpuMillis), \(bind: server.memoryMB), \(bind: server.diskMB),
                     \(bind: server.pidsLimit), \(bind: server.budget.value), \(bind: server.network.rawValue),
                     \(bind: server.state.rawValue), \(bind: server.uidSlot), \(bind: server.lastError),
-                    \(bind: server.createdAt.millis), \(bind: server.updatedAt.millis))
+                    \(bind: server.createdAt.millis), \(bind: server.updatedAt.millis), \(bind: server.createdByKeyID))
             """).run()
     }
 
@@ -64,7 +64,8 @@ extension SQLTransaction {
             diskMB: Int(try row.int64("disk_mb")), pidsLimit: Int(try row.int64("pids_limit")),
             budget: MicroDollars(try row.int64("budget_micros")), network: network, state: state,
             uidSlot: Int(try row.optionalInt64("uid_slot") ?? -1), createdAt: try row.date("created_at"),
-            updatedAt: try row.date("updated_at"), lastError: try row.optionalString("last_error"))
+            updatedAt: try row.date("updated_at"), lastError: try row.optionalString("last_error"),
+            createdByKeyID: try row.optionalString("created_by_key_id"))
     }
 
     // MARK: Runs

@@ -47,6 +47,19 @@ import Testing
         ] {
             #expect(throws: DomainError.self) { try service.bound(wider, by: parent) }
         }
+        // A total and a count: inherited, and never loosened.
+        var bounded = parent
+        bounded.maxTotalBudget = MicroDollars(20_000_000)
+        bounded.maxServers = 3
+        let child = try service.bound(NewAPIKey(name: "c", scopes: [.projectsRead]), by: bounded)
+        #expect(child.maxTotalBudget == MicroDollars(20_000_000) && child.maxServers == 3)
+        let tighter = try service.bound(NewAPIKey(name: "c", scopes: [.projectsRead], maxTotalBudget: MicroDollars(1), maxServers: 0),
+                                        by: bounded)
+        #expect(tighter.maxTotalBudget == MicroDollars(1) && tighter.maxServers == 0)
+        #expect(throws: DomainError.self) {
+            try service.bound(NewAPIKey(name: "c", scopes: [.projectsRead], maxTotalBudget: MicroDollars(20_000_001)), by: bounded)
+        }
+        #expect(throws: DomainError.self) { try service.bound(NewAPIKey(name: "c", scopes: [.projectsRead], maxServers: 4), by: bounded) }
         // A session's request passes through unchanged.
         let open = NewAPIKey(name: "c", scopes: Set(Scope.allCases))
         #expect(try service.bound(open, by: nil).scopes == open.scopes)

@@ -19,7 +19,7 @@ extension APIHandler {
     func updateAccount(_ input: Operations.UpdateAccount.Input) async throws -> Operations.UpdateAccount.Output {
         guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
         let limit = try Self.money(body.spendingLimitUsd, field: "spending_limit_usd")
-        let account = try await servers.setSpendingLimit(try RequestScope.requirePrincipal(), limit)
+        let account = try await servers.setSpendingLimit(try RequestScope.requirePrincipal(), limit, confirmed: body.confirm ?? false)
         return .ok(.init(body: .json(Self.contract(account))))
     }
 

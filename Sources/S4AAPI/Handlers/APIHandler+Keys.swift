@@ -6,12 +6,14 @@ extension APIHandler {
     func createAPIKey(_ input: Operations.CreateAPIKey.Input) async throws -> Operations.CreateAPIKey.Output {
         guard case .json(let body) = input.body else { throw DomainError.invalid("body", "must be JSON") }
         let budget = try body.maxServerBudgetUsd.map { try Self.money($0, field: "max_server_budget_usd") }
+        let total = try body.maxTotalBudgetUsd.map { try Self.money($0, field: "max_total_budget_usd") }
         let scopes = try Set(body.scopes.map { scope in
             guard let domain = Scope(rawValue: scope.rawValue) else { throw DomainError.invalid("scopes", "unknown scope") }
             return domain
         })
         let request = NewAPIKey(name: body.name, scopes: scopes, projectIDs: body.projectIds.map(Set.init),
-                                expiresAt: body.expiresAt, maxServerBudget: budget)
+                                expiresAt: body.expiresAt, maxServerBudget: budget, maxTotalBudget: total,
+                                maxServers: body.maxServers)
         let (key, token) = try await keys.create(try RequestScope.requirePrincipal(), request)
         return .created(.init(body: .json(.init(key: Self.contract(key), token: token))))
     }
@@ -45,7 +47,8 @@ extension APIHandler {
             id: key.id, name: key.name, prefix: key.prefix,
             scopes: key.scopes.sorted().compactMap { Components.Schemas.Scope(rawValue: $0.rawValue) },
             projectIds: key.projectIDs?.sorted(), expiresAt: key.expiresAt,
-            maxServerBudgetUsd: key.maxServerBudget?.decimal, createdAt: key.createdAt,
+            maxServerBudgetUsd: key.maxServerBudget?.decimal, maxTotalBudgetUsd: key.maxTotalBudget?.decimal,
+            maxServers: key.maxServers, createdAt: key.createdAt,
             lastUsedAt: key.lastUsedAt, revokedAt: key.revokedAt)
     }
 }

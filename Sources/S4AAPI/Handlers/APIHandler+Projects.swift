@@ -50,7 +50,8 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(
             availability24h: uptime.last24Hours, availability30d: uptime.last30Days, probes24h: uptime.probes24Hours,
             incidents: uptime.incidents.map {
-                .init(id: $0.id, serverId: $0.serverID, startedAt: $0.startedAt, endedAt: $0.endedAt, reason: $0.reason)
+                .init(id: $0.id, serverId: $0.serverID, startedAt: $0.startedAt, endedAt: $0.endedAt, reason: $0.reason,
+                      crashes: $0.crashes, lastExitCode: $0.lastExitCode, updatedAt: $0.updatedAt)
             }))))
     }
 

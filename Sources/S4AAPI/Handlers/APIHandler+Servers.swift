@@ -184,7 +184,7 @@ extension APIHandler {
 
     static func contract(_ status: DeploymentStatus) -> Components.Schemas.Deployment {
         let deployment = status.deployment
-        let state: Components.Schemas.Deployment.StatePayload = switch status.process?.state {
+        let process: Components.Schemas.Deployment.ProcessStatePayload = switch status.process?.state {
         case nil: .notRunning
         case .starting?: .starting
         case .running?: .running
@@ -192,8 +192,11 @@ extension APIHandler {
         case .exited?: .exited
         }
         return .init(id: deployment.id, command: deployment.command, port: deployment.port, healthPath: deployment.healthPath,
-                     restart: .init(rawValue: deployment.restart.rawValue) ?? .always, state: state,
-                     restarts: status.process?.restarts ?? 0, lastExitCode: status.process?.exitCode.map(Int.init),
+                     restart: .init(rawValue: deployment.restart.rawValue) ?? .always,
+                     state: .init(rawValue: status.state.rawValue) ?? .stopped, processState: process,
+                     restarts: status.restarts, lastProbe: status.lastProbe.map {
+                         .init(at: $0.at, healthy: $0.healthy, milliseconds: $0.milliseconds, detail: $0.detail)
+                     }, lastExitCode: status.process?.exitCode.map(Int.init),
                      startedAt: status.process?.startedAt, createdAt: deployment.createdAt)
     }
 

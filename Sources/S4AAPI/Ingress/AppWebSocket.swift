@@ -18,6 +18,7 @@ import S4ADomain
 struct AppWebSocketRoute {
     let appsDomain: String
     let ingress: IngressService
+    let previews: PreviewGrants
     let runtime: any ContainerRuntime
 
     static let maxFrameBytes = 1 << 20
@@ -25,7 +26,10 @@ struct AppWebSocketRoute {
     func add(to router: Router<ShellRequestContext>) {
         router.ws("**", shouldUpgrade: { request, context in
             guard case .app(let slug) = IngressHost.classify(request.head.authority, appsDomain: appsDomain),
-                  case .app(let serverID, let port) = try await ingress.target(slug: slug) else { return .dontUpgrade }
+                  case .app(let serverID, let port) = try await ingress.target(
+                      slug: slug, grant: PreviewCookie.grant(in: request.headers, slug: slug, previews: previews)) else {
+                return .dontUpgrade
+            }
             guard let (app, protocolChosen) = try? await Self.open(runtime: runtime, serverID: serverID, port: port,
                                                                    request: request.head,
                                                                    client: context.remoteAddress?.ipAddress) else {

@@ -14,6 +14,9 @@ public struct IngressResponder<API: HTTPResponder>: HTTPResponder where API.Cont
     let api: API
     let appsDomain: String
     let ingress: IngressService
+    let previews: PreviewGrants
+    /// The API host's URL, where a preview starts (`/preview/<slug>`, a signed-in person's).
+    let apiURL: String
     let pool: AppConnectionPool
     let runtime: any ContainerRuntime
     let logger: Logger
@@ -22,15 +25,32 @@ public struct IngressResponder<API: HTTPResponder>: HTTPResponder where API.Cont
         switch IngressHost.classify(request.head.authority, appsDomain: appsDomain) {
         case .api: return try await api.respond(to: request, context: context)
         case .unknown: return IngressAnswers.notFound()
-        case .app(let slug): return try await proxy(request, slug: slug, context: context)
+        case .app(let slug):
+            // The preview's two paths answer the same for every name, taken or not, public or not.
+            switch request.uri.path {
+            case PreviewGrants.startPath: return PreviewCookie.start(apiURL: apiURL, slug: slug)
+            case PreviewGrants.acceptPath: return try await acceptGrant(request, slug: slug)
+            default: return try await proxy(request, slug: slug, context: context)
+            }
         }
+    }
+
+    /// Takes a grant from the query into a host-only cookie, if it is genuine and opens this
+    /// project; else the 404 of a name nobody took.
+    private func acceptGrant(_ request: Request, slug: String) async throws -> Response {
+        guard let token = request.uri.queryParameters.get("grant"), let grant = previews.check(token, slug: slug),
+              (try? await ingress.target(slug: slug, grant: grant)).map({ $0 != .notServed }) == true else {
+            return IngressAnswers.notFound()
+        }
+        return PreviewCookie.accept(token, grant: grant)
     }
 
     private func proxy(_ request: Request, slug: String, context: Context) async throws -> Response {
         let started = ContinuousClock.now
         let target: IngressTarget
         do {
-            target = try await ingress.target(slug: slug)
+            target = try await ingress.target(slug: slug, grant: PreviewCookie.grant(in: request.headers, slug: slug,
+                                                                                      previews: previews))
         } catch {
             logger.error("ingress lookup failed", metadata: ["error": "\(error)"])
             return IngressAnswers.page(.serviceUnavailable, "The app is unavailable.")
@@ -110,7 +130,8 @@ enum ProxyHeaders {
                                         "upgrade", "proxy-authenticate", "proxy-authorization"]
 
     static func request(_ head: HTTPRequest, client: String?) -> HTTPRequest {
-        var fields = strip(head.headerFields)
+        // The preview grant is the platform's, never the app's.
+        var fields = PreviewCookie.strip(strip(head.headerFields))
         for name in ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"] {
             fields[HTTPField.Name(name)!] = nil
         }
@@ -145,6 +166,8 @@ public struct IngressBuilder: HTTPResponderBuilder {
     let dashboardRouter: Router<S4ARequestContext>
     let appsDomain: String
     let ingress: IngressService
+    let previews: PreviewGrants
+    let apiURL: String
     let pool: AppConnectionPool
     let runtime: any ContainerRuntime
     let logger: Logger
@@ -153,7 +176,8 @@ public struct IngressBuilder: HTTPResponderBuilder {
     public func buildResponder() -> IngressResponder<APIHostResponder> {
         IngressResponder(api: APIHostResponder(api: router.buildResponder(), mcp: mcpRouter.buildResponder(),
                                                   dashboard: dashboardRouter.buildResponder()),
-                         appsDomain: appsDomain, ingress: ingress, pool: pool, runtime: runtime, logger: logger)
+                         appsDomain: appsDomain, ingress: ingress, previews: previews, apiURL: apiURL, pool: pool,
+                         runtime: runtime, logger: logger)
     }
 }
 

@@ -41,6 +41,8 @@ public final class ControlPlane: Sendable {
     let mcp: AgentMCPHTTPEndpoint
     /// The pages for people, under `/`.
     let dashboard: Dashboard
+    /// Lets an account's people into its private projects' URLs.
+    let previews: PreviewGrants
     /// Log drains' HTTPS: checks endpoints at creation and at every connection.
     let drainTransport: HTTPSDrainTransport
 
@@ -90,6 +92,7 @@ public final class ControlPlane: Sendable {
             throw error
         }
         environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
+        previews = PreviewGrants(master: master, env: environment)
         drainTransport = HTTPSDrainTransport(extraRootsPEMFile: options.drainCAFile, allowPrivateNetworks: options.drainAllowPrivate)
         anchor = AuditAnchor(store: store, keys: auditKeys, file: CheckpointFile.inDataDirectory(options.dataDirectory),
                              now: now)
@@ -117,7 +120,7 @@ public final class ControlPlane: Sendable {
             services: .init(accounts: handler.accounts, keys: handler.keys, projects: handler.projects,
                             activity: handler.activity, servers: servers, files: handler.files, secrets: secrets,
                             usage: handler.usage, health: handler.health, exports: handler.exports,
-                            deletion: handler.deletion, authenticator: Authenticator(env: environment)),
+                            deletion: handler.deletion, authenticator: Authenticator(env: environment), previews: previews),
             trustedOrigins: [options.apiURL, "https://\(options.apiHost)"], apiURL: options.apiURL,
             caCertificatePath: options.tlsCertificatePath == nil ? LocalCA(directory: options.tlsDirectory).caCertificatePath : nil)
     }
@@ -156,8 +159,8 @@ public final class ControlPlane: Sendable {
     /// The listener's front: project URLs to their apps, everything else to the API router.
     public func ingress() throws -> IngressBuilder {
         IngressBuilder(router: try router(), mcpRouter: mcpRouter(), dashboardRouter: dashboard.router(),
-                       appsDomain: options.appsDomain, ingress: IngressService(env: environment),
-                       pool: appConnections, runtime: runtime, logger: logger)
+                       appsDomain: options.appsDomain, ingress: IngressService(env: environment), previews: previews,
+                       apiURL: options.apiURL, pool: appConnections, runtime: runtime, logger: logger)
     }
 
     /// Origins a cookie-authenticated browser request may come from (CSRF defence).
@@ -167,7 +170,8 @@ public final class ControlPlane: Sendable {
     func webSocketRouter() -> Router<ShellRequestContext> {
         let router = ShellRoute(servers: handler.servers, authenticator: Authenticator(env: environment),
                                 trustedOrigins: trustedOrigins, appsDomain: options.appsDomain).router()
-        AppWebSocketRoute(appsDomain: options.appsDomain, ingress: IngressService(env: environment), runtime: runtime)
+        AppWebSocketRoute(appsDomain: options.appsDomain, ingress: IngressService(env: environment), previews: previews,
+                          runtime: runtime)
             .add(to: router)
         return router
     }

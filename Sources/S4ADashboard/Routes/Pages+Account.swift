@@ -21,7 +21,7 @@ extension Pages {
         }
         post("/account/limit", back: { _ in "/account" }) { visit in
             let limit = try visit.form.money("spending_limit_usd")
-            _ = try await services.servers.setSpendingLimit(visit.principal, limit)
+            _ = try await services.servers.setSpendingLimit(visit.principal, limit, confirmed: visit.form["confirm"] == "on")
             return .redirect("/account", .ok(limit.map { "Spending limit set to \(Format.money($0))." } ?? "Spending limit removed."))
         }
         post("/account/export", back: { _ in "/account" }) { visit in

@@ -15,13 +15,19 @@ public struct APIKey: Sendable, Equatable {
     public var projectIDs: Set<String>?
     public var expiresAt: Date?
     public var maxServerBudget: MicroDollars?
+    /// What the servers it (and the keys it made) created may ever cost together: the caps of
+    /// those that live plus what the deleted ones were charged. nil: no such bound.
+    public var maxTotalBudget: MicroDollars?
+    /// How many live servers it (and the keys it made) may have created. nil: no such bound.
+    public var maxServers: Int?
     public var createdAt: Date
     public var lastUsedAt: Date?
     public var revokedAt: Date?
 
     public init(id: String, accountID: String, parentKeyID: String?, name: String, tokenHash: String,
                 prefix: String, scopes: Set<Scope>, projectIDs: Set<String>?, expiresAt: Date?,
-                maxServerBudget: MicroDollars?, createdAt: Date, lastUsedAt: Date? = nil, revokedAt: Date? = nil) {
+                maxServerBudget: MicroDollars?, maxTotalBudget: MicroDollars? = nil, maxServers: Int? = nil, createdAt: Date,
+                lastUsedAt: Date? = nil, revokedAt: Date? = nil) {
         self.id = id
         self.accountID = accountID
         self.parentKeyID = parentKeyID
@@ -32,6 +38,8 @@ public struct APIKey: Sendable, Equatable {
         self.projectIDs = projectIDs
         self.expiresAt = expiresAt
         self.maxServerBudget = maxServerBudget
+        self.maxTotalBudget = maxTotalBudget
+        self.maxServers = maxServers
         self.createdAt = createdAt
         self.lastUsedAt = lastUsedAt
         self.revokedAt = revokedAt

@@ -80,6 +80,8 @@ public enum Action {
     public static let projectUpdated = "project.updated"
     public static let projectVisibilityChanged = "project.visibility_changed"
     public static let projectDeleted = "project.deleted"
+    /// A person of the account was let in to the private project's URL (PreviewGrants).
+    public static let projectPreviewGranted = "project.preview_granted"
     public static let serverCreated = "server.created"
     public static let serverStarted = "server.started"
     public static let serverStopped = "server.stopped"

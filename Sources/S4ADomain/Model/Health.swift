@@ -22,8 +22,9 @@ public struct HealthProbe: Sendable, Equatable {
     }
 }
 
-/// A time an app was down: opened when it crashed or failed its probes, closed when it
-/// answered again.
+/// A time an app was down: opened when it crashed or failed its probes, updated while it
+/// keeps crashing (one incident per crash loop, not one per crash), closed once it has
+/// answered long enough to count as recovered.
 public struct Incident: Sendable, Equatable {
     public var id: String
     public var projectID: String
@@ -32,9 +33,14 @@ public struct Incident: Sendable, Equatable {
     public var startedAt: Date
     public var endedAt: Date?
     public var reason: String
+    /// How many times the app exited or was restarted for not answering while it lasted.
+    public var crashes: Int
+    public var lastExitCode: Int?
+    /// When it last got worse (a crash, a restart); recovery is counted from there.
+    public var updatedAt: Date
 
     public init(id: String, projectID: String, serverID: String, accountID: String, startedAt: Date, endedAt: Date? = nil,
-                reason: String) {
+                reason: String, crashes: Int = 0, lastExitCode: Int? = nil, updatedAt: Date? = nil) {
         self.id = id
         self.projectID = projectID
         self.serverID = serverID
@@ -42,6 +48,9 @@ public struct Incident: Sendable, Equatable {
         self.startedAt = startedAt
         self.endedAt = endedAt
         self.reason = reason
+        self.crashes = crashes
+        self.lastExitCode = lastExitCode
+        self.updatedAt = updatedAt ?? startedAt
     }
 }
 

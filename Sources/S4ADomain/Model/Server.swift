@@ -45,10 +45,12 @@ public struct Server: Sendable, Equatable {
     public var updatedAt: Date
     /// Why the server last failed, for people.
     public var lastError: String?
+    /// The API key that created it (nil: a person did); its cost counts against that key's bounds.
+    public var createdByKeyID: String?
 
     public init(id: String, projectID: String, accountID: String, name: String, template: String, cpuMillis: Int,
                 memoryMB: Int, diskMB: Int, pidsLimit: Int, budget: MicroDollars, network: NetworkMode, state: ServerState,
-                uidSlot: Int, createdAt: Date, updatedAt: Date, lastError: String? = nil) {
+                uidSlot: Int, createdAt: Date, updatedAt: Date, lastError: String? = nil, createdByKeyID: String? = nil) {
         self.id = id
         self.projectID = projectID
         self.accountID = accountID
@@ -65,6 +67,7 @@ public struct Server: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.lastError = lastError
+        self.createdByKeyID = createdByKeyID
     }
 
     /// The first host uid (and gid) of the server's range; container root maps here.

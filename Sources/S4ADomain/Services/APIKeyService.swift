@@ -6,13 +6,17 @@ public struct NewAPIKey: Sendable {
     public var projectIDs: Set<String>?
     public var expiresAt: Date?
     public var maxServerBudget: MicroDollars?
+    public var maxTotalBudget: MicroDollars?
+    public var maxServers: Int?
     public init(name: String, scopes: Set<Scope>, projectIDs: Set<String>? = nil, expiresAt: Date? = nil,
-                maxServerBudget: MicroDollars? = nil) {
+                maxServerBudget: MicroDollars? = nil, maxTotalBudget: MicroDollars? = nil, maxServers: Int? = nil) {
         self.name = name
         self.scopes = scopes
         self.projectIDs = projectIDs
         self.expiresAt = expiresAt
         self.maxServerBudget = maxServerBudget
+        self.maxTotalBudget = maxTotalBudget
+        self.maxServers = maxServers
     }
 }
 
@@ -26,6 +30,12 @@ public struct APIKeyService: Sendable {
         let name = request.name.trimmingCharacters(in: .whitespaces)
         guard (1...100).contains(name.count) else { throw DomainError.invalid("name", "must be 1 to 100 characters") }
         guard !request.scopes.isEmpty else { throw DomainError.invalid("scopes", "must name at least one scope") }
+        if let total = request.maxTotalBudget, total.value <= 0 {
+            throw DomainError.invalid("max_total_budget_usd", "must be more than zero")
+        }
+        if let count = request.maxServers, !(0...ServerLimits.maxSlots).contains(count) {
+            throw DomainError.invalid("max_servers", "must be 0 to \(ServerLimits.maxSlots)")
+        }
         let now = env.now()
         if let expiresAt = request.expiresAt, expiresAt <= now {
             throw DomainError.invalid("expires_at", "must be in the future")
@@ -39,7 +49,8 @@ public struct APIKeyService: Sendable {
                          name: name, tokenHash: RandomToken.hash(token),
                          prefix: String(token.prefix(APIKey.visiblePrefixLength)), scopes: bounded.scopes,
                          projectIDs: bounded.projectIDs, expiresAt: bounded.expiresAt,
-                         maxServerBudget: bounded.maxServerBudget, createdAt: now)
+                         maxServerBudget: bounded.maxServerBudget, maxTotalBudget: bounded.maxTotalBudget,
+                         maxServers: bounded.maxServers, createdAt: now)
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
             // Checked again under the account's lock: a key revoked while it made this one
@@ -57,6 +68,8 @@ public struct APIKeyService: Sendable {
             try await tx.insert(key)
             var metadata = ["name": key.name, "scopes": key.scopes.sorted().map(\.rawValue).joined(separator: " ")]
             if let ids = key.projectIDs { metadata["project_ids"] = ids.sorted().joined(separator: " ") }
+            if let total = key.maxTotalBudget { metadata["max_total_budget_usd"] = total.decimal }
+            if let count = key.maxServers { metadata["max_servers"] = "\(count)" }
             try await tx.append(
                 ActivityRecord(action: Action.apiKeyCreated, actor: principal.actor,
                                target: Target(type: "api_key", id: key.id), metadata: metadata),
@@ -92,6 +105,20 @@ public struct APIKeyService: Sendable {
                 throw DomainError(.forbidden, "A key cannot allow budgets beyond its own ceiling of \(ceiling.decimal) USD.")
             }
             child.maxServerBudget = wanted
+        }
+        // The servers a key's keys create count against it too (ServerService checks every
+        // bounded key up the chain), so a child's own bounds only need to fit within its maker's.
+        if let total = parent.maxTotalBudget {
+            let wanted = request.maxTotalBudget ?? total
+            guard wanted <= total else {
+                throw DomainError(.forbidden, "A key cannot allow a total beyond its own \(total.decimal) USD.")
+            }
+            child.maxTotalBudget = wanted
+        }
+        if let count = parent.maxServers {
+            let wanted = request.maxServers ?? count
+            guard wanted <= count else { throw DomainError(.forbidden, "A key cannot allow more servers than its own \(count).") }
+            child.maxServers = wanted
         }
         return child
     }

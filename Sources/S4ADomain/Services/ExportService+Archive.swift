@@ -44,13 +44,14 @@ extension ExportService {
             ServerRecord(id: $0.id, project_id: $0.projectID, name: $0.name, template: $0.template, cpu_millis: $0.cpuMillis,
                          memory_mb: $0.memoryMB, disk_mb: $0.diskMB, budget_usd: $0.budget.decimal,
                          network: $0.network.rawValue, state: $0.state.rawValue, last_error: $0.lastError,
-                         created_at: $0.createdAt, updated_at: $0.updatedAt)
+                         created_by_key_id: $0.createdByKeyID, created_at: $0.createdAt, updated_at: $0.updatedAt)
         }))
         // Never the token nor its hash: what the key list shows.
         try await tar.file(Self.root + "api_keys.json", try json(keys.map {
             APIKeyRecord(id: $0.id, name: $0.name, prefix: $0.prefix, scopes: $0.scopes.map(\.rawValue).sorted(),
                          project_ids: $0.projectIDs?.sorted(), parent_key_id: $0.parentKeyID, expires_at: $0.expiresAt,
-                         max_server_budget_usd: $0.maxServerBudget?.decimal, created_at: $0.createdAt,
+                         max_server_budget_usd: $0.maxServerBudget?.decimal, max_total_budget_usd: $0.maxTotalBudget?.decimal,
+                         max_servers: $0.maxServers, created_at: $0.createdAt,
                          last_used_at: $0.lastUsedAt, revoked_at: $0.revokedAt)
         }))
         // Names and scopes only: the sealed values stay behind.
@@ -218,11 +219,13 @@ private struct ProjectRecord: Encodable {
 }
 private struct ServerRecord: Encodable {
     let id: String, project_id: String, name: String, template: String, cpu_millis: Int, memory_mb: Int, disk_mb: Int
-    let budget_usd: String, network: String, state: String, last_error: String?, created_at: Date, updated_at: Date
+    let budget_usd: String, network: String, state: String, last_error: String?, created_by_key_id: String?, created_at: Date
+    let updated_at: Date
 }
 private struct APIKeyRecord: Encodable {
     let id: String, name: String, prefix: String, scopes: [String], project_ids: [String]?, parent_key_id: String?
-    let expires_at: Date?, max_server_budget_usd: String?, created_at: Date, last_used_at: Date?, revoked_at: Date?
+    let expires_at: Date?, max_server_budget_usd: String?, max_total_budget_usd: String?, max_servers: Int?, created_at: Date
+    let last_used_at: Date?, revoked_at: Date?
 }
 private struct SecretRecordExport: Encodable {
     let project_id: String, server_id: String?, name: String, scope: String, version: Int, created_at: Date, updated_at: Date

@@ -65,7 +65,7 @@ public struct HealthService: Sendable {
         if let seen = memory.restarts[deployment.id], restarts > seen {
             let reason = "the app exited (code \(process?.exitCode.map(String.init) ?? "unknown")) and was restarted"
             probes.append(record(false, 0, reason))
-            try await openIncident(server, reason: reason, at: now)
+            try await recordCrash(server, reason: reason, crashes: restarts - seen, exitCode: process?.exitCode, at: now)
         }
         memory.restarts[deployment.id] = restarts
         let outcome: ProbeOutcome
@@ -87,22 +87,58 @@ public struct HealthService: Sendable {
         }
         let failures = (memory.failures[deployment.id] ?? 0) + 1
         memory.failures[deployment.id] = failures
-        if failures >= Self.failuresBeforeIncident { try await openIncident(server, reason: outcome.detail, at: now) }
+        if failures >= Self.failuresBeforeIncident { try await recordCrash(server, reason: outcome.detail, crashes: 0, at: now) }
         // Running but not answering: restarted by its policy (an exited one is its supervisor's).
         if failures >= Self.failuresBeforeRestart, deployment.restart != .never, process?.state == .running {
             memory.failures[deployment.id] = 0
+            // Counted first, so that whoever sees the new process also sees the restart counted.
+            try await env.store.write { tx in try await tx.addMonitorRestart(deploymentID: deployment.id) }
+            try await recordCrash(server, reason: "the app stopped answering (\(outcome.detail)) and was restarted", crashes: 1, at: now)
             try? await runtime.endProcess(server.id, name: deployment.processName)
             try? await servers.startDeployment(server, deployment)
+            memory.restarts[deployment.id] = 0  // a fresh process: its supervisor counts from zero
         }
         return probes
     }
 
-    private func openIncident(_ server: Server, reason: String, at now: Date) async throws {
+    /// How long an app must answer after its last crash for its incident to end: at once after
+    /// a single crash, longer the more it crashed, so a crash loop stays one open incident.
+    static func recoveryPeriod(crashes: Int) -> TimeInterval {
+        min(60 * TimeInterval(max(crashes - 1, 0)), 600)
+    }
+
+    /// A previous incident ended this recently is reopened rather than a new one opened.
+    static let reopenWithin: TimeInterval = 600
+
+    /// Opens the server's incident, or updates the open one (more crashes, newest reason); an
+    /// incident ended a moment ago is reopened: a crash loop is one incident, not a pair a minute.
+    private func recordCrash(_ server: Server, reason: String, crashes: Int, exitCode: Int32? = nil, at now: Date) async throws {
         try await env.store.write { tx in
-            guard try await tx.openIncident(serverID: server.id) == nil else { return }
+            let reason = String(reason.prefix(300))
+            let latest = try await tx.latestIncident(serverID: server.id)
+            if var incident = latest, incident.endedAt.map({ now.timeIntervalSince($0) < Self.reopenWithin }) ?? true {
+                let reopened = incident.endedAt != nil
+                if crashes == 0 && !reopened { return }  // failing probes of an open incident say nothing new
+                incident.crashes += crashes
+                incident.lastExitCode = exitCode.map(Int.init) ?? incident.lastExitCode
+                incident.reason = reason
+                incident.updatedAt = now
+                incident.endedAt = nil
+                try await tx.update(incident)
+                guard reopened else { return }
+                try await tx.lockAccount(id: server.accountID)
+                try await tx.append(
+                    ActivityRecord(action: Action.serverAppCrashed, actor: .system, target: Target(type: "server", id: server.id),
+                                   projectID: server.projectID,
+                                   metadata: ["incident_id": incident.id, "reason": reason, "crashes": "\(incident.crashes)",
+                                              "reopened": "true"]),
+                    accountID: server.accountID, at: now)
+                return
+            }
             try await tx.lockAccount(id: server.accountID)
             let incident = Incident(id: RandomToken.id(.incident), projectID: server.projectID, serverID: server.id,
-                                    accountID: server.accountID, startedAt: now, reason: String(reason.prefix(300)))
+                                    accountID: server.accountID, startedAt: now, reason: reason, crashes: crashes,
+                                    lastExitCode: exitCode.map(Int.init))
             try await tx.insert(incident)
             try await tx.append(
                 ActivityRecord(action: Action.serverAppCrashed, actor: .system, target: Target(type: "server", id: server.id),
@@ -113,13 +149,14 @@ public struct HealthService: Sendable {
 
     private func closeIncident(_ server: Server, at now: Date) async throws {
         try await env.store.write { tx in
-            guard let open = try await tx.openIncident(serverID: server.id) else { return }
+            guard let open = try await tx.openIncident(serverID: server.id),
+                  now.timeIntervalSince(open.updatedAt) >= Self.recoveryPeriod(crashes: open.crashes) else { return }
             try await tx.lockAccount(id: server.accountID)
             try await tx.closeIncident(id: open.id, at: now)
             try await tx.append(
                 ActivityRecord(action: Action.serverAppRecovered, actor: .system, target: Target(type: "server", id: server.id),
                                projectID: server.projectID,
-                               metadata: ["incident_id": open.id,
+                               metadata: ["incident_id": open.id, "crashes": "\(open.crashes)",
                                           "down_seconds": "\(Int(now.timeIntervalSince(open.startedAt).rounded()))"]),
                 accountID: server.accountID, at: now)
         }

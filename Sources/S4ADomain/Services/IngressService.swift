@@ -18,11 +18,17 @@ public struct IngressService: Sendable {
         self.env = env
     }
 
-    public func target(slug: String) async throws -> IngressTarget {
+    /// `grant`: a checked preview grant for this slug, which opens the project if it is still
+    /// that account's (public or not).
+    public func target(slug: String, grant: PreviewGrant? = nil) async throws -> IngressTarget {
         guard Slug.problem(with: slug) == nil else { return .notServed }
         return try await env.store.read { tx in
-            guard let project = try await tx.publicProject(slug: slug), project.visibility == .public,
-                  let serverID = project.attachedServerID,
+            var found = try await tx.publicProject(slug: slug)
+            if found == nil, let grant, grant.slug == slug,
+               let granted = try await tx.project(id: grant.projectID, accountID: grant.accountID), granted.slug == slug {
+                found = granted
+            }
+            guard let project = found, let serverID = project.attachedServerID,
                   let server = try await tx.server(id: serverID, accountID: project.accountID) else { return .notServed }
             guard server.state == .running, let deployment = try await tx.currentDeployment(serverID: server.id) else {
                 return .unavailable(serverID: server.id)

@@ -86,7 +86,13 @@ extension ServerService {
                                   + (lines.isEmpty ? " It printed nothing." : " Its last lines:\n" + lines.joined(separator: "\n")))
             }
             last = await runtime.probe(server.id, port: deployment.port, path: deployment.healthPath, timeout: .seconds(2))
-            if last.healthy { return }
+            if last.healthy {
+                // Recorded, so the deployment reads healthy at once rather than starting until the monitor's round.
+                let probe = HealthProbe(serverID: server.id, projectID: server.projectID, deploymentID: deployment.id,
+                                        at: env.now(), healthy: true, milliseconds: last.milliseconds, detail: last.detail)
+                try await env.store.write { tx in try await tx.insert([probe]) }
+                return
+            }
             try await Task.sleep(for: .milliseconds(250))
         }
         let seconds = limit.components.seconds
@@ -112,8 +118,11 @@ extension ServerService {
     }
 
     func status(_ deployment: Deployment) async throws -> DeploymentStatus {
-        DeploymentStatus(deployment: deployment, process: try? await runtime.processStatus(deployment.serverID,
-                                                                                         name: deployment.processName))
+        let process = try? await runtime.processStatus(deployment.serverID, name: deployment.processName)
+        let (probe, incident) = try await env.store.read { tx in
+            (try await tx.latestProbe(deploymentID: deployment.id), try await tx.openIncident(serverID: deployment.serverID))
+        }
+        return DeploymentStatus(deployment: deployment, process: process, lastProbe: probe, incident: incident)
     }
 
     /// Starts a deployment's process on a running server (the environment is built anew: the

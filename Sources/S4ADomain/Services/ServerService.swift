@@ -77,12 +77,13 @@ public struct ServerService: Sendable {
             try await tx.lockAccount(id: principal.accountID)
             _ = try await tx.reachableProject(request.projectID, by: principal)
             try await Self.checkSpendingLimit(tx, accountID: principal.accountID, adding: request.budget)
+            try await Self.checkKeyBounds(tx, principal, adding: request.budget, servers: 1)
             let slot = try await tx.freeUIDSlot()
             guard slot < ServerLimits.maxSlots else { throw DomainError(.conflict, "This platform has no room for more servers.") }
             let server = Server(id: RandomToken.id(.server), projectID: request.projectID, accountID: principal.accountID,
                                 name: name, template: template, cpuMillis: cpu, memoryMB: memory, diskMB: disk,
                                 pidsLimit: ServerLimits.defaultPids, budget: request.budget, network: network,
-                                state: .creating, uidSlot: slot, createdAt: now, updatedAt: now)
+                                state: .creating, uidSlot: slot, createdAt: now, updatedAt: now, createdByKeyID: principal.apiKey?.id)
             try await tx.insert(server)
             try await tx.append(
                 ActivityRecord(action: Action.serverCreated, actor: principal.actor, target: Target(type: "server", id: server.id),
@@ -168,8 +169,9 @@ public struct ServerService: Sendable {
                 }
                 let previous = server.budget
                 if budget > previous {
-                    try await Self.checkSpendingLimit(tx, accountID: principal.accountID,
-                                                      adding: MicroDollars(budget.value - previous.value))
+                    let raise = MicroDollars(budget.value - previous.value)
+                    try await Self.checkSpendingLimit(tx, accountID: principal.accountID, adding: raise)
+                    try await Self.checkKeyBounds(tx, principal, adding: raise, servers: 0, raising: server)
                 }
                 server.budget = budget
                 server.updatedAt = now
@@ -186,9 +188,10 @@ public struct ServerService: Sendable {
     }
 
     /// Sets (or with nil removes) what all the account's servers together may ever spend. A
-    /// limit below what is already committed is allowed: it stops new caps and raises, and each
-    /// running server's lease is re-planned under it, its keeper told before the change commits.
-    public func setSpendingLimit(_ principal: Principal, _ limit: MicroDollars?) async throws -> Account {
+    /// limit below what is already committed needs `confirmed` (it says what it will stop): it
+    /// stops new caps and raises, and each running server's lease is re-planned under it, its
+    /// keeper told before the change commits.
+    public func setSpendingLimit(_ principal: Principal, _ limit: MicroDollars?, confirmed: Bool = false) async throws -> Account {
         try principal.check(.session)
         // The running servers' locks, taken in one order (no deadlock with another change of the
         // limit), so that no metering round or start hands a keeper a deadline from the old
@@ -196,7 +199,9 @@ public struct ServerService: Sendable {
         for _ in 0..<5 {
             let running = try await env.store.read { tx in try await tx.liveServers(accountID: principal.accountID) }
                 .filter { $0.state == .running }.map(\.id).sorted()
-            if let account = try await locks.withLocks(running, { try await applySpendingLimit(principal, limit, holding: Set(running)) }) {
+            if let account = try await locks.withLocks(running, {
+                try await applySpendingLimit(principal, limit, confirmed: confirmed, holding: Set(running))
+            }) {
                 return account
             }
         }
@@ -204,7 +209,8 @@ public struct ServerService: Sendable {
     }
 
     /// nil when a running server's lock is not among `held` (it started since they were taken).
-    private func applySpendingLimit(_ principal: Principal, _ limit: MicroDollars?, holding held: Set<String>) async throws -> Account? {
+    private func applySpendingLimit(_ principal: Principal, _ limit: MicroDollars?, confirmed: Bool,
+                                    holding held: Set<String>) async throws -> Account? {
         let now = env.now()
         let budgets = self.budgets
         return try await env.store.write { tx -> Account? in
@@ -212,6 +218,20 @@ public struct ServerService: Sendable {
             guard var account = try await tx.account(id: principal.accountID) else { throw DomainError.unauthenticated }
             let running = try await tx.liveServers(accountID: account.id).filter { $0.state == .running }
             guard running.allSatisfy({ held.contains($0.id) }) else { return nil }
+            if let limit, !confirmed {
+                let committed = try await tx.committedBudget(accountID: account.id)
+                if limit < committed {
+                    let charged = try await tx.ledgerBalance(accountID: account.id).charged
+                    let servers = running.count == 1 ? "1 running server" : "\(running.count) running servers"
+                    let effect = running.isEmpty ? "No server runs now."
+                        : limit <= charged ? "It stops \(servers) now: the account has already spent \(charged.decimal) USD."
+                        : "It stops no server now; \(servers) stop once the account's spending reaches it "
+                            + "(\(charged.decimal) USD spent so far)."
+                    throw DomainError(.confirmationRequired, "A spending limit of \(limit.decimal) USD is below the \(committed.decimal) USD "
+                                      + "your servers may spend (their caps plus what deleted servers were charged). \(effect) "
+                                      + "Send confirm: true (s4a account limit --yes) to set it.")
+                }
+            }
             let previous = account.spendingLimit
             account.spendingLimit = limit
             try await tx.setSpendingLimit(accountID: account.id, limit: limit)
@@ -234,6 +254,41 @@ public struct ServerService: Sendable {
             let room = MicroDollars(max(0, limit.value - committed.value))
             throw DomainError.unprocessable("budget_usd", "passes the account's spending limit of \(limit.decimal) USD "
                                             + "(\(room.decimal) USD left for caps)")
+        }
+    }
+
+    /// Throws unless every bounded key from the caller's up to the first one made by a person
+    /// leaves room for `adding` more in caps and `servers` more servers: a key's total covers
+    /// what the keys it made create. A bounded key may raise only the caps of servers its own
+    /// tree created (others' caps are outside its total). Call with the account locked.
+    static func checkKeyBounds(_ tx: any StoreTransaction, _ principal: Principal, adding: MicroDollars, servers: Int,
+                               raising server: Server? = nil) async throws {
+        // The keys whose trees hold the raised server: its creator and the keys above it.
+        var holders: Set<String> = []
+        var up = server?.createdByKeyID
+        while let id = up, !holders.contains(id) {
+            holders.insert(id)
+            up = try await tx.apiKey(id: id, accountID: principal.accountID)?.parentKeyID
+        }
+        var next = principal.apiKey
+        while let key = next {
+            if key.maxTotalBudget != nil || key.maxServers != nil {
+                if server != nil, key.maxTotalBudget != nil, !holders.contains(key.id) {
+                    throw DomainError(.forbidden, "Key \(key.name) bounds its servers' total, and this server is not one of them: "
+                                      + "it may not raise its budget.")
+                }
+                let committed = try await tx.keyCommitment(keyID: key.id)
+                if let total = key.maxTotalBudget, committed.budget.value + adding.value > total.value {
+                    let room = MicroDollars(max(0, total.value - committed.budget.value))
+                    throw DomainError.unprocessable("budget_usd", "passes key \(key.name)'s total of \(total.decimal) USD "
+                                                    + "(\(room.decimal) USD left; deleting a server frees its cap but not what it spent)")
+                }
+                if let count = key.maxServers, committed.servers + servers > count {
+                    throw DomainError(.forbidden, "Key \(key.name) may have \(count) servers at a time, and has \(committed.servers); "
+                                      + "delete one first.")
+                }
+            }
+            if let parent = key.parentKeyID { next = try await tx.apiKey(id: parent, accountID: key.accountID) } else { next = nil }
         }
     }
 
@@ -565,10 +620,19 @@ public struct ServerService: Sendable {
         try await budgets.settle(server, at: expired)
         try await runtime.stop(server.id)
         let balance = try await budgets.balance(server)
-        let spent = budgets.settings.card.cost(cpuMillis: server.cpuMillis, memoryMB: server.memoryMB, milliseconds: 1)
+        let settings = budgets.settings
+        let spent = settings.card.cost(cpuMillis: server.cpuMillis, memoryMB: server.memoryMB, milliseconds: 1)
             > balance.available(under: server.budget)
+        // Not its own cap: the account's limit left nothing to lease (else the control plane was late).
+        let limited = try await env.store.read { tx -> Bool in
+            guard !spent, let limit = try await tx.account(id: server.accountID)?.spendingLimit else { return false }
+            let available = try await tx.ledgerBalance(accountID: server.accountID).available(under: limit)
+            return LeasePlan.next(available: available, card: settings.card, cpuMillis: server.cpuMillis, memoryMB: server.memoryMB,
+                                  intervalMilliseconds: settings.leaseMilliseconds) == nil
+        }
         var ended = server
-        ended.lastError = spent ? "its budget is spent" : "its lease ran out before the control plane renewed it"
+        ended.lastError = spent ? "its budget is spent"
+            : limited ? "stopped: the account's spending limit was reached" : "its lease ran out before the control plane renewed it"
         _ = try await transition(ended, to: spent ? .exhausted : .stopped,
                                  action: spent ? Action.serverBudgetExhausted : Action.serverStopped, actor: .system)
         return true
@@ -611,7 +675,9 @@ public struct ServerService: Sendable {
     /// `exhausted` when the budget buys nothing more, `failed` when the runtime fails.
     func bringUp(_ server: Server, actor: Actor) async throws -> Server {
         if let budgets, try await budgets.renew(server) == .exhausted {
-            _ = try await transition(server, to: .exhausted, action: Action.serverBudgetExhausted, actor: actor)
+            var spent = server
+            spent.lastError = "nothing is left to spend under its budget or the account's spending limit"
+            _ = try await transition(spent, to: .exhausted, action: Action.serverBudgetExhausted, actor: actor)
             throw DomainError(.conflict, "The server's budget is spent; raise budget_usd to start it again.")
         }
         do {
@@ -659,7 +725,10 @@ public struct ServerService: Sendable {
                 }
             }
             var metadata = ["from": server.state.rawValue, "to": state.rawValue]
-            if let reason = updated.lastError, state == .failed { metadata["reason"] = reason }
+            // Every stop says why: the platform's own say what happened, people's and keys' were asked for.
+            if [.failed, .stopped, .exhausted].contains(state) {
+                metadata["reason"] = updated.lastError ?? (actor.type == .system ? "stopped by the platform" : "requested")
+            }
             try await tx.append(
                 ActivityRecord(action: action, actor: actor, target: Target(type: "server", id: server.id),
                                projectID: server.projectID, metadata: metadata),

@@ -226,11 +226,16 @@ public protocol StoreTransaction: Sendable {
     /// What the account's servers may ever spend: the caps of those that live and what the
     /// deleted ones were charged. A spending limit bounds this.
     func committedBudget(accountID: String) async throws -> MicroDollars
+    /// What the servers a key and the keys made under it created commit (as `committedBudget`),
+    /// and how many of them live.
+    func keyCommitment(keyID: String) async throws -> (budget: MicroDollars, servers: Int)
 
     // Deployments
     /// Inserts a deployment, marking the server's current one replaced.
     func insert(_ deployment: Deployment) async throws
     func currentDeployment(serverID: String) async throws -> Deployment?
+    /// Counts a restart the health monitor made.
+    func addMonitorRestart(deploymentID: String) async throws
 
     // Health
     func insert(_ probes: [HealthProbe]) async throws
@@ -238,7 +243,12 @@ public protocol StoreTransaction: Sendable {
     func probeCounts(projectID: String, since: Date) async throws -> (total: Int, healthy: Int)
     func deleteProbes(before: Date) async throws
     func insert(_ incident: Incident) async throws
+    func latestProbe(deploymentID: String) async throws -> HealthProbe?
     func openIncident(serverID: String) async throws -> Incident?
+    /// The server's newest incident, open or ended.
+    func latestIncident(serverID: String) async throws -> Incident?
+    /// Updates an incident's reason, crashes, last exit code, update and end time (nil reopens it).
+    func update(_ incident: Incident) async throws
     func closeIncident(id: String, at: Date) async throws
     /// A project's incidents open or ended since `since`, newest first.
     func incidents(projectID: String, since: Date) async throws -> [Incident]

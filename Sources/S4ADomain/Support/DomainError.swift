@@ -27,6 +27,8 @@ public struct DomainError: Error, Equatable, Sendable {
         case runtimeFailed = "runtime-failed"
         /// A deployed app did not come to answer on its port (it exited, or listens elsewhere).
         case appNotAnswering = "app-not-answering"
+        /// The change has consequences the caller must confirm (e.g. a limit that stops servers).
+        case confirmationRequired = "confirmation-required"
     }
 
     public struct FieldError: Equatable, Sendable {
@@ -90,7 +92,7 @@ extension DomainError.Kind {
         case .forbidden, .insufficientScope: 403
         case .notFound: 404
         case .gone: 410
-        case .conflict, .slugTaken, .idempotencyInProgress, .serverNotRunning: 409
+        case .conflict, .slugTaken, .idempotencyInProgress, .serverNotRunning, .confirmationRequired: 409
         case .unprocessable: 422
         case .runtimeFailed: 503
         case .appNotAnswering: 502
