@@ -622,13 +622,14 @@ def test_a_person_runs_an_app_without_a_terminal(server, browser):
     submit(b, By.ID, "deploy")
     assert "Deployed: the app answers on port 8080." in flash(b), flash(b)
     assert b.find_element(By.ID, "app-command").text == "python3 -m http.server $PORT"
-    assert b.find_element(By.ID, "app-state").text == "running"
+    assert b.find_element(By.ID, "app-state").text == "healthy"  # the deploy's own probe was answered
     assert b.find_element(By.ID, "app-restarts").text.startswith("0 ")
+    assert b.find_element(By.ID, "app-health").text.startswith("answered on port 8080 at ")
     assert b.find_element(By.ID, "app-last-exit").text == "none"
     assert "attach this server" in b.find_element(By.ID, "app-url").text
     page()
     deployed = server.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]
-    assert deployed["command"] == "python3 -m http.server $PORT" and deployed["state"] == "running", deployed
+    assert deployed["command"] == "python3 -m http.server $PORT" and deployed["state"] == "healthy", deployed
 
     # The secrets reach the server's processes (checked inside, the value never printed).
     fill(b, "command", 'printf %s "$GREETING:$API_TOKEN" | sha256sum', form="form[action$='/exec']")
@@ -640,7 +641,7 @@ def test_a_person_runs_an_app_without_a_terminal(server, browser):
     # Restart: the same command started anew (a new deployment), answered again.
     submit(b, By.ID, "restart-app")
     assert "Restarted: the app answers on port 8080." in flash(b), flash(b)
-    assert b.find_element(By.ID, "app-state").text == "running"
+    assert b.find_element(By.ID, "app-state").text == "healthy"
     again = server.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]
     assert again["id"] != deployed["id"] and again["command"] == deployed["command"], again
 
@@ -653,7 +654,7 @@ def test_a_person_runs_an_app_without_a_terminal(server, browser):
     assert link.text == url and link.get_attribute("href").rstrip("/") == url
     b.get(server.url(f"/projects/{project_id}/publish"))
     serves = b.find_element(By.ID, "publish-serves").text
-    assert "It serves the server web (running)" in serves and "app running; answering on port 8080" in serves, serves
+    assert "It serves the server web (running)" in serves and "app healthy; answered on port 8080" in serves, serves
     b.get(server.url(f"/servers/{sid}"))
 
     # A command that dies: the page says so, with its code and last line, as the API would.
@@ -662,6 +663,7 @@ def test_a_person_runs_an_app_without_a_terminal(server, browser):
     error = b.find_element(By.CSS_SELECTOR, "p.flash.error").text
     assert "The app exited with code 3" in error and "boom-from-the-app" in error, error
     assert "code 3" in b.find_element(By.ID, "app-last-exit").text
+    assert b.find_element(By.ID, "app-state").text != "healthy"
     page()
     # Usage was sampled by now (every 5 s): each chart draws it on a time axis of the last
     # six hours (UTC clock times) with its scale written out.

@@ -22,7 +22,9 @@ struct ServerPage: PageModel {
         var port: Int
         var healthPath: String?
         var restartPolicy: String
+        /// The state in words, and its name as the API reports it (starting, healthy, …).
         var state: String
+        var stateName: String
         var restarts: Int
         var lastExit: String?
         var started: String?

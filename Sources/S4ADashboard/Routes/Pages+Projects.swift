@@ -119,10 +119,7 @@ extension Pages {
     func attachedSummary(_ principal: Principal, _ project: Project) async throws -> PublishPage.Attached? {
         guard let id = project.attachedServerID else { return nil }
         let server = try await services.servers.get(principal, id: id)
-        async let deployment = services.servers.deployment(of: server)
-        async let uptime = services.health.uptime(principal, projectID: project.id)
-        let open = try await uptime.incidents.filter { $0.endedAt == nil }
-        let app = try await deployment.map { appSection($0, server: server, project: project, openIncidents: open) }
+        let app = try await services.servers.deployment(of: server).map { appSection($0, server: server, project: project) }
         return .init(id: server.id, name: server.name, state: server.state.rawValue,
                      health: app.map { "app \($0.state); \($0.health)" } ?? "no app deployed: the URL would answer with an error page",
                      healthy: app?.healthy ?? false)

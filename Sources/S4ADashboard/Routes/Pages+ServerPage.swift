@@ -13,12 +13,10 @@ extension Pages {
         async let project = services.projects.get(principal, id: server.projectID)
         async let serverSecrets = services.secrets.list(principal, projectID: nil, serverID: server.id)
         async let projectSecrets = services.secrets.list(principal, projectID: server.projectID, serverID: nil)
-        async let uptime = services.health.uptime(principal, projectID: server.projectID)
         let own = try await serverSecrets.map(secretRow)
         let ownNames = Set(own.map(\.name))
         let deployed = try await deployment
         let owner = try await project
-        let openIncidents = try await uptime.incidents.filter { $0.endedAt == nil }
         return ServerPage(
             title: server.name,
             server: .init(id: server.id, name: server.name, state: server.state.rawValue, projectID: server.projectID,
@@ -30,7 +28,7 @@ extension Pages {
             reserved: Format.money(usage.balance.reserved),
             rate: Format.money(usage.ratePerHour),
             charts: serverCharts(usage, since: since, until: until),
-            app: deployed.map { appSection($0, server: server, project: owner, openIncidents: openIncidents) },
+            app: deployed.map { appSection($0, server: server, project: owner) },
             deploy: .init(command: deployed?.deployment.command ?? "", port: deployed?.deployment.port ?? Deployment.defaultPort,
                           healthPath: deployed?.deployment.healthPath ?? "",
                           policies: RestartPolicy.allCases.map { policy in
@@ -48,33 +46,37 @@ extension Pages {
             logsURL: "/v1/servers/\(server.id)/logs?follow=true&limit=200")
     }
 
-    /// `openIncidents`: the project's incidents still open (the health monitor's verdict).
-    func appSection(_ status: DeploymentStatus, server: Server, project: Project, openIncidents: [Incident]) -> ServerPage.App {
+    /// The App section: the deployment's state as the API reports it (DeploymentStatus.state),
+    /// every restart, the last exit, and health from the newest probe and the open incident.
+    func appSection(_ status: DeploymentStatus, server: Server, project: Project) -> ServerPage.App {
         let deployment = status.deployment, process = status.process
         let state: String
-        switch process?.state {
-        case nil: state = "not running (the server is not running it)"
-        case .starting?: state = "starting"
-        case .running?: state = "running"
-        case .backoff?: state = "restarting (waiting before the next try)"
-        case .exited?: state = "exited"
+        switch status.state {
+        case .starting: state = "starting (not answered yet)"
+        case .healthy: state = "healthy"
+        case .unhealthy: state = "unhealthy (running, not answering)"
+        case .crashLooping: state = "crash-looping"
+        case .stopped: state = process == nil ? "stopped (the server is not running it)" : "stopped (it exited)"
         }
-        let health: String, healthy: Bool
-        if let open = openIncidents.first(where: { $0.serverID == server.id }) {
-            health = "not answering since \(Format.time(open.startedAt)) UTC: \(open.reason)"
-            healthy = false
-        } else if process?.state == .running {
-            health = "answering " + (deployment.healthPath.map { "GET \($0)" } ?? "on port \(deployment.port)")
-                + " (the monitor's probes pass)"
-            healthy = true
+        var health: String, healthy = false
+        if let probe = status.lastProbe {
+            healthy = probe.healthy
+            health = (probe.healthy ? "answered " : "did not answer ") + (deployment.healthPath.map { "GET \($0)" } ?? "on port \(deployment.port)")
+                + " at \(Format.time(probe.at)) UTC (\(probe.milliseconds) ms)" + (probe.healthy || probe.detail.isEmpty ? "" : ": \(probe.detail)")
         } else {
-            health = "not probed (the app is not running)"
-            healthy = false
+            health = "not probed yet"
         }
+        if let incident = status.incident {
+            healthy = false
+            health += "; incident open since \(Format.time(incident.startedAt)) UTC: \(incident.reason)"
+                + (incident.crashes > 0 ? " (\(incident.crashes) crashes)" : "")
+        }
+        let exit = process?.exitCode.map(Int.init) ?? status.incident?.lastExitCode
         let url = services.projects.url(of: project)
         return .init(command: deployment.command, port: deployment.port, healthPath: deployment.healthPath,
-                     restartPolicy: deployment.restart.rawValue, state: state, restarts: process?.restarts ?? 0,
-                     lastExit: process?.exitCode.map { "code \($0)" + (process?.finishedAt.map { " at \(Format.time($0)) UTC" } ?? "") },
+                     restartPolicy: deployment.restart.rawValue, state: state, stateName: status.state.rawValue,
+                     restarts: status.restarts,
+                     lastExit: exit.map { "code \($0)" + (process?.finishedAt.map { " at \(Format.time($0)) UTC" } ?? "") },
                      started: process.map { Format.time($0.startedAt) }, health: health, healthy: healthy,
                      url: project.attachedServerID == server.id ? url : nil, projectURL: url)
     }
