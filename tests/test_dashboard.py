@@ -261,6 +261,8 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     # It names what will answer there: the attached server, and that it has no app yet.
     serves = b.find_element(By.ID, "publish-serves").text
     assert "It serves the server web (running)" in serves and "no app deployed" in serves, serves
+    preview = b.find_element(By.ID, "preview-link").get_attribute("href")
+    assert preview == srv.url(f"/preview/{url.split('//')[1].split('.')[0]}"), preview
     shot(b, "10-publish-confirm")
     submit(b, By.ID, "confirm-publish")
     assert b.find_element(By.ID, "visibility").text == "public"

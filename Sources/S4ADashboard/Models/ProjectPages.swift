@@ -26,6 +26,8 @@ struct PublishPage: PageModel {
     var id: String
     var name: String
     var url: String
+    /// The dashboard's preview link (the owner's view of the private URL).
+    var previewPath: String
     var attached: Attached?
 }
 

@@ -60,6 +60,7 @@ extension Pages {
             }
             return .view("publish", PublishPage(title: "Publish \(project.name)", id: project.id, name: project.name,
                                                 url: services.projects.url(of: project),
+                                                previewPath: "/preview/\(project.slug)",
                                                 attached: try await attachedSummary(visit.principal, project)))
         }
         post("/projects/{id}/visibility", back: projectPage) { visit in
