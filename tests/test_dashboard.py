@@ -6,6 +6,7 @@ forms, script reading the session cookie, framing, inline script."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import http.server
 import io
 import json
@@ -20,6 +21,7 @@ import requests
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -91,6 +93,26 @@ def flash(driver) -> str:
     return " ".join(f.text for f in found)
 
 
+def sign_in(driver, server, acct) -> None:
+    driver.get(server.url("/signin"))
+    fill(driver, "email", acct.email)
+    fill(driver, "password", acct.password)
+    submit(driver, By.ID, "signin")
+    assert driver.current_url.endswith("/projects"), flash(driver)
+
+
+def terminal_screen(driver) -> str:
+    """The rows the page's xterm shows now (it draws on a canvas: read from its buffer)."""
+    return driver.execute_script("return window.s4aTerminal ? window.s4aTerminal.screen() : ''")
+
+
+def terminal_type(driver, keys: str) -> None:
+    """Keystrokes into xterm, as a person types them: to the focused page (xterm listens on a
+    hidden textarea, which chromedriver will not type into directly)."""
+    driver.execute_script("window.s4aTerminal.term.focus()")
+    ActionChains(driver).send_keys(keys).perform()
+
+
 def test_a_person_walks_the_whole_dashboard(make_server, browser):
     srv = make_server()
     b = browser
@@ -121,6 +143,7 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     assert b.find_element(By.ID, "visibility").text == "private"
     url = b.find_element(By.ID, "project-url").text
     assert url.startswith("https://shop") and f".{srv.apps_domain}" in url, url
+    assert b.find_element(By.ID, "project-url").get_attribute("href").rstrip("/") == url  # a link
     shot(b, "03-project")
 
     # An API key for the agent, restricted to the project, with a ceiling; the token shows once.
@@ -133,6 +156,13 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     token = b.find_element(By.ID, "token").text
     assert token.startswith("s4a_") and len(token) > 40
     assert b.find_element(By.ID, "copy-token").is_displayed()  # copy.js ran under the CSP
+    # Ready to paste: the README's MCP client configuration and the S4A_* variables, filled in.
+    mcp = json.loads(b.find_element(By.ID, "mcp-config").text)
+    entry = mcp["mcpServers"]["server4agent"]
+    assert entry["command"] == "s4a" and entry["args"] == ["mcp"], entry
+    assert entry["env"] == {"S4A_API_URL": srv.base_url, "S4A_API_KEY": token, "S4A_CA_CERT": str(srv.ca)}, entry
+    assert b.find_element(By.ID, "env-block").text.splitlines() == [
+        f"export S4A_API_URL={srv.base_url}", f"export S4A_API_KEY={token}", f"export S4A_CA_CERT={srv.ca}"]
     shot(b, "04-key-created")
     b.get(srv.url("/keys"))
     assert token not in b.page_source
@@ -144,8 +174,8 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
 
     # A project secret: typed once, never shown again.
     b.get(srv.url(f"/projects/{project_id}"))
-    fill(b, "name", "SHOP_TOKEN")
-    fill(b, "value", "s3cret-value-never-shown")
+    fill(b, "name", "SHOP_TOKEN", form="form[action$='/secrets']")
+    fill(b, "value", "s3cret-value-never-shown", form="form[action$='/secrets']")
     submit(b, By.ID, "set-secret")
     assert "SHOP_TOKEN saved" in flash(b)
     assert "s3cret-value-never-shown" not in b.page_source
@@ -193,7 +223,7 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
 
     # The command box runs exec; the run's output has its own page. The secret reaches the
     # process as a variable, masked in what is captured.
-    fill(b, "command", "echo from-the-dashboard; echo token=$SHOP_TOKEN")
+    fill(b, "command", "echo from-the-dashboard; echo token=$SHOP_TOKEN", form="form[action$='/exec']")
     submit(b, By.ID, "run-command")
     assert "/runs/run_" in b.current_url
     out = b.find_element(By.ID, "stdout").text
@@ -204,9 +234,9 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     b.get(srv.url(f"/servers/{sid}"))
     submit(b, By.ID, "open-terminal")
     wait_until(lambda: b.find_element(By.ID, "terminal-status").text.startswith("Connected"))
-    wait_until(lambda: "#" in b.find_element(By.ID, "terminal").text)  # the prompt
-    b.find_element(By.ID, "terminal").send_keys("echo term-$((6*7))\n")
-    wait_until(lambda: "term-42" in b.find_element(By.ID, "terminal").text)
+    wait_until(lambda: "#" in terminal_screen(b))  # the prompt
+    terminal_type(b, "echo term-$((6*7))\n")
+    wait_until(lambda: "term-42" in terminal_screen(b))
     shot(b, "08-terminal")
 
     # The file browser: upload, list, view.
@@ -228,15 +258,33 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     assert "Attached" in flash(b)
     submit(b, By.ID, "publish")
     assert b.find_element(By.ID, "confirm-url-text").text == url
+    # It names what will answer there: the attached server, and that it has no app yet.
+    serves = b.find_element(By.ID, "publish-serves").text
+    assert "It serves the server web (running)" in serves and "no app deployed" in serves, serves
+    preview = b.find_element(By.ID, "preview-link").get_attribute("href")
+    assert preview == srv.url(f"/preview/{url.split('//')[1].split('.')[0]}"), preview
     shot(b, "10-publish-confirm")
     submit(b, By.ID, "confirm-publish")
     assert b.find_element(By.ID, "visibility").text == "public"
     assert f"{url} is public now." in flash(b)
+    # A public project is not offered publishing again.
+    assert not b.find_elements(By.ID, "publish")
+    b.get(srv.url(f"/projects/{project_id}/publish"))
+    assert b.current_url.endswith(f"/projects/{project_id}") and "is public already" in flash(b), flash(b)
+    assert not b.find_elements(By.ID, "confirm-publish")
     assert srv.request("GET", f"/v1/projects/{project_id}", token).json()["visibility"] == "public"
 
-    # The activity feed shows what happened, who did it, filterable.
+    # The activity feed shows what happened, who did it (names beside ids), filterable.
     b.get(srv.url("/activity"))
     actions = [e.text for e in b.find_elements(By.CSS_SELECTOR, "code.action")]
+    rows = {r.find_element(By.CSS_SELECTOR, "code.action").text: r for r in b.find_elements(By.CSS_SELECTOR, "tr.event-row")}
+    created = rows["server.created"]
+    assert created.find_element(By.CSS_SELECTOR, ".actor").text.startswith("key agent"), created.text
+    assert created.find_element(By.CSS_SELECTOR, ".target").text.startswith("server web"), created.text
+    assert sid in created.find_element(By.CSS_SELECTOR, ".target code.id").get_attribute("textContent")
+    assert rows["project.created"].find_element(By.CSS_SELECTOR, ".actor").text.startswith(f"account {email}")
+    assert rows["project.created"].find_element(By.CSS_SELECTOR, ".target").text.startswith("project Shop")
+    assert b.execute_script("return document.documentElement.scrollWidth - window.innerWidth") <= 0  # the table fits
     for action in ("project.created", "api_key.created", "secret.set", "server.created", "project.visibility_changed", "server.attached"):
         assert any(a == action for a in actions), (action, actions)
     shot(b, "11-activity")
@@ -413,10 +461,7 @@ def test_a_person_exports_the_data_then_deletes_the_account(server, browser):
     acct = signup_and_login(server)
     project = server.request("POST", "/v1/projects", acct.token, json={"name": "leaving"}).json()["id"]
     b = browser
-    b.get(server.url("/signin"))
-    fill(b, "email", acct.email)
-    fill(b, "password", acct.password)
-    submit(b, By.ID, "signin")
+    sign_in(b, server, acct)
     # Deleting a project asks for its slug typed out.
     doomed = server.request("POST", "/v1/projects", acct.token, json={"name": "doomed"}).json()
     server.request("PUT", f"/v1/projects/{doomed['id']}/secrets/TOKEN", acct.token, json={"value": "v"})
@@ -457,3 +502,227 @@ def test_a_person_exports_the_data_then_deletes_the_account(server, browser):
     assert server.request("GET", "/v1/account", acct.token).status_code == 401
     b.get(server.url("/projects"))
     assert b.current_url.endswith("/signin")
+
+
+def test_the_terminal_is_a_real_terminal(server, browser):
+    """xterm.js over the shell: colours are drawn, not printed as codes; the shell learns the
+    terminal's size and every resize; a full-screen program draws where it means to, and the
+    alternate screen is taken and given back."""
+    acct = signup_and_login(server)
+    project = server.request("POST", "/v1/projects", acct.token, json={"name": "term"}).json()["id"]
+    created = server.request("POST", "/v1/servers", acct.token, json={
+        "project_id": project, "name": "tty", "budget_usd": "1", "memory_mb": 256, "disk_mb": 64})
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+    b = browser
+    sign_in(b, server, acct)
+    b.get(server.url(f"/servers/{sid}/terminal"))
+    no_inline_script(b.page_source)
+    wait_until(lambda: b.find_element(By.ID, "terminal-status").text.startswith("Connected"))
+    wait_until(lambda: "#" in terminal_screen(b), what="the prompt")
+    assert b.find_elements(By.CSS_SELECTOR, "#terminal .xterm canvas")
+
+    # Colour: the escape codes become a red foreground, not text.
+    terminal_type(b, "printf '\\033[31mRED-%s\\033[0m plain\\n' ok\n")
+    # The output line holds the text alone (the codes were taken, not printed).
+    wait_until(lambda: "RED-ok plain" in terminal_screen(b).splitlines(), what="the coloured line")
+    assert b.execute_script("return window.s4aTerminal.colourOf('RED-ok plain', 0)") == 1  # ANSI red
+    assert b.execute_script("return window.s4aTerminal.colourOf('RED-ok plain', 7)") == 257  # xterm's default foreground
+
+    # Size: the shell's terminal has xterm's rows and columns, and follows a resize.
+    def stty_size(mark: str) -> tuple[int, int]:
+        terminal_type(b, f"clear; stty size | sed 's/^/{mark}=/'\n")
+        found = wait_until(lambda: re.search(rf"^{mark}=(\d+) (\d+)", terminal_screen(b), re.M), what="stty size")
+        return int(found.group(1)), int(found.group(2))
+
+    rows, cols = b.execute_script("return [window.s4aTerminal.term.rows, window.s4aTerminal.term.cols]")
+    assert rows >= 10 and cols >= 60, (rows, cols)
+    assert stty_size("first") == (rows, cols)
+    b.set_window_size(900, 700)
+    wait_until(lambda: b.execute_script("return window.s4aTerminal.term.cols") < cols, what="the fit")
+    rows, cols = b.execute_script("return [window.s4aTerminal.term.rows, window.s4aTerminal.term.cols]")
+    assert stty_size("resized") == (rows, cols)
+    b.set_window_size(1280, 900)
+
+    # A full-screen program: top moves the cursor home and draws its header over what was
+    # there, fills the rows it has, and quits on q.
+    terminal_type(b, "clear; echo before-top; top -d 1\n")
+    wait_until(lambda: terminal_screen(b).startswith("top - "), what="top's header")
+    screen = terminal_screen(b)
+    assert "Tasks:" in screen and re.search(r"PID\s+USER", screen), screen
+    assert "before-top" not in screen and "\x1b" not in screen, screen
+    shot(b, "17-terminal-top")
+    terminal_type(b, "q")
+    wait_until(lambda: terminal_screen(b).rstrip().endswith("#"), what="the prompt after top")
+    # The alternate screen (as vi and less use it, through terminfo): entered, then left with
+    # the shell's screen back as it was.
+    terminal_type(b, "clear; echo before-alt; tput smcup; clear; echo inside-alt; sleep 3; tput rmcup\n")
+    wait_until(lambda: "inside-alt" in terminal_screen(b).splitlines(), what="the alternate screen")
+    assert "before-alt" not in terminal_screen(b).splitlines()
+    wait_until(lambda: "before-alt" in terminal_screen(b).splitlines() and "inside-alt" not in terminal_screen(b).splitlines(),
+               what="the shell's screen back")
+    terminal_type(b, "echo after-$((2+3))\n")
+    wait_until(lambda: "after-5" in terminal_screen(b))
+
+
+def test_a_person_runs_an_app_without_a_terminal(server, browser):
+    """Item 12: create a server in a project, deploy a command, restart it, set the server's
+    secrets and see them beside the project's (names only), all through the pages; a deploy
+    that fails says why on the page."""
+    acct = signup_and_login(server)
+    b = browser
+    sign_in(b, server, acct)
+    values = ("project-value-9f1c2e", "server-value-4d7a0b")
+    seen: list[str] = []
+
+    def page() -> str:
+        seen.append(b.page_source)
+        return b.find_element(By.TAG_NAME, "main").text
+
+    fill(b, "name", "Blog")
+    submit(b, By.ID, "create-project")
+    project_id = b.current_url.rsplit("/", 1)[1]
+    fill(b, "name", "GREETING", form="form[action$='/secrets']")
+    fill(b, "value", values[0], form="form[action$='/secrets']")
+    submit(b, By.ID, "set-secret")
+    assert "GREETING saved" in flash(b), flash(b)
+
+    # A bad form changes nothing and says what is wrong.
+    fill(b, "name", "web")
+    fill(b, "budget_usd", "lots")
+    submit(b, By.ID, "create-server")
+    assert "budget_usd" in flash(b) and "dollars" in flash(b), flash(b)
+    assert server.request("GET", f"/v1/servers?project_id={project_id}", acct.token).json()["items"] == []
+
+    # Create a server.
+    fill(b, "name", "web")
+    fill(b, "budget_usd", "1")
+    fill(b, "memory_mb", "256")
+    fill(b, "disk_mb", "64")
+    submit(b, By.ID, "create-server")
+    assert "/servers/srv_" in b.current_url, flash(b)
+    sid = b.current_url.rsplit("/", 1)[1]
+    assert "Server web created" in flash(b)
+    assert b.find_element(By.ID, "server-state").text == "running"
+    text = page()
+    assert "Deploy an app" in text and "No secrets." not in text  # the project's secret is listed
+
+    # The server's own secret: its name beside the project's, never a value.
+    fill(b, "name", "API_TOKEN", form="#server-secret-form")
+    fill(b, "value", values[1], form="#server-secret-form")
+    submit(b, By.ID, "set-server-secret")
+    assert "API_TOKEN saved for this server" in flash(b), flash(b)
+    rows = [r.text for r in b.find_elements(By.CSS_SELECTOR, "#server-secrets tr.secret-row")]
+    assert any(r.startswith("API_TOKEN this server 1") for r in rows), rows
+    assert any(r.startswith("GREETING project 1") for r in rows), rows
+    page()
+    api = server.request("GET", f"/v1/servers/{sid}/secrets", acct.token)
+    assert api.status_code == 200 and [s["name"] for s in api.json()["items"]] == ["API_TOKEN"], api.text
+
+    # Deploy a command: the page answers once the app answers, and shows how it does.
+    fill(b, "command", "python3 -m http.server $PORT", form="#deploy-form")
+    submit(b, By.ID, "deploy")
+    assert "Deployed: the app answers on port 8080." in flash(b), flash(b)
+    assert b.find_element(By.ID, "app-command").text == "python3 -m http.server $PORT"
+    assert b.find_element(By.ID, "app-state").text == "healthy"  # the deploy's own probe was answered
+    assert b.find_element(By.ID, "app-restarts").text.startswith("0 ")
+    assert b.find_element(By.ID, "app-health").text.startswith("answered on port 8080 at ")
+    assert b.find_element(By.ID, "app-last-exit").text == "none"
+    assert "attach this server" in b.find_element(By.ID, "app-url").text
+    page()
+    deployed = server.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]
+    assert deployed["command"] == "python3 -m http.server $PORT" and deployed["state"] == "healthy", deployed
+
+    # The secrets reach the server's processes (checked inside, the value never printed).
+    fill(b, "command", 'printf %s "$GREETING:$API_TOKEN" | sha256sum', form="form[action$='/exec']")
+    submit(b, By.ID, "run-command")
+    digest = hashlib.sha256(f"{values[0]}:{values[1]}".encode()).hexdigest()
+    assert digest in b.find_element(By.ID, "stdout").text
+    b.get(server.url(f"/servers/{sid}"))
+
+    # Restart: the same command started anew (a new deployment), answered again.
+    submit(b, By.ID, "restart-app")
+    assert "Restarted: the app answers on port 8080." in flash(b), flash(b)
+    assert b.find_element(By.ID, "app-state").text == "healthy"
+    again = server.request("GET", f"/v1/servers/{sid}", acct.token).json()["deployment"]
+    assert again["id"] != deployed["id"] and again["command"] == deployed["command"], again
+
+    # Attached, its App section links the URL; the publish confirmation names it and its health.
+    b.get(server.url(f"/projects/{project_id}"))
+    submit(b, By.CSS_SELECTOR, "form[action$='/attach'] button")
+    url = b.find_element(By.ID, "project-url").text
+    b.get(server.url(f"/servers/{sid}"))
+    link = b.find_element(By.CSS_SELECTOR, "#app-url a")
+    assert link.text == url and link.get_attribute("href").rstrip("/") == url
+    b.get(server.url(f"/projects/{project_id}/publish"))
+    serves = b.find_element(By.ID, "publish-serves").text
+    assert "It serves the server web (running)" in serves and "app healthy; answered on port 8080" in serves, serves
+    b.get(server.url(f"/servers/{sid}"))
+
+    # A command that dies: the page says so, with its code and last line, as the API would.
+    fill(b, "command", "echo boom-from-the-app; exit 3", form="#deploy-form")
+    submit(b, By.ID, "deploy")
+    error = b.find_element(By.CSS_SELECTOR, "p.flash.error").text
+    assert "The app exited with code 3" in error and "boom-from-the-app" in error, error
+    assert "code 3" in b.find_element(By.ID, "app-last-exit").text
+    assert b.find_element(By.ID, "app-state").text != "healthy"
+    page()
+    # Usage was sampled by now (every 5 s): each chart draws it on a time axis of the last
+    # six hours (UTC clock times) with its scale written out.
+    wait_until(lambda: b.refresh() or "no data" not in b.find_element(By.CSS_SELECTOR, ".charts").text, what="a usage sample")
+    charts = [c.get_attribute("outerHTML") for c in b.find_elements(By.CSS_SELECTOR, "svg.chart")]
+    for chart in charts:
+        ticks = re.findall(r'class="tick"[^>]*>(\d\d):(\d\d)<', chart)
+        assert len(ticks) == 3 and "scale 0 to" in chart, chart
+        start, end = (int(h) * 60 + int(m) for h, m in (ticks[0], ticks[2]))
+        assert (end - start) % (24 * 60) == 6 * 60, ticks
+    shot(b, "18-app-failed")
+
+    # Activity names who did what; no page ever held a secret's value.
+    b.get(server.url("/activity"))
+    page()
+    actions = [e.text for e in b.find_elements(By.CSS_SELECTOR, "code.action")]
+    assert actions.count("server.deployed") == 3 and "secret.set" in actions, actions
+    for html in seen:
+        for value in values:
+            assert value not in html
+
+
+def test_an_exhausted_servers_spend_bar_is_red(make_server, browser):
+    srv = make_server(extra_args=["--lease-seconds", "1"])
+    acct = signup_and_login(srv)
+    project = srv.request("POST", "/v1/projects", acct.token, json={"name": "spent"}).json()["id"]
+    spent = srv.request("POST", "/v1/servers", acct.token, json={
+        "project_id": project, "name": "spent", "budget_usd": "0.000050", "memory_mb": 512, "disk_mb": 64}).json()["id"]
+    fine = srv.request("POST", "/v1/servers", acct.token, json={
+        "project_id": project, "name": "fine", "budget_usd": "1", "memory_mb": 256, "disk_mb": 64}).json()["id"]
+    wait_until(lambda: srv.request("GET", f"/v1/servers/{spent}", acct.token).json()["state"] == "exhausted",
+               what="the budget to run out")
+    b = browser
+    sign_in(b, srv, acct)
+
+    def is_red(meter) -> bool:
+        """The colour the browser painted in the middle of the bar (the meter's bar is drawn
+        by the browser: its pixels are read back from a screenshot of it, in the page)."""
+        r, g, b_ = b.execute_async_script("""
+            const [data, done] = arguments, image = new Image();
+            image.onload = () => {
+              const canvas = document.createElement("canvas");
+              canvas.width = image.width; canvas.height = image.height;
+              const context = canvas.getContext("2d");
+              context.drawImage(image, 0, 0);
+              done(Array.from(context.getImageData(image.width >> 1, image.height >> 1, 1, 1).data).slice(0, 3));
+            };
+            image.src = "data:image/png;base64," + data;""", meter.screenshot_as_base64)
+        return r > 150 and g < 90 and b_ < 90
+
+    b.get(srv.url(f"/projects/{project}"))
+    meter = b.find_element(By.CSS_SELECTOR, f"tr[data-server='{spent}'] meter")
+    assert "exhausted" in meter.get_attribute("class") and is_red(meter)
+    other = b.find_element(By.CSS_SELECTOR, f"tr[data-server='{fine}'] meter")
+    assert "exhausted" not in other.get_attribute("class") and not is_red(other)
+    b.get(srv.url(f"/servers/{spent}"))
+    assert b.find_element(By.ID, "server-state").text == "exhausted"
+    assert is_red(b.find_element(By.ID, "spend-meter"))
+    assert b.find_element(By.ID, "spend-exhausted").text == "budget spent"
+    shot(b, "19-exhausted")

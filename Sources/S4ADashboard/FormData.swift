@@ -35,6 +35,13 @@ struct FormData: Sendable {
         return amount
     }
 
+    /// A whole number; nil when left empty.
+    func integer(_ name: String) throws -> Int? {
+        guard let text = text(name) else { return nil }
+        guard let number = Int(text) else { throw DomainError.invalid(name, "must be a whole number") }
+        return number
+    }
+
     private static func decode(_ raw: Substring) -> String? {
         raw.replacingOccurrences(of: "+", with: " ").removingPercentEncoding
     }

@@ -32,8 +32,9 @@ struct Visit: @unchecked Sendable {
 }
 
 /// What a handler answers: a page, a redirect (after a form, with a message), or anything else.
-enum Answer: @unchecked Sendable {
-    case page(String, [String: Any], status: HTTPResponse.Status = .ok)
+enum Answer: Sendable {
+    /// A template with its typed model.
+    case view(String, any PageModel, status: HTTPResponse.Status = .ok)
     case redirect(String, Flash? = nil)
     case response(Response)
 }
@@ -108,8 +109,8 @@ struct Pages<Context: RemoteAddressRequestContext>: @unchecked Sendable {
                 if let retry = error.retryAfter { text += " (wait \(retry) s)" }
                 return Self.redirect(to: back(visit), cookies: cookies + [Flash.error(text).setCookie])
             }
-            answer = .page("error", ["title": error.kind == .notFound ? "Not found" : "Something went wrong",
-                                     "message": error.kind == .notFound ? "There is nothing here, or it is not yours." : error.detail],
+            answer = .view("error", MessagePage(title: error.kind == .notFound ? "Not found" : "Something went wrong",
+                                                message: error.kind == .notFound ? "There is nothing here, or it is not yours." : error.detail),
                            status: HTTPResponse.Status(code: error.kind.httpStatus))
         }
         switch answer {
@@ -118,19 +119,30 @@ struct Pages<Context: RemoteAddressRequestContext>: @unchecked Sendable {
         case .redirect(let location, let flash):
             if let flash { cookies.append(flash.setCookie) }
             return Self.redirect(to: location, cookies: cookies)
-        case .page(let template, var data, let status):
-            data["csrf"] = csrfToken
-            data["signed_in"] = principal != nil
-            if let cookie = SessionCookie.value(named: Flash.cookieName, in: request.headers) {
-                cookies.append(Flash.clearCookie)
-                if let flash = Flash(cookie: cookie) { data["flash_\(flash.kind.rawValue)"] = flash.text }
-            }
-            let html = dashboard.views.render(template, data)
-            var response = Response(status: status, headers: [.contentType: "text/html; charset=utf-8"],
-                                    body: .init(byteBuffer: ByteBuffer(string: html)))
-            response = Self.adding(cookies, to: response)
-            return response
+        case .view(let template, let model, let status):
+            let layout = layout(csrfToken, principal, request, &cookies)
+            return Self.html(dashboard.views.render(template, model, layout: layout), status: status, cookies: cookies)
         }
+    }
+
+    /// The layout's values; a flash message is shown once (its cookie cleared).
+    private func layout(_ csrfToken: String, _ principal: Principal?, _ request: Request, _ cookies: inout [String]) -> Layout {
+        var layout = Layout(csrf: csrfToken, signedIn: principal != nil)
+        if let cookie = SessionCookie.value(named: Flash.cookieName, in: request.headers) {
+            cookies.append(Flash.clearCookie)
+            if let flash = Flash(cookie: cookie) {
+                switch flash.kind {
+                case .ok: layout.flashOk = flash.text
+                case .error: layout.flashError = flash.text
+                }
+            }
+        }
+        return layout
+    }
+
+    static func html(_ html: String, status: HTTPResponse.Status, cookies: [String]) -> Response {
+        adding(cookies, to: Response(status: status, headers: [.contentType: "text/html; charset=utf-8"],
+                                     body: .init(byteBuffer: ByteBuffer(string: html))))
     }
 
     static func redirect(to location: String, cookies: [String]) -> Response {

@@ -2,33 +2,44 @@ import Foundation
 import Mustache
 
 /// Renders the templates in `Templates/` (Mustache, HTML-escaped by default). Every page
-/// extends `layout`, which reads the keys set in `page(...)`.
+/// extends `layout`, which reads `Layout` beside the page's model.
 struct Views: Sendable {
     let library: MustacheLibrary
 
-    func render(_ template: String, _ data: [String: Any]) -> String {
-        library.render(PageData.present(data) ?? [:], withTemplate: template)
+    func render(_ template: String, _ model: any PageModel, layout: Layout) -> String {
+        library.render(Rendered(model: model, layout: layout), withTemplate: template)
             ?? "<!doctype html><title>Missing page</title><p>Missing page \(template)."
     }
 }
 
-/// What a page's data holds once every absent value is gone: an Optional boxed in `Any` is a
-/// value to Mustache (an empty one rendered "nil" and opened its section), so `nil` anywhere
-/// in the data, however deep, is removed before it reaches a template.
-enum PageData {
-    static func present(_ value: Any) -> Any? {
-        let mirror = Mirror(reflecting: value)
-        if mirror.displayStyle == .optional {
-            guard let wrapped = mirror.children.first?.value else { return nil }
-            return present(wrapped)
-        }
-        if let dictionary = value as? [String: Any] {
-            var kept: [String: Any] = [:]
-            for (key, item) in dictionary { if let item = present(item) { kept[key] = item } }
-            return kept
-        }
-        if let array = value as? [Any] { return array.compactMap(present) }
-        return value
+/// A page's data: a struct whose properties its template reads by name. An absent Optional is
+/// absent to the template (no section opens, nothing prints), as Mustache reads structs.
+protocol PageModel: Sendable {
+    var title: String { get }
+}
+
+/// What the layout reads on every page, beside the page's own model.
+struct Layout: Sendable {
+    var csrf: String
+    var signedIn: Bool
+    var flashOk: String?
+    var flashError: String?
+}
+
+/// The page's model, then the layout, looked up by name.
+struct Rendered: MustacheParent {
+    let model: any PageModel
+    let layout: Layout
+
+    func child(named name: String) -> Any? {
+        Self.value(Mirror(reflecting: model).descendant(name)) ?? Self.value(Mirror(reflecting: layout).descendant(name))
+    }
+
+    private static func value(_ found: Any?) -> Any? {
+        guard let found else { return nil }
+        let mirror = Mirror(reflecting: found)
+        guard mirror.displayStyle == .optional else { return found }
+        return mirror.children.first.map { value($0.value) } ?? nil
     }
 }
 
@@ -36,6 +47,8 @@ enum PageData {
 struct Flash: Sendable {
     enum Kind: String, Sendable { case ok, error }
     static let cookieName = "__Host-s4a_flash"
+    /// Long enough for a failed deploy's reason with its last lines.
+    static let maxLength = 1200
     var kind: Kind
     var text: String
 
@@ -43,7 +56,8 @@ struct Flash: Sendable {
     static func error(_ text: String) -> Flash { Flash(kind: .error, text: text) }
 
     var setCookie: String {
-        let encoded = "\(kind.rawValue):\(text)".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        // A cookie holds about 4 KiB; percent-encoding at most triples the text.
+        let encoded = "\(kind.rawValue):\(text.prefix(Self.maxLength))".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         return SessionCookie.setCookie(Self.cookieName, encoded, maxAge: 60, sameSite: "Strict")
     }
 
@@ -58,6 +72,6 @@ struct Flash: Sendable {
         guard let decoded = cookie.removingPercentEncoding, let colon = decoded.firstIndex(of: ":"),
               let kind = Kind(rawValue: String(decoded[..<colon])) else { return nil }
         self.kind = kind
-        text = String(decoded[decoded.index(after: colon)...].prefix(500))
+        text = String(decoded[decoded.index(after: colon)...].prefix(Self.maxLength))
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 @testable import S4ADashboard
 import S4ADomain
@@ -61,12 +62,27 @@ import Testing
     }
 
     @Test func chartsCarryOnlyNumbersAndEscapedLabels() {
-        let svg = SVGChart(title: "CPU <script>", values: [0, 1, 0.5], format: { "\($0)" }).svg
+        let since = Date(timeIntervalSince1970: 1_800_000_000), until = since.addingTimeInterval(600)
+        let points = [(since, 0.0), (since.addingTimeInterval(300), 1), (until, 0.5)].map { (at: $0.0, value: $0.1) }
+        let svg = SVGChart(title: "CPU <script>", points: points, since: since, until: until, format: { "\($0)" }).svg
         #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>"))
         #expect(!svg.contains("<script>") && svg.contains("CPU &lt;script&gt;"))
-        // Zero at the bottom, the largest value at the top, halfway between.
-        #expect(svg.contains("<polyline class=\"line\" points=\"0.0,116.0 300.0,24.0 600.0,70.0\"/>"))
-        #expect(SVGChart(title: "Memory", values: [], format: { "\($0)" }).svg.contains("no data yet"))
+        // Zero on the axis, the scale's top (1) at the top, each point at its time.
+        #expect(svg.contains("<polyline class=\"line\" points=\"8.0,120.0 300.0,24.0 592.0,72.0\"/>"))
+        #expect(svg.contains("scale 0 to 1.0"))
+        // The time axis: the window's start, middle and end.
+        for tick in [">08:00<", ">08:05<", ">08:10<"] { #expect(svg.contains(tick)) }
+    }
+
+    @Test func chartsSayNoDataOnlyWithoutAPointAndScaleToRoundNumbers() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let empty = SVGChart(title: "Memory", points: [], since: now, until: now.addingTimeInterval(60), format: { "\($0)" }).svg
+        #expect(empty.contains("no data"))
+        let one = SVGChart(title: "Memory", points: [(at: now.addingTimeInterval(30), value: 0)], since: now,
+                           until: now.addingTimeInterval(60), format: { "\($0)" }).svg
+        #expect(!one.contains("no data") && one.contains("<circle"))
+        #expect(SVGChart.roundUp(0) == 1 && SVGChart.roundUp(0.3) == 0.5 && SVGChart.roundUp(7) == 10)
+        #expect(SVGChart.roundUp(1) == 1 && SVGChart.roundUp(1.2) == 2 && SVGChart.roundUp(2_500_000) == 5_000_000)
     }
 
     @Test func moneyIsShownWithoutRounding() {

@@ -121,7 +121,8 @@ public final class ControlPlane: Sendable {
                             activity: handler.activity, servers: servers, files: handler.files, secrets: secrets,
                             usage: handler.usage, health: handler.health, exports: handler.exports,
                             deletion: handler.deletion, authenticator: Authenticator(env: environment), previews: previews),
-            trustedOrigins: [options.apiURL, "https://\(options.apiHost)"])
+            trustedOrigins: [options.apiURL, "https://\(options.apiHost)"], apiURL: options.apiURL,
+            caCertificatePath: options.tlsCertificatePath == nil ? LocalCA(directory: options.tlsDirectory).caCertificatePath : nil)
     }
 
     /// Every route, all generated from the contract, behind the shared middleware.

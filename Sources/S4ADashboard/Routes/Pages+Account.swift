@@ -8,11 +8,9 @@ extension Pages {
         get("/account") { visit in
             let account = try await services.accounts.account(visit.principal)
             let usage = try await services.usage.account(visit.principal)
-            return .page("account", [
-                "title": "Account", "email": account.email, "created": Format.time(account.createdAt),
-                "limit": account.spendingLimit.map(Format.money) ?? "none",
-                "charged": Format.money(usage.total.charged),
-            ])
+            return .view("account", AccountPage(
+                title: "Account", email: account.email, created: Format.time(account.createdAt),
+                limit: account.spendingLimit.map(Format.money) ?? "none", charged: Format.money(usage.total.charged)))
         }
         post("/account/password", back: { _ in "/account" }) { visit in
             guard let new = visit.form["new_password"], new == visit.form["new_password_again"] else {
@@ -30,12 +28,12 @@ extension Pages {
             let (token, expiresAt) = try await services.exports.create(visit.principal, password: visit.form["password"] ?? "",
                                                                        includeFiles: visit.form["include_files"] == "on")
             // The link is the credential (once, for minutes): shown on this answer only.
-            return .page("export_ready", ["title": "Export ready", "url": "/v1/exports/\(token)",
-                                          "expires": Format.time(expiresAt)], status: .created)
+            return .view("export_ready", ExportReadyPage(title: "Export ready", url: "/v1/exports/\(token)",
+                                                         expires: Format.time(expiresAt)), status: .created)
         }
         get("/account/delete") { visit in
             let account = try await services.accounts.account(visit.principal)
-            return .page("account_delete", ["title": "Delete account", "email": account.email])
+            return .view("account_delete", AccountDeletePage(title: "Delete account", email: account.email))
         }
         post("/account/delete", back: { _ in "/account/delete" }) { visit in
             let account = try await services.accounts.account(visit.principal)

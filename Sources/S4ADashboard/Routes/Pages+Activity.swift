@@ -14,19 +14,20 @@ extension Pages {
             if let project { filter.append("project_id=" + queryValue(project)) }
             if let action { filter.append("action=" + queryValue(action)) }
             let query = filter.joined(separator: "&")
+            async let names = activityNames(visit.principal)
             let next = try await page.nextCursor
-            return .page("activity", [
-                "title": "Activity",
-                "events": try await page.items.map(eventRow),
-                "projects": try await projects.items.map { ["id": $0.id, "name": $0.name, "selected": $0.id == project] },
-                "action": action ?? "",
-                "next": next.map { cursor in
+            let namer = try await names
+            return .view("activity", ActivityPage(
+                title: "Activity",
+                events: try await page.items.map(namer.row),
+                projects: try await projects.items.map { Choice(value: $0.id, label: $0.name, selected: $0.id == project) },
+                action: action ?? "",
+                next: next.map { cursor in
                     "/activity?" + (project.map { "project=\(queryValue($0))&" } ?? "")
                         + (action.map { "action=\(queryValue($0))&" } ?? "") + "cursor=" + queryValue(cursor)
-                } as Any,
-                "csv_url": "/v1/activity/export?format=csv" + (query.isEmpty ? "" : "&" + query),
-                "jsonl_url": "/v1/activity/export?format=jsonl" + (query.isEmpty ? "" : "&" + query),
-            ])
+                },
+                csvURL: "/v1/activity/export?format=csv" + (query.isEmpty ? "" : "&" + query),
+                jsonlURL: "/v1/activity/export?format=jsonl" + (query.isEmpty ? "" : "&" + query)))
         }
     }
 }

@@ -8,9 +8,9 @@ extension Pages {
         get("/", signedIn: false) { visit in .redirect(visit.principal == nil ? "/signin" : "/projects") }
         get("/signin", signedIn: false) { visit in
             // After a failed attempt the email comes back in the query, so that only the password is typed again.
-            visit.principal == nil ? .page("signin", ["title": "Sign in", "email": visit.query("email") ?? ""]) : .redirect("/projects")
+            visit.principal == nil ? .view("signin", SignInPage(title: "Sign in", email: visit.query("email") ?? "")) : .redirect("/projects")
         }
-        get("/signup", signedIn: false) { _ in .page("signup", ["title": "Sign up"]) }
+        get("/signup", signedIn: false) { _ in .view("signup", SignInPage(title: "Sign up", email: "")) }
         get("**", signedIn: false) { visit in
             // A browser gets a page; any other client the API's own 404 problem, byte for byte.
             guard visit.request.headers[.accept]?.contains("text/html") == true else {
@@ -18,7 +18,7 @@ extension Pages {
                     status: .notFound, headers: [.contentType: "application/problem+json"],
                     body: .init(byteBuffer: ByteBuffer(string: #"{"detail":"No such resource.","status":404,"title":"Not Found","type":"urn:s4a:problem:not-found"}"#))))
             }
-            return .page("error", ["title": "Not found", "message": "There is no such page."], status: .notFound)
+            return .view("error", MessagePage(title: "Not found", message: "There is no such page."), status: .notFound)
         }
 
         post("/signin", signedIn: false, back: { visit in "/signin?email=" + queryValue(visit.form["email"] ?? "") }) { visit in

@@ -11,29 +11,24 @@ extension Pages {
             let (directory, entries) = try await services.files.list(visit.principal, serverID: server.id,
                                                                      directory: visit.query("path") ?? Server.home)
             let base = directory == "/" ? "" : directory
-            return .page("files", [
-                "title": "Files of \(server.name)", "server_id": server.id, "server_name": server.name,
-                "path": directory,
-                "parent_q": directory == "/" ? "" : queryValue((directory as NSString).deletingLastPathComponent),
-                "entries": entries.map { entry in [
-                    "name": entry.name, "path": base + "/" + entry.name, "path_q": queryValue(base + "/" + entry.name),
-                    "directory": entry.kind == .directory,
-                    "kind": entry.kind.rawValue, "size": Format.bytes(Int64(entry.size)), "modified": Format.time(entry.modifiedAt),
-                ] },
-            ])
+            return .view("files", FilesPage(
+                title: "Files of \(server.name)", serverID: server.id, serverName: server.name, path: directory,
+                parentQuery: directory == "/" ? nil : queryValue((directory as NSString).deletingLastPathComponent),
+                entries: entries.map { entry in
+                    .init(name: entry.name, path: base + "/" + entry.name, pathQuery: queryValue(base + "/" + entry.name),
+                          isDirectory: entry.kind == .directory, kind: entry.kind.rawValue,
+                          size: Format.bytes(Int64(entry.size)), modified: Format.time(entry.modifiedAt))
+                }))
         }
         get("/servers/{id}/files/view") { visit in
             let id = try visit.parameter("id")
             guard let path = visit.query("path") else { throw DomainError.invalid("path", "is required") }
             let bytes = try await services.files.read(visit.principal, serverID: id, path: path)
             let text = bytes.count <= 512 << 10 ? String(validating: bytes, as: UTF8.self) : nil
-            return .page("file", [
-                "title": path, "server_id": id, "path": path, "path_q": queryValue(path),
-                "size": Format.bytes(Int64(bytes.count)),
-                "parent": (path as NSString).deletingLastPathComponent,
-                "parent_q": queryValue((path as NSString).deletingLastPathComponent),
-                "text": text as Any, "binary": text == nil,
-            ])
+            return .view("file", FilePage(
+                title: path, serverID: id, path: path, pathQuery: queryValue(path), size: Format.bytes(Int64(bytes.count)),
+                parent: (path as NSString).deletingLastPathComponent,
+                parentQuery: queryValue((path as NSString).deletingLastPathComponent), text: text, binary: text == nil))
         }
         get("/servers/{id}/files/download") { visit in
             guard let path = visit.query("path") else { throw DomainError.invalid("path", "is required") }

@@ -9,19 +9,18 @@ extension Pages {
             async let keys = services.keys.list(visit.principal, cursor: nil, limit: 200)
             async let projects = services.projects.list(visit.principal, cursor: nil, limit: 200)
             let names = Dictionary(try await projects.items.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-            return .page("keys", [
-                "title": "API keys",
-                "scopes": Scope.allCases.map { ["name": $0.rawValue, "default": Self.defaultScopes.contains($0)] },
-                "projects": try await projects.items.map { ["id": $0.id, "name": $0.name] },
-                "keys": try await keys.items.map { key in [
-                    "id": key.id, "name": key.name, "prefix": key.prefix,
-                    "scopes": key.scopes.sorted().map(\.rawValue).joined(separator: " "),
-                    "projects": key.projectIDs.map { ids in ids.map { names[$0] ?? $0 }.sorted().joined(separator: ", ") } ?? "all",
-                    "ceiling": key.maxServerBudget.map(Format.money) ?? "none",
-                    "created": Format.time(key.createdAt), "last_used": Format.time(key.lastUsedAt),
-                    "expires": Format.time(key.expiresAt), "revoked": key.revokedAt != nil,
-                ] },
-            ])
+            return .view("keys", KeysPage(
+                title: "API keys",
+                scopes: Scope.allCases.map { .init(name: $0.rawValue, isDefault: Self.defaultScopes.contains($0)) },
+                projects: try await projects.items.map { Choice(value: $0.id, label: $0.name, selected: false) },
+                keys: try await keys.items.map { key in
+                    .init(id: key.id, name: key.name, prefix: key.prefix,
+                          scopes: key.scopes.sorted().map(\.rawValue).joined(separator: " "),
+                          projects: key.projectIDs.map { ids in ids.map { names[$0] ?? $0 }.sorted().joined(separator: ", ") } ?? "all",
+                          ceiling: key.maxServerBudget.map(Format.money) ?? "none",
+                          created: Format.time(key.createdAt), lastUsed: Format.time(key.lastUsedAt),
+                          expires: Format.time(key.expiresAt), revoked: key.revokedAt != nil)
+                }))
         }
         post("/keys", back: { _ in "/keys" }) { visit in
             let scopes = try Set(visit.form.all("scope").map { raw in
@@ -42,9 +41,11 @@ extension Pages {
                                            projectIDs: projects.isEmpty ? nil : projects, expiresAt: expiresAt,
                                            maxServerBudget: ceiling))
             // Shown on this answer only: the page is not stored (no-store) and the token cannot be fetched again.
-            return .page("key_created", ["title": "Key created", "name": key.name, "token": token,
-                                         "scopes": key.scopes.sorted().map(\.rawValue).joined(separator: " ")],
-                         status: .created)
+            return .view("key_created", KeyCreatedPage(
+                title: "Key created", name: key.name, token: token,
+                scopes: key.scopes.sorted().map(\.rawValue).joined(separator: " "),
+                mcpConfiguration: dashboard.client.mcpConfiguration(token: token),
+                environment: dashboard.client.environmentBlock(token: token)), status: .created)
         }
         post("/keys/{id}/revoke", back: { _ in "/keys" }) { visit in
             try await services.keys.revoke(visit.principal, id: try visit.parameter("id"))

@@ -7,13 +7,10 @@ extension Pages {
     func addProjects() {
         get("/projects") { visit in
             let projects = try await services.projects.list(visit.principal, cursor: nil, limit: 200).items
-            return .page("projects", [
-                "title": "Projects",
-                "projects": projects.map { project in [
-                    "id": project.id, "name": project.name, "url": services.projects.url(of: project),
-                    "public": project.visibility == .public,
-                ] },
-            ])
+            return .view("projects", ProjectsPage(title: "Projects", projects: projects.map { project in
+                .init(id: project.id, name: project.name, url: services.projects.url(of: project),
+                      isPublic: project.visibility == .public)
+            }))
         }
         post("/projects", back: { _ in "/projects" }) { visit in
             let project = try await services.projects.create(visit.principal, name: visit.form["name"] ?? "",
@@ -26,38 +23,45 @@ extension Pages {
             async let secrets = services.secrets.list(principal, projectID: project.id, serverID: nil)
             async let activity = services.activity.list(principal, projectID: project.id, action: nil, cursor: nil, limit: 20)
             async let uptime = services.health.uptime(principal, projectID: project.id)
+            async let names = activityNames(principal)
             // The project's servers with their spend, in one read.
             async let usage = services.usage.account(principal, projectID: project.id)
             let live = try await usage.servers.filter { $0.server.state != .deleted }
             let uptimeNow = try await uptime
-            return .page("project", [
-                "title": project.name,
-                "project": [
-                    "id": project.id, "name": project.name, "slug": project.slug,
-                    "url": services.projects.url(of: project), "public": project.visibility == .public,
-                ],
-                "servers": live.map { line in
-                    serverRow(line.server, balance: line.balance, attached: line.server.id == project.attachedServerID)
+            let namer = try await names
+            return .view("project", ProjectPage(
+                title: project.name,
+                project: .init(id: project.id, name: project.name, slug: project.slug, url: services.projects.url(of: project),
+                               isPublic: project.visibility == .public),
+                servers: live.map { line in
+                    .init(id: line.server.id, name: line.server.name, state: line.server.state.rawValue,
+                          attached: line.server.id == project.attachedServerID, spend: spendBar(line.server, line.balance))
                 },
-                "attachable": live.filter { $0.server.id != project.attachedServerID }
-                    .map { ["id": $0.server.id, "name": $0.server.name] },
-                "has_attachable": live.contains { $0.server.id != project.attachedServerID },
-                "has_incidents": !uptimeNow.incidents.isEmpty,
-                "secrets": try await secrets.map { ["name": $0.name, "updated": Format.time($0.updatedAt), "version": $0.version] },
-                "events": try await activity.items.map(eventRow),
-                "uptime_24h": Format.percent(uptimeNow.last24Hours),
-                "uptime_30d": Format.percent(uptimeNow.last30Days),
-                "probes_24h": uptimeNow.probes24Hours,
-                "incidents": uptimeNow.incidents.prefix(10).map { incident in [
-                    "started": Format.time(incident.startedAt), "ended": Format.time(incident.endedAt),
-                    "reason": incident.reason, "open": incident.endedAt == nil,
-                ] },
-            ])
+                attachable: live.filter { $0.server.id != project.attachedServerID }
+                    .map { Choice(value: $0.server.id, label: $0.server.name, selected: false) },
+                secrets: try await secrets.map(secretRow),
+                events: try await activity.items.map(namer.row),
+                uptime24h: Format.percent(uptimeNow.last24Hours),
+                uptime30d: Format.percent(uptimeNow.last30Days),
+                probes24h: uptimeNow.probes24Hours,
+                incidents: uptimeNow.incidents.prefix(10).map { incident in
+                    .init(started: Format.time(incident.startedAt), ended: Format.time(incident.endedAt),
+                          reason: incident.reason, open: incident.endedAt == nil)
+                },
+                networks: NetworkMode.allCases.map { Choice(value: $0.rawValue, label: $0.rawValue, selected: $0 == .none) },
+                hasAttachable: live.contains { $0.server.id != project.attachedServerID },
+                hasIncidents: !uptimeNow.incidents.isEmpty))
         }
         get("/projects/{id}/publish") { visit in
             let project = try await services.projects.get(visit.principal, id: try visit.parameter("id"))
-            return .page("publish", ["title": "Publish \(project.name)", "id": project.id, "name": project.name,
-                                     "url": services.projects.url(of: project)])
+            // Already public: nothing to confirm.
+            guard project.visibility != .public else {
+                return .redirect("/projects/\(project.id)", .ok("\(services.projects.url(of: project)) is public already."))
+            }
+            return .view("publish", PublishPage(title: "Publish \(project.name)", id: project.id, name: project.name,
+                                                url: services.projects.url(of: project),
+                                                previewPath: "/preview/\(project.slug)",
+                                                attached: try await attachedSummary(visit.principal, project)))
         }
         post("/projects/{id}/visibility", back: projectPage) { visit in
             let id = try visit.parameter("id")
@@ -77,8 +81,8 @@ extension Pages {
         }
         get("/projects/{id}/delete") { visit in
             let project = try await services.projects.get(visit.principal, id: try visit.parameter("id"))
-            return .page("project_delete", ["title": "Delete \(project.name)", "id": project.id, "name": project.name,
-                                            "slug": project.slug, "url": services.projects.url(of: project)])
+            return .view("project_delete", ProjectDeletePage(title: "Delete \(project.name)", id: project.id, name: project.name,
+                                                             slug: project.slug, url: services.projects.url(of: project)))
         }
         post("/projects/{id}/delete", back: { projectPage($0) + "/delete" }) { visit in
             let project = try await services.projects.get(visit.principal, id: try visit.parameter("id"))
@@ -109,23 +113,17 @@ extension Pages {
             return .redirect("/projects/\(id)", .ok("Secret \(name) deleted."))
         }
     }
+}
 
-    func serverRow(_ server: Server, balance: LedgerBalance, attached: Bool) -> [String: Any] {
-        let charged = balance.charged
-        return [
-            "id": server.id, "name": server.name, "state": server.state.rawValue, "attached": attached,
-            "charged": Format.money(charged), "budget": Format.money(server.budget),
-            "charged_micros": charged.value, "budget_micros": max(server.budget.value, 1),
-        ]
-    }
-
-    func eventRow(_ event: ActivityEvent) -> [String: Any] {
-        [
-            "at": Format.time(event.at), "action": event.record.action,
-            "actor": "\(event.record.actor.type.rawValue) \(event.record.actor.id)",
-            "target": "\(event.record.target.type) \(event.record.target.id)",
-            "details": event.record.metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "),
-        ]
+extension Pages {
+    /// The server a project's URL serves, with its app's health, for the publish confirmation.
+    func attachedSummary(_ principal: Principal, _ project: Project) async throws -> PublishPage.Attached? {
+        guard let id = project.attachedServerID else { return nil }
+        let server = try await services.servers.get(principal, id: id)
+        let app = try await services.servers.deployment(of: server).map { appSection($0, server: server, project: project) }
+        return .init(id: server.id, name: server.name, state: server.state.rawValue,
+                     health: app.map { "app \($0.state); \($0.health)" } ?? "no app deployed: the URL would answer with an error page",
+                     healthy: app?.healthy ?? false)
     }
 }
 
