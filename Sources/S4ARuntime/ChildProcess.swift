@@ -92,7 +92,7 @@ enum ChildProcess {
         }
         if let extra { posix_spawn_file_actions_adddup2(&actions, extra.read, 3) }
 
-        let (pid, spawned) = spawn(argv, actions: &actions, session: .ownGroup)
+        let (pid, spawned) = spawn(argv, actions: &actions, session: .ownGroup, lastInherited: extra == nil ? 2 : 3)
         for fd in [input.read, out.write, err.write] + (extra.map { [$0.read] } ?? []) { close(fd) }
         guard spawned == 0 else {
             for fd in [input.write, out.read, err.read] + (extra.map { [$0.write] } ?? []) { close(fd) }
@@ -175,9 +175,15 @@ enum ChildProcess {
         case ownSession
     }
 
-    /// posix_spawnp with every signal unblocked and at its default, and a minimal environment.
+    /// posix_spawnp with every signal unblocked and at its default, a minimal environment, and
+    /// no descriptor above `lastInherited` (those the actions set up): libraries open sockets
+    /// without close-on-exec (the database's, among them), and a child that outlives the
+    /// control plane (a lease keeper, slirp4netns) must not hold them, or a crashed control
+    /// plane's open transaction, and its locks, would live on in it.
     /// Returns the pid and posix_spawnp's result (0 on success).
-    static func spawn(_ argv: [String], actions: inout posix_spawn_file_actions_t, session: Session) -> (pid_t, Int32) {
+    static func spawn(_ argv: [String], actions: inout posix_spawn_file_actions_t, session: Session,
+                      lastInherited: Int32 = 2) -> (pid_t, Int32) {
+        _ = posix_spawn_file_actions_addclosefrom_np(&actions, lastInherited + 1)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -293,3 +299,8 @@ enum ProcessTable {
 /// Glibc declares it only under _GNU_SOURCE, which the Swift module map does not set.
 @_silgen_name("pipe2")
 func systemPipe2(_ fds: UnsafeMutablePointer<Int32>, _ flags: Int32) -> Int32
+
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34+): the child closes every descriptor
+/// from `from` on. Declared by glibc only under _GNU_SOURCE, like pipe2.
+@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
+func posix_spawn_file_actions_addclosefrom_np(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ from: Int32) -> Int32

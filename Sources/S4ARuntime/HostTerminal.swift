@@ -37,7 +37,7 @@ final class HostTerminal: @unchecked Sendable {
         for fd in Int32(0)...2 { posix_spawn_file_actions_adddup2(&actions, slave, fd) }
         posix_spawn_file_actions_adddup2(&actions, spec[0], 3)
         // A session of its own, apart from the control plane's signals.
-        let (pid, spawned) = ChildProcess.spawn(argv, actions: &actions, session: .ownSession)
+        let (pid, spawned) = ChildProcess.spawn(argv, actions: &actions, session: .ownSession, lastInherited: 3)
         close(spec[0])
         guard spawned == 0 else {
             close(spec[1])

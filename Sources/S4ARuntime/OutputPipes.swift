@@ -58,7 +58,7 @@ final class OutputPipes: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, writeEnds[0], 1)
         posix_spawn_file_actions_adddup2(&actions, writeEnds[1], 2)
         posix_spawn_file_actions_adddup2(&actions, extra[0], 3)
-        let (pid, spawned) = ChildProcess.spawn(argv, actions: &actions, session: .ownGroup)
+        let (pid, spawned) = ChildProcess.spawn(argv, actions: &actions, session: .ownGroup, lastInherited: 3)
         close(extra[0])
         guard spawned == 0 else {
             close(extra[1])
