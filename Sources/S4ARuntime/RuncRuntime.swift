@@ -144,8 +144,13 @@ public final class RuncRuntime: ContainerRuntime, @unchecked Sendable {
     func unmountDisk(_ id: String) async throws {
         try await unmount(layout.diskMount(id))
         let image = layout.diskImage(id)
-        for (device, file) in await LoopDevices.attached() where file == image {
-            _ = try await ChildProcess.run(["losetup", "-d", device])
+        var attached = await LoopDevices.attached().filter { $0.1 == image }
+        for (device, _) in attached { _ = try await ChildProcess.run(["losetup", "-d", device]) }
+        // A device whose filesystem a lazy unmount still holds detaches once it is released:
+        // waited for briefly (bounded), so that a destroyed server leaves no device behind.
+        for _ in 0..<20 where !attached.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            attached = await LoopDevices.attached().filter { $0.1 == image }
         }
     }
 

@@ -18,6 +18,8 @@ actor SupervisedProcesses {
         var pid: pid_t?
         /// Ended for good by a request: not restarted.
         var ending = false
+        /// Its exit code once it exited, while what it printed last is still being read.
+        var exited: Int32?
     }
 
     /// How a start went: the process runs, or runc could not start it (its exit code).
@@ -67,7 +69,14 @@ actor SupervisedProcesses {
     func drain() async {
         for _ in 0..<50 where !entries.isEmpty { try? await Task.sleep(for: .milliseconds(100)) }
         for (name, var entry) in entries {
-            entry.log.system("the server stopped")
+            // One that exited before the server stopped says so, even while its last lines were being read.
+            if let code = entry.exited {
+                entry.log.flush()
+                entry.record.status.exitCode = code
+                entry.log.system("exited with code \(code)")
+            } else {
+                entry.log.system("the server stopped")
+            }
             finish(&entry)
             entries[name] = nil
         }
@@ -156,6 +165,7 @@ actor SupervisedProcesses {
             switch launch {
             case .running(let pid, let pipes):
                 code = await reaper.exitCode(of: pid)
+                entries[name]?.exited = code
                 // What it printed last, before its ending is logged (a child it left holding the
                 // pipes holds this up for at most 10 s; a loaded host needs more than 1 s to read the rest).
                 await pipes.drained(within: .seconds(10))
@@ -169,6 +179,7 @@ actor SupervisedProcesses {
             entry.record.status.exitCode = code
             entry.record.status.cpuNanoseconds = entry.cgroup?.cpuNanoseconds ?? entry.record.status.cpuNanoseconds
             entry.log.system("exited with code \(code)")
+            entry.exited = nil
             let again = switch entry.request.restart {
             case .never: false
             case .onFailure: code != 0

@@ -52,11 +52,11 @@ final class Pebble {
         do {
             try await body(pebble)
         } catch {
-            pebble.stop(printingLogs: true)
+            await pebble.stop(printingLogs: true)
             await server.stop()
             throw error
         }
-        pebble.stop(printingLogs: false)
+        await pebble.stop(printingLogs: false)
         await server.stop()
     }
 
@@ -126,10 +126,21 @@ final class Pebble {
         }
     }
 
-    func stop(printingLogs: Bool) {
+    func stop(printingLogs: Bool) async {
         for process in processes.reversed() {
             process.terminate()
-            process.waitUntilExit()
+            // Not Process.waitUntilExit: under a busy test run Foundation can miss the child's
+            // exit and wait forever, holding one of the (two, here) cooperative threads. Reaped
+            // here if it did, killed if it will not go.
+            let pid = process.processIdentifier
+            var status: Int32 = 0
+            for _ in 0..<50 where process.isRunning && waitpid(pid, &status, WNOHANG) == 0 {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            if process.isRunning, waitpid(pid, &status, WNOHANG) == 0 {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+            }
         }
         if printingLogs {
             for name in ["pebble.log", "dns.log"] {
