@@ -151,6 +151,8 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     fill(b, "name", "agent")
     b.find_element(By.CSS_SELECTOR, f"input[name=project][value='{project_id}']").click()
     fill(b, "max_server_budget_usd", "5")
+    fill(b, "max_total_budget_usd", "20")
+    fill(b, "max_servers", "3")
     submit(b, By.ID, "create-key")
     assert b.find_elements(By.ID, "token"), (flash(b), b.current_url)
     token = b.find_element(By.ID, "token").text
@@ -167,10 +169,12 @@ def test_a_person_walks_the_whole_dashboard(make_server, browser):
     b.get(srv.url("/keys"))
     assert token not in b.page_source
     assert token[:12] not in b.page_source or token[:12] in b.find_element(By.CSS_SELECTOR, ".key-row").text
+    assert "$5.00 per server · $20.00 in total · 3 servers" in b.find_element(By.CSS_SELECTOR, ".key-row").text
     shot(b, "05-keys")
     me = srv.request("GET", "/v1/api-keys/current", token)
     assert me.status_code == 200 and me.json()["key"]["project_ids"] == [project_id], me.text
     assert me.json()["key"]["max_server_budget_usd"] == "5.00", me.text
+    assert (me.json()["key"]["max_total_budget_usd"], me.json()["key"]["max_servers"]) == ("20.00", 3), me.text
 
     # A project secret: typed once, never shown again.
     b.get(srv.url(f"/projects/{project_id}"))

@@ -6,7 +6,8 @@ struct KeysPage: PageModel {
         var prefix: String
         var scopes: String
         var projects: String
-        var ceiling: String
+        /// Per-server ceiling, total and server count, as a person reads them ("none" if unbounded).
+        var limits: String
         var created: String
         var lastUsed: String
         var expires: String

@@ -17,7 +17,7 @@ extension Pages {
                     .init(id: key.id, name: key.name, prefix: key.prefix,
                           scopes: key.scopes.sorted().map(\.rawValue).joined(separator: " "),
                           projects: key.projectIDs.map { ids in ids.map { names[$0] ?? $0 }.sorted().joined(separator: ", ") } ?? "all",
-                          ceiling: key.maxServerBudget.map(Format.money) ?? "none",
+                          limits: Self.limits(key),
                           created: Format.time(key.createdAt), lastUsed: Format.time(key.lastUsedAt),
                           expires: Format.time(key.expiresAt), revoked: key.revokedAt != nil)
                 }))
@@ -29,6 +29,12 @@ extension Pages {
             })
             let projects = Set(visit.form.all("project").filter { !$0.isEmpty })
             let ceiling = try visit.form.money("max_server_budget_usd")
+            let total = try visit.form.money("max_total_budget_usd")
+            var maxServers: Int?
+            if let text = visit.form.text("max_servers") {
+                guard let count = Int(text) else { throw DomainError.invalid("max_servers", "must be a whole number") }
+                maxServers = count
+            }
             var expiresAt: Date?
             if let text = visit.form.text("expires_days") {
                 guard let days = Int(text), (1...3650).contains(days) else {
@@ -39,7 +45,7 @@ extension Pages {
             let (key, token) = try await services.keys.create(
                 visit.principal, NewAPIKey(name: visit.form["name"] ?? "", scopes: scopes,
                                            projectIDs: projects.isEmpty ? nil : projects, expiresAt: expiresAt,
-                                           maxServerBudget: ceiling))
+                                           maxServerBudget: ceiling, maxTotalBudget: total, maxServers: maxServers))
             // Shown on this answer only: the page is not stored (no-store) and the token cannot be fetched again.
             return .view("key_created", KeyCreatedPage(
                 title: "Key created", name: key.name, token: token,
@@ -51,6 +57,13 @@ extension Pages {
             try await services.keys.revoke(visit.principal, id: try visit.parameter("id"))
             return .redirect("/keys", .ok("Key revoked: its next request fails."))
         }
+    }
+
+    static func limits(_ key: APIKey) -> String {
+        let parts = [key.maxServerBudget.map { "\(Format.money($0)) per server" },
+                     key.maxTotalBudget.map { "\(Format.money($0)) in total" },
+                     key.maxServers.map { $0 == 1 ? "1 server" : "\($0) servers" }].compactMap { $0 }
+        return parts.isEmpty ? "none" : parts.joined(separator: " · ")
     }
 
     static var defaultScopes: Set<Scope> { [.projectsRead, .serversRead, .serversWrite, .serversExec, .activityRead] }
