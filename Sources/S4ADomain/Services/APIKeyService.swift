@@ -94,33 +94,26 @@ public struct APIKeyService: Sendable {
             }
             child.projectIDs = wanted
         }
-        if let limit = parent.expiresAt {
-            let wanted = request.expiresAt ?? limit
-            guard wanted <= limit else { throw DomainError(.forbidden, "A key cannot outlive the key that creates it.") }
-            child.expiresAt = wanted
-        }
-        if let ceiling = parent.maxServerBudget {
-            let wanted = request.maxServerBudget ?? ceiling
-            guard wanted <= ceiling else {
-                throw DomainError(.forbidden, "A key cannot allow budgets beyond its own ceiling of \(ceiling.decimal) USD.")
-            }
-            child.maxServerBudget = wanted
+        child.expiresAt = try Self.within(parent.expiresAt, request.expiresAt) { _ in "A key cannot outlive the key that creates it." }
+        child.maxServerBudget = try Self.within(parent.maxServerBudget, request.maxServerBudget) {
+            "A key cannot allow budgets beyond its own ceiling of \($0.decimal) USD."
         }
         // The servers a key's keys create count against it too (ServerService checks every
         // bounded key up the chain), so a child's own bounds only need to fit within its maker's.
-        if let total = parent.maxTotalBudget {
-            let wanted = request.maxTotalBudget ?? total
-            guard wanted <= total else {
-                throw DomainError(.forbidden, "A key cannot allow a total beyond its own \(total.decimal) USD.")
-            }
-            child.maxTotalBudget = wanted
+        child.maxTotalBudget = try Self.within(parent.maxTotalBudget, request.maxTotalBudget) {
+            "A key cannot allow a total beyond its own \($0.decimal) USD."
         }
-        if let count = parent.maxServers {
-            let wanted = request.maxServers ?? count
-            guard wanted <= count else { throw DomainError(.forbidden, "A key cannot allow more servers than its own \(count).") }
-            child.maxServers = wanted
-        }
+        child.maxServers = try Self.within(parent.maxServers, request.maxServers) { "A key cannot allow more servers than its own \($0)." }
         return child
+    }
+
+    /// A child's bound under its maker's: the request's if it is no looser, the maker's if the
+    /// request leaves it open, none if the maker has none.
+    static func within<T: Comparable>(_ limit: T?, _ wanted: T?, _ refusal: (T) -> String) throws -> T? {
+        guard let limit else { return wanted }
+        let value = wanted ?? limit
+        guard value <= limit else { throw DomainError(.forbidden, refusal(limit)) }
+        return value
     }
 
     public func list(_ principal: Principal, cursor: String?, limit: Int) async throws -> Page<APIKey> {
