@@ -229,15 +229,15 @@ public final class ControlPlane: Sendable {
     /// Adopts running servers and clears what belongs to none; call before serving.
     public func reconcile() async throws {
         // Deletions a crash interrupted go first, so their servers are destroyed, not adopted.
-        try await finishDeletions()
+        try await Self.finishDeletions(handler.deletion, logger: logger)
         let (adopted, failed, removed) = try await handler.servers.reconcile()
         logger.info("reconciled servers", metadata: ["adopted": "\(adopted)", "failed": "\(failed)",
                                                      "removed": "\(removed.joined(separator: ", "))"])
     }
 
-    /// Finishes account deletions left unfinished (at start, and by `DeletionFinisher`).
-    func finishDeletions() async throws {
-        let (finished, failures) = try await handler.deletion.finishPending()
+    /// Finishes account deletions left unfinished (at start, and every minute after).
+    static func finishDeletions(_ deletion: AccountDeletion, logger: Logger) async throws {
+        let (finished, failures) = try await deletion.finishPending()
         if finished > 0 { logger.notice("finished account deletions", metadata: ["accounts": "\(finished)"]) }
         for failure in failures { logger.error("an account deletion could not finish yet", metadata: ["error": "\(failure)"]) }
     }
