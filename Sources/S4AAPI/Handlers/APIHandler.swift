@@ -26,6 +26,16 @@ struct APIHandler: APIProtocol {
 
     static let defaultLimit = 50
 
+    init(services: Services, apiURL: String, documentObject: OpenAPIObjectContainer, metrics: MetricsEndpoint) {
+        (accounts, keys, projects, activity, servers, files) =
+            (services.accounts, services.keys, services.projects, services.activity, services.servers, services.files)
+        (secrets, usage, health, exports, deletion, drains) =
+            (services.secrets, services.usage, services.health, services.exports, services.deletion, services.drains)
+        self.apiURL = apiURL
+        self.documentObject = documentObject
+        self.metrics = metrics
+    }
+
     /// Dollars in, micro-dollars out. A string is parsed exactly; a JSON number is accepted
     /// when it has at most six decimals (it arrives as a binary float, so it is checked, never
     /// rounded into money).

@@ -17,9 +17,9 @@ extension ControlPlane {
         var drainSettings = DrainSettings()
         drainSettings.bufferCapacity = options.drainBufferRecords
         let quarter = Duration.milliseconds(max(100, options.budgetSettings.leaseMilliseconds / 4))
-        let (usage, health, deletion, anchor, logger) = (handler.usage, handler.health, handler.deletion, self.anchor, self.logger)
+        let (usage, health, deletion, anchor, logger) = (services.usage, services.health, services.deletion, self.anchor, self.logger)
         var services: [any Service] = [
-            BudgetEnforcer(servers: handler.servers, logger: logger, tick: min(.seconds(1), quarter),
+            BudgetEnforcer(servers: services.servers, logger: logger, tick: min(.seconds(1), quarter),
                            settleMilliseconds: options.budgetSettings.settleMilliseconds),
             Self.usageSampler(usage, logger: logger, interval: .milliseconds(Int64(options.usageIntervalSeconds * 1000))),
             // Once an hour (and at start): log lines and usage samples past the retention period
@@ -43,7 +43,7 @@ extension ControlPlane {
             },
             Self.auditCheckpointer(anchor, logger: logger)]
         services.append(LogDrainSender(
-            delivery: LogDrainDelivery(drains: handler.drains, logs: runtime, transport: drainTransport, settings: drainSettings),
+            delivery: LogDrainDelivery(drains: self.services.drains, logs: runtime, transport: drainTransport, settings: drainSettings),
             transport: drainTransport, logger: logger))
         if let acme = acmeService() { services.append(acme) }
         return services

@@ -41,8 +41,8 @@ public final class ControlPlane: Sendable {
     let mcp: AgentMCPHTTPEndpoint
     /// The pages for people, under `/`.
     let dashboard: Dashboard
-    /// Lets an account's people into its private projects' URLs.
-    let previews: PreviewGrants
+    /// Every domain service, built once here.
+    let services: Services
     /// Log drains' HTTPS: checks endpoints at creation and at every connection.
     let drainTransport: HTTPSDrainTransport
 
@@ -92,35 +92,17 @@ public final class ControlPlane: Sendable {
             throw error
         }
         environment = DomainEnvironment(store: store, settings: options.domainSettings, now: now)
-        previews = PreviewGrants(master: master, env: environment)
         drainTransport = HTTPSDrainTransport(extraRootsPEMFile: options.drainCAFile, allowPrivateNetworks: options.drainAllowPrivate)
         anchor = AuditAnchor(store: store, keys: auditKeys, file: CheckpointFile.inDataDirectory(options.dataDirectory),
                              now: now)
         appConnections = AppConnectionPool(runtime: self.runtime)
-        let secrets = SecretService(env: environment, master: master, keyring: keyring)
-        let budgets = BudgetService(env: environment, runtime: self.runtime, settings: options.budgetSettings)
-        let servers = ServerService(env: environment, runtime: self.runtime, secrets: secrets, budgets: budgets)
         // Spool files of exports a stop cut short.
         try? FileManager.default.removeItem(atPath: options.exportSpoolDirectory)
-        let accounts = await AccountService(env: environment)
-        handler = APIHandler(
-            accounts: accounts, keys: APIKeyService(env: environment),
-            projects: ProjectService(env: environment), activity: ActivityService(env: environment, anchor: anchor),
-            servers: servers, files: FileService(servers: servers), secrets: secrets,
-            usage: UsageService(env: environment, runtime: self.runtime, card: options.rateCard),
-            health: HealthService(env: environment, runtime: self.runtime, servers: servers),
-            exports: ExportService(env: environment, accounts: accounts, runtime: self.runtime,
-                                   spoolDirectory: options.exportSpoolDirectory),
-            deletion: AccountDeletion(env: environment, accounts: accounts, secrets: secrets, servers: servers,
-                                      anchor: anchor),
-            apiURL: options.apiURL,
-            drains: LogDrainService(env: environment, secrets: secrets, transport: drainTransport),
-            documentObject: object, metrics: .shared)
+        services = await Services(environment: environment, runtime: self.runtime, master: master, keyring: keyring, anchor: anchor,
+                                  options: options, drainTransport: drainTransport)
+        handler = APIHandler(services: services, apiURL: options.apiURL, documentObject: object, metrics: .shared)
         dashboard = try await Dashboard(
-            services: .init(accounts: handler.accounts, keys: handler.keys, projects: handler.projects,
-                            activity: handler.activity, servers: servers, files: handler.files, secrets: secrets,
-                            usage: handler.usage, health: handler.health, exports: handler.exports,
-                            deletion: handler.deletion, authenticator: Authenticator(env: environment), previews: previews),
+            services: services.dashboard,
             trustedOrigins: [options.apiURL, "https://\(options.apiHost)"], apiURL: options.apiURL,
             caCertificatePath: options.tlsCertificatePath == nil ? LocalCA(directory: options.tlsDirectory).caCertificatePath : nil)
     }
@@ -133,7 +115,7 @@ public final class ControlPlane: Sendable {
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: options.maxBodyBytes, maxUploadBytes: FileService.maxBytes))
         let middlewares: [any ServerMiddleware] = [
-            AuthMiddleware(requirements: document.requirements, authenticator: Authenticator(env: environment),
+            AuthMiddleware(requirements: document.requirements, authenticator: services.authenticator,
                            trustedOrigins: trustedOrigins, operatorToken: options.metricsToken),
             IdempotencyMiddleware(store: store, now: environment.now, maxBodyBytes: options.maxBodyBytes),
             VerbatimHeaderMiddleware(),
@@ -151,7 +133,7 @@ public final class ControlPlane: Sendable {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: options.maxBodyBytes, maxUploadBytes: options.maxBodyBytes))
-        MCPRoute(endpoint: mcp, authenticator: Authenticator(env: environment), maxBodyBytes: options.maxBodyBytes)
+        MCPRoute(endpoint: mcp, authenticator: services.authenticator, maxBodyBytes: options.maxBodyBytes)
             .add(to: router)
         return router
     }
@@ -159,7 +141,7 @@ public final class ControlPlane: Sendable {
     /// The listener's front: project URLs to their apps, everything else to the API router.
     public func ingress() throws -> IngressBuilder {
         IngressBuilder(router: try router(), mcpRouter: mcpRouter(), dashboardRouter: dashboard.router(),
-                       appsDomain: options.appsDomain, ingress: IngressService(env: environment), previews: previews,
+                       appsDomain: options.appsDomain, ingress: services.ingress, previews: services.previews,
                        apiURL: options.apiURL, pool: appConnections, runtime: runtime, logger: logger)
     }
 
@@ -168,9 +150,9 @@ public final class ControlPlane: Sendable {
 
     /// The WebSocket routes (the shell), tried before the HTTP router on upgrade requests.
     func webSocketRouter() -> Router<ShellRequestContext> {
-        let router = ShellRoute(servers: handler.servers, authenticator: Authenticator(env: environment),
+        let router = ShellRoute(servers: services.servers, authenticator: services.authenticator,
                                 trustedOrigins: trustedOrigins, appsDomain: options.appsDomain).router()
-        AppWebSocketRoute(appsDomain: options.appsDomain, ingress: IngressService(env: environment), previews: previews,
+        AppWebSocketRoute(appsDomain: options.appsDomain, ingress: services.ingress, previews: services.previews,
                           runtime: runtime)
             .add(to: router)
         return router
@@ -229,8 +211,8 @@ public final class ControlPlane: Sendable {
     /// Adopts running servers and clears what belongs to none; call before serving.
     public func reconcile() async throws {
         // Deletions a crash interrupted go first, so their servers are destroyed, not adopted.
-        try await Self.finishDeletions(handler.deletion, logger: logger)
-        let (adopted, failed, removed) = try await handler.servers.reconcile()
+        try await Self.finishDeletions(services.deletion, logger: logger)
+        let (adopted, failed, removed) = try await services.servers.reconcile()
         logger.info("reconciled servers", metadata: ["adopted": "\(adopted)", "failed": "\(failed)",
                                                      "removed": "\(removed.joined(separator: ", "))"])
     }
