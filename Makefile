@@ -10,7 +10,8 @@
 #                installs a systemd unit for `s4a serve` (Restart=always), started when
 #                systemd runs this machine
 #
-# Other targets: deps, deps-lite, build, bench, pg-start, pg-stop.
+# Other targets: test-fast (no root, runc, PostgreSQL or browser: seconds), deps, deps-lite,
+# build, bench, pg-start, pg-stop.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -35,7 +36,7 @@ APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 # own python3 is "externally managed", PEP 668), else $(PYTHON). Expanded when used.
 PY = $(if $(wildcard .venv/bin/python),.venv/bin/python,$(PYTHON))
 
-.PHONY: deps deps-lite deps-system deps-python build serve test bench pg-start pg-stop install
+.PHONY: deps deps-lite deps-system deps-python build serve test test-fast bench pg-start pg-stop install
 
 PREFIX ?= /usr/local
 UNIT_DIR ?= /etc/systemd/system
@@ -113,6 +114,12 @@ test: deps
 	S4A_TEST_POSTGRES_URL="$$pg_url" S4A_REQUIRE_POSTGRES=1 S4A_REQUIRE_PEBBLE=1 S4A_BIN="$(abspath $(BIN))" \
 	  $(PY) -m pytest -q tests || { r=$$?; [ "$$rc" -ne 0 ] || rc=$$r; }; \
 	exit $$rc
+
+# The inner loop: the suites that need no root, no runc, no PostgreSQL and no browser
+# (domain logic, the services over the in-memory runtime, the dashboard's rendering), in seconds.
+test-fast:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter 'S4ADomainTests|S4AServiceTests|S4ADashboardTests'
 
 install: deps-lite
 	@if [ "$(INSTALL_BIN)" = .build/release/s4a ]; then $(SWIFT) build -c release --product s4a; fi

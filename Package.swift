@@ -199,6 +199,9 @@ let package = Package(
         .testTarget(name: "S4ADomainTests", dependencies: ["S4ADomain"], swiftSettings: v5),
         .testTarget(name: "S4ADashboardTests", dependencies: ["S4ADashboard", "S4ADomain"], swiftSettings: v5),
         .testTarget(name: "S4AStoreTests", dependencies: ["S4AStore", "S4ADomain"], swiftSettings: v5),
+        // An in-memory ContainerRuntime for tests of the services' logic, and those tests (no root, no runc).
+        .target(name: "S4ATestSupport", dependencies: ["S4ADomain"], path: "Tests/S4ATestSupport", swiftSettings: v5),
+        .testTarget(name: "S4AServiceTests", dependencies: ["S4ATestSupport", "S4AStore", "S4ADomain"], swiftSettings: v5),
         .testTarget(
             name: "S4AMCPTests",
             dependencies: ["S4AMCP", .product(name: "MCP", package: "swift-sdk")],
