@@ -209,7 +209,7 @@ def test_lowering_the_spending_limit_shortens_every_running_lease(make_server):
     project = project_of(srv, acct.token)
     a = new_server(srv, acct.token, project, "1", name="a")
     b = new_server(srv, acct.token, project, "1", name="b")
-    r = srv.request("PATCH", "/v1/account", acct.token, json={"spending_limit_usd": "0.0002"})
+    r = srv.request("PATCH", "/v1/account", acct.token, json={"spending_limit_usd": "0.0002", "confirm": True})
     assert r.status_code == 200, r.text
     # 200 µ$ for both together: each keeper now holds at most that much time (119 s at 1.68 µ$/s).
     ends = [lease_deadline(srv, sid) - time.time() for sid in (a, b)]

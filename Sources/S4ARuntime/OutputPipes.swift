@@ -99,14 +99,24 @@ final class OutputPipes: @unchecked Sendable {
         for fd in ends { close(fd) }
     }
 
+    /// Reads until the pipe is empty: the source may not fire again for what is already there
+    /// (the last lines then waited for the pipe's end, and were logged after the exit). A pipe
+    /// that keeps filling yields the queue after a few reads and continues after the others.
     private func readAvailable(_ fd: Int32, _ stream: LogLine.Stream, _ source: DispatchSourceRead) {
+        // Cancelled: the descriptor is closed (or about to be) and its number may be another's.
+        guard !source.isCancelled else { return }
         var buffer = [UInt8](repeating: 0, count: 65536)
+        var reads = 0
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count > 0 {
                 log.append(stream, Array(buffer[..<count]))
-                // One read per event: other processes' output gets its turn on the queue.
-                return
+                reads += 1
+                if reads == 16 {
+                    Self.queue.async { [self] in readAvailable(fd, stream, source) }
+                    return
+                }
+                continue
             }
             if count < 0, errno == EINTR { continue }
             if count < 0, errno == EAGAIN { return }

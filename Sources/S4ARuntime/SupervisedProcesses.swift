@@ -64,10 +64,13 @@ actor SupervisedProcesses {
         }
     }
 
-    /// Waits (a few seconds at most) for the processes to end after the server stopped, so
-    /// that their records say so, then records whatever is left as ended.
+    /// Waits (3 s at most: the runtime kills a supervisor that takes 5 s) for the processes
+    /// still running to end after the server stopped, so that their records say so, then
+    /// records whatever is left as ended; one that already exited is not waited for.
     func drain() async {
-        for _ in 0..<50 where !entries.isEmpty { try? await Task.sleep(for: .milliseconds(100)) }
+        for _ in 0..<30 where entries.values.contains(where: { $0.exited == nil }) {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
         for (name, var entry) in entries {
             // One that exited before the server stopped says so, even while its last lines were being read.
             if let code = entry.exited {
@@ -167,8 +170,8 @@ actor SupervisedProcesses {
                 code = await reaper.exitCode(of: pid)
                 entries[name]?.exited = code
                 // What it printed last, before its ending is logged (a child it left holding the
-                // pipes holds this up for at most 10 s; a loaded host needs more than 1 s to read the rest).
-                await pipes.drained(within: .seconds(10))
+                // pipes holds this up for at most 3 s; a loaded host needed more than 1 s to read the rest).
+                await pipes.drained(within: .seconds(3))
             case .failed(let failed, let pipes):
                 code = failed
                 await pipes?.drained(within: .seconds(1))
