@@ -113,11 +113,26 @@ let package = Package(
             swiftSettings: v5,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
+        // The web boundary, shared by the API and the dashboard: a domain error's HTTP status and
+        // problem+json (Hummingbird's HTTPResponseError), the session cookie (over Hummingbird's
+        // Cookie), the CSRF guard and the idempotency middleware.
+        .target(
+            name: "S4AWeb",
+            dependencies: [
+                "S4ADomain", "S4AContract",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: v5
+        ),
         // The dashboard: server-rendered pages over the domain services, for people.
         .target(
             name: "S4ADashboard",
             dependencies: [
-                "S4ADomain",
+                "S4ADomain", "S4AWeb",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -130,7 +145,7 @@ let package = Package(
         .target(
             name: "S4AAPI",
             dependencies: [
-                "S4ADomain", "S4AContract", "S4AStore", "S4ATLS", "S4ARuntime", "S4AACME", "S4AMCP", "S4ADashboard", "CZlib",
+                "S4ADomain", "S4AContract", "S4AWeb", "S4AStore", "S4ATLS", "S4ARuntime", "S4AACME", "S4AMCP", "S4ADashboard", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -197,7 +212,12 @@ let package = Package(
         ),
         .executableTarget(name: "s4a", dependencies: ["S4ACLI"], swiftSettings: v5),
         .testTarget(name: "S4ADomainTests", dependencies: ["S4ADomain"], swiftSettings: v5),
-        .testTarget(name: "S4ADashboardTests", dependencies: ["S4ADashboard", "S4ADomain"], swiftSettings: v5),
+        .testTarget(
+            name: "S4AWebTests",
+            dependencies: ["S4AWeb", "S4ADomain", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: v5
+        ),
+        .testTarget(name: "S4ADashboardTests", dependencies: ["S4ADashboard", "S4AWeb", "S4ADomain"], swiftSettings: v5),
         .testTarget(name: "S4AStoreTests", dependencies: ["S4AStore", "S4ADomain"], swiftSettings: v5),
         // An in-memory ContainerRuntime for tests of the services' logic, and those tests (no root, no runc).
         .target(name: "S4ATestSupport", dependencies: ["S4ADomain"], path: "Tests/S4ATestSupport", swiftSettings: v5),
@@ -226,7 +246,7 @@ let package = Package(
         .testTarget(
             name: "S4AAPITests",
             dependencies: [
-                "S4AAPI", "S4ACLI", "S4AClient",
+                "S4AAPI", "S4AWeb", "S4ACLI", "S4AClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Mustache
 import S4ADomain
+import S4AWeb
 
 /// The dashboard: server-rendered pages for people under `/` on the API host, over the same
 /// domain services as the API, signed in with the API's session cookie. Pages work without

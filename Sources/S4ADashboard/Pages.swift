@@ -3,6 +3,7 @@ import HTTPTypes
 import NIOCore
 import Hummingbird
 import S4ADomain
+import S4AWeb
 
 /// One request as a page handler sees it.
 struct Visit: @unchecked Sendable {
@@ -92,7 +93,7 @@ struct Pages<Context: RemoteAddressRequestContext>: @unchecked Sendable {
                 form = FormData(urlEncoded: String(buffer: buffer))
             }
             do {
-                try dashboard.csrf.check(request.headers, form: form)
+                try dashboard.csrf.check(request.headers, submitted: form[CSRFGuard.fieldName])
             } catch let error as DomainError {
                 return Self.text(.forbidden, error.detail)
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Mustache
+import S4AWeb
 
 /// Renders the templates in `Templates/` (Mustache, HTML-escaped by default). Every page
 /// extends `layout`, which reads `Layout` beside the page's model.

@@ -2,10 +2,16 @@ import Foundation
 import HTTPTypes
 @testable import S4ADashboard
 import S4ADomain
+import S4AWeb
 import Testing
 
 @Suite struct BrowserDefenceTests {
     let guardian = CSRFGuard(trustedOrigins: ["https://localhost:8443"])
+
+    /// What the dashboard checks of a post: the form's `_csrf` field against the cookie.
+    func check(_ fields: HTTPFields, form: FormData) throws {
+        try guardian.check(fields, submitted: form[CSRFGuard.fieldName])
+    }
 
     func fields(cookie: String?, origin: String? = nil, site: String? = nil) -> HTTPFields {
         var fields = HTTPFields()
@@ -42,15 +48,15 @@ import Testing
     @Test func aPostNeedsTheCookiesTokenInTheFormAndOurOrigin() throws {
         let token = String(repeating: "a", count: 43)
         let good = FormData(pairs: [("_csrf", token)])
-        try guardian.check(fields(cookie: token, origin: "https://localhost:8443", site: "same-origin"), form: good)
-        try guardian.check(fields(cookie: token), form: good)  // an old browser that sends neither header
-        #expect(throws: DomainError.self) { try guardian.check(fields(cookie: token), form: FormData(pairs: [])) }
+        try check(fields(cookie: token, origin: "https://localhost:8443", site: "same-origin"), form: good)
+        try check(fields(cookie: token), form: good)  // an old browser that sends neither header
+        #expect(throws: DomainError.self) { try check(fields(cookie: token), form: FormData(pairs: [])) }
         #expect(throws: DomainError.self) {
-            try guardian.check(fields(cookie: token), form: FormData(pairs: [("_csrf", String(repeating: "b", count: 43))]))
+            try check(fields(cookie: token), form: FormData(pairs: [("_csrf", String(repeating: "b", count: 43))]))
         }
-        #expect(throws: DomainError.self) { try guardian.check(fields(cookie: nil), form: good) }
-        #expect(throws: DomainError.self) { try guardian.check(fields(cookie: token, origin: "https://evil.example"), form: good) }
-        #expect(throws: DomainError.self) { try guardian.check(fields(cookie: token, site: "cross-site"), form: good) }
+        #expect(throws: DomainError.self) { try check(fields(cookie: nil), form: good) }
+        #expect(throws: DomainError.self) { try check(fields(cookie: token, origin: "https://evil.example"), form: good) }
+        #expect(throws: DomainError.self) { try check(fields(cookie: token, site: "cross-site"), form: good) }
     }
 
     @Test func aFlashSurvivesItsCookieAndCannotInjectAttributes() throws {

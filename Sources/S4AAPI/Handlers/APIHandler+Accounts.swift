@@ -1,7 +1,7 @@
 import Foundation
 import S4AContract
-import S4ADashboard
 import S4ADomain
+import S4AWeb
 
 extension APIHandler {
     func createAccount(_ input: Operations.CreateAccount.Input) async throws -> Operations.CreateAccount.Output {

@@ -1,8 +1,8 @@
 import Foundation
 import OpenAPIRuntime
 import S4AContract
-import S4ADashboard
 import S4ADomain
+import S4AWeb
 
 /// Export and deletion of the whole account (and crypto-shredding of one project's secrets).
 extension APIHandler {

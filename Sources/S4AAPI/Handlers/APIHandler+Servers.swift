@@ -2,6 +2,7 @@ import Foundation
 import OpenAPIRuntime
 import S4AContract
 import S4ADomain
+import S4AWeb
 import ServiceLifecycle
 
 extension APIHandler {

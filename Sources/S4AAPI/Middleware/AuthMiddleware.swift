@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
 import OpenAPIRuntime
-import S4ADashboard
 import S4ADomain
+import S4AWeb
 
 /// Deny by default: every operation's requirement comes from the contract's `x-s4a-scope`;
 /// an operation without one is refused. Credentials are a bearer token or the session cookie.

@@ -16,6 +16,7 @@ import S4AMCP
 import S4ARuntime
 import S4AStore
 import S4ATLS
+import S4AWeb
 import ServiceLifecycle
 
 /// The control plane: the store, the services and the HTTP surface over them.
@@ -117,7 +118,8 @@ public final class ControlPlane: Sendable {
         let middlewares: [any ServerMiddleware] = [
             AuthMiddleware(requirements: document.requirements, authenticator: services.authenticator,
                            trustedOrigins: trustedOrigins, operatorToken: options.metricsToken),
-            IdempotencyMiddleware(store: store, now: environment.now, maxBodyBytes: options.maxBodyBytes),
+            IdempotencyMiddleware(store: store, now: environment.now, maxBodyBytes: options.maxBodyBytes,
+                                  principal: { RequestScope.principal }),
             VerbatimHeaderMiddleware(),
         ]
         try handler.registerHandlers(on: router, serverURL: URL(string: "/")!, configuration: .s4a,

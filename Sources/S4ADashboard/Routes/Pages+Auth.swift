@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import S4ADomain
+import S4AWeb
 
 extension Pages {
     func addAuth() {

@@ -1,6 +1,7 @@
 import Foundation
 
-/// An error a caller can act on. The API turns it into problem+json with a stable `type`.
+/// An error a caller can act on, by kind. The web boundary (`S4AWeb`) gives each kind its HTTP
+/// status and turns the error into problem+json with a stable `type`.
 public struct DomainError: Error, Equatable, Sendable {
     public enum Kind: String, Sendable {
         case invalidRequest = "invalid-request"
@@ -81,25 +82,4 @@ public struct DomainError: Error, Equatable, Sendable {
     public static let unauthenticated = DomainError(.unauthenticated, "Valid credentials are required.")
     /// One answer for an unknown email and a wrong password.
     public static let invalidCredentials = DomainError(.invalidCredentials, "The email or password is incorrect.")
-}
-
-extension DomainError.Kind {
-    /// The HTTP status this kind answers with, in the API's problems and on the dashboard's pages alike.
-    public var httpStatus: Int {
-        switch self {
-        case .invalidRequest: 400
-        case .unauthenticated, .invalidCredentials: 401
-        case .forbidden, .insufficientScope: 403
-        case .notFound: 404
-        case .gone: 410
-        case .conflict, .slugTaken, .idempotencyInProgress, .serverNotRunning, .confirmationRequired: 409
-        case .unprocessable: 422
-        case .runtimeFailed: 503
-        case .appNotAnswering: 502
-        case .payloadTooLarge: 413
-        case .idempotencyMismatch: 422
-        case .throttled: 429
-        case .upgradeRequired: 426
-        }
-    }
 }

@@ -6,13 +6,15 @@ import S4ADomain
 /// Cross-site request forgery defence for the dashboard's forms: a double-submit token in a
 /// `__Host-` cookie (which no other host, app subdomains included, can set or overwrite) that
 /// every form repeats in a hidden field, plus the browser's own word on where a post came from.
-struct CSRFGuard: Sendable {
-    static let cookieName = "__Host-s4a_csrf"
-    static let fieldName = "_csrf"
-    let trustedOrigins: Set<String>
+public struct CSRFGuard: Sendable {
+    public static let cookieName = "__Host-s4a_csrf"
+    public static let fieldName = "_csrf"
+    public let trustedOrigins: Set<String>
+
+    public init(trustedOrigins: Set<String>) { self.trustedOrigins = trustedOrigins }
 
     /// The request's token, or a new one (then `setCookie` must go out with the answer).
-    func token(for fields: HTTPFields) -> (token: String, setCookie: String?) {
+    public func token(for fields: HTTPFields) -> (token: String, setCookie: String?) {
         if let existing = SessionCookie.value(named: Self.cookieName, in: fields), existing.count == 43 {
             return (existing, nil)
         }
@@ -20,8 +22,9 @@ struct CSRFGuard: Sendable {
         return (token, SessionCookie.setCookie(Self.cookieName, token, maxAge: nil, sameSite: "Strict"))
     }
 
-    /// Throws unless a state-changing request carries the cookie's token and came from our origin.
-    func check(_ fields: HTTPFields, form: FormData) throws {
+    /// Throws unless a state-changing request carries the cookie's token (`submitted`: the
+    /// form's `fieldName` field) and came from our origin.
+    public func check(_ fields: HTTPFields, submitted: String?) throws {
         if let origin = fields[.origin], !trustedOrigins.contains(origin) {
             throw DomainError(.forbidden, "This form was sent from another site.")
         }
@@ -29,7 +32,7 @@ struct CSRFGuard: Sendable {
             throw DomainError(.forbidden, "This form was sent from another site.")
         }
         guard let cookie = SessionCookie.value(named: Self.cookieName, in: fields),
-              let sent = form[Self.fieldName],
+              let sent = submitted,
               Self.equal(cookie, sent) else {
             throw DomainError(.forbidden, "This form has expired or did not come from this site; reload the page and try again.")
         }

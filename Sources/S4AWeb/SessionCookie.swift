@@ -15,7 +15,7 @@ public enum SessionCookie {
     /// A `Set-Cookie` for one of our `__Host-` cookies (the session, the CSRF token, the flash):
     /// browsers keep such a cookie only with Secure, Path=/ and no Domain, so all are made here.
     /// Without `maxAge` it lasts as long as the browser session.
-    static func setCookie(_ name: String, _ value: String, maxAge: Int?, sameSite: String) -> String {
+    public static func setCookie(_ name: String, _ value: String, maxAge: Int?, sameSite: String) -> String {
         "\(name)=\(value); Path=/" + (maxAge.map { "; Max-Age=\($0)" } ?? "") + "; HttpOnly; Secure; SameSite=\(sameSite)"
     }
 

@@ -8,21 +8,32 @@ import S4ADomain
 /// 24 hours; the same key with another body answers 422. Stored answers are sealed under a key
 /// derived from the Idempotency-Key itself, so a token in a replayable answer (a new API key)
 /// is not readable from the database.
-struct IdempotencyMiddleware: ServerMiddleware {
+public struct IdempotencyMiddleware: ServerMiddleware {
     let store: any Store
     let now: @Sendable () -> Date
     let maxBodyBytes: Int
+    /// The authenticated caller of this request (the API's auth middleware sets it); a request
+    /// without one is not idempotent.
+    let principal: @Sendable () -> Principal?
     static let header = HTTPField.Name("Idempotency-Key")!
     static let lifetime: TimeInterval = 24 * 3600
     /// Never replayed: the body carries the password (whose digest would be the stored
     /// fingerprint) and the answer is a one-time link.
     static let unreplayable: Set<String> = ["createExport"]
 
-    func intercept(_ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
+    public init(store: any Store, now: @escaping @Sendable () -> Date, maxBodyBytes: Int,
+                principal: @escaping @Sendable () -> Principal?) {
+        self.store = store
+        self.now = now
+        self.maxBodyBytes = maxBodyBytes
+        self.principal = principal
+    }
+
+    public func intercept(_ request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata, operationID: String,
                    next: @Sendable (HTTPRequest, HTTPBody?, ServerRequestMetadata) async throws -> (HTTPResponse, HTTPBody?))
         async throws -> (HTTPResponse, HTTPBody?) {
         guard request.method == .post, !Self.unreplayable.contains(operationID), let key = request.headerFields[Self.header],
-              let principal = RequestScope.principal else {
+              let principal = self.principal() else {
             return try await next(request, body, metadata)
         }
         guard (1...255).contains(key.utf8.count) else { throw DomainError.invalid("Idempotency-Key", "must be 1 to 255 characters") }

@@ -1,6 +1,6 @@
 import HTTPTypes
 import OpenAPIRuntime
-@testable import S4AAPI
+@testable import S4AWeb
 import Testing
 
 /// A request that fails on the server is logged by its cause only: the OpenAPI runtime's

@@ -8,8 +8,10 @@ import S4ADomain
 
 /// The outermost middleware: turns every error into `application/problem+json` and puts the
 /// security headers on every answer.
-struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+public struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
         do {
             response = try await next(request, context)
@@ -31,17 +33,17 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// An error as RFC 9457 problem details with a stable `type`.
-struct ProblemResponse {
-    var status: Int
-    var kind: String
-    var title: String
-    var detail: String
-    var fields: [DomainError.FieldError] = []
-    var headers: HTTPFields = [:]
+public struct ProblemResponse {
+    public var status: Int
+    public var kind: String
+    public var title: String
+    public var detail: String
+    public var fields: [DomainError.FieldError] = []
+    public var headers: HTTPFields = [:]
 
-    static func typeURI(_ kind: String) -> String { "urn:s4a:problem:\(kind)" }
+    public static func typeURI(_ kind: String) -> String { "urn:s4a:problem:\(kind)" }
 
-    init(_ error: any Error) {
+    public init(_ error: any Error) {
         let error = Self.unwrap(error)
         switch error {
         case let error as DomainError:
@@ -126,13 +128,13 @@ struct ProblemResponse {
         }
     }
 
-    var body: Components.Schemas.Problem {
+    public var body: Components.Schemas.Problem {
         Components.Schemas.Problem(
             _type: Self.typeURI(kind), title: title, status: status, detail: detail,
             errors: fields.isEmpty ? nil : fields.map { .init(field: $0.field, message: $0.message) })
     }
 
-    var response: Response {
+    public var response: Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(body)) ?? Data("{}".utf8)
