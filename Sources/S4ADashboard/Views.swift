@@ -57,12 +57,16 @@ struct Flash: Sendable {
     static func error(_ text: String) -> Flash { Flash(kind: .error, text: text) }
 
     var setCookie: String {
-        // A cookie holds about 4 KiB; percent-encoding at most triples the text.
-        let encoded = "\(kind.rawValue):\(text.prefix(Self.maxLength))".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        return SessionCookie.setCookie(Self.cookieName, encoded, maxAge: 60, sameSite: "Strict")
+        // A cookie holds about 4 KiB; percent-encoding at most triples the text. Only ASCII
+        // letters and digits stay as they are (`.alphanumerics` would keep other scripts' letters,
+        // which a cookie value may not hold).
+        let encoded = "\(kind.rawValue):\(text.prefix(Self.maxLength))".addingPercentEncoding(withAllowedCharacters: Self.plain) ?? ""
+        return SessionCookie.setCookie(Self.cookieName, encoded, maxAge: 60, sameSite: .strict)
     }
 
-    static let clearCookie = SessionCookie.setCookie(cookieName, "", maxAge: 0, sameSite: "Strict")
+    static let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+
+    static let clearCookie = SessionCookie.setCookie(cookieName, "", maxAge: 0, sameSite: .strict)
 
     init(kind: Kind, text: String) {
         self.kind = kind

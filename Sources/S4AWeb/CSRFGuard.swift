@@ -19,7 +19,7 @@ public struct CSRFGuard: Sendable {
             return (existing, nil)
         }
         let token = RandomToken.bearer(prefix: "")
-        return (token, SessionCookie.setCookie(Self.cookieName, token, maxAge: nil, sameSite: "Strict"))
+        return (token, SessionCookie.setCookie(Self.cookieName, token, maxAge: nil, sameSite: .strict))
     }
 
     /// Throws unless a state-changing request carries the cookie's token (`submitted`: the

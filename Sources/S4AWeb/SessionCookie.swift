@@ -1,4 +1,5 @@
 import HTTPTypes
+import Hummingbird
 
 /// The browser session's cookie, shared by the API (`POST /v1/sessions`) and the dashboard's
 /// sign-in form, so that one sign-in serves both. `__Host-`: browsers accept it only from this
@@ -9,24 +10,33 @@ public enum SessionCookie {
 
     /// HttpOnly (no script reads it), Secure (TLS only), SameSite=Lax (not sent on cross-site posts).
     public static func header(value: String, maxAge: Int) -> String {
-        setCookie(name, value, maxAge: maxAge, sameSite: "Lax")
+        setCookie(name, value, maxAge: maxAge, sameSite: .lax)
     }
 
     /// A `Set-Cookie` for one of our `__Host-` cookies (the session, the CSRF token, the flash):
     /// browsers keep such a cookie only with Secure, Path=/ and no Domain, so all are made here.
     /// Without `maxAge` it lasts as long as the browser session.
-    public static func setCookie(_ name: String, _ value: String, maxAge: Int?, sameSite: String) -> String {
-        "\(name)=\(value); Path=/" + (maxAge.map { "; Max-Age=\($0)" } ?? "") + "; HttpOnly; Secure; SameSite=\(sameSite)"
+    public static func setCookie(_ name: String, _ value: String, maxAge: Int?, sameSite: Cookie.SameSite) -> String {
+        render(Cookie(name: name, value: value, maxAge: maxAge, path: "/", secure: true, httpOnly: true, sameSite: sameSite))
     }
 
-    /// The value of cookie `name` in the request's `Cookie` headers.
+    /// Hummingbird's `Cookie` as a `Set-Cookie` value, its attributes always in one order (its
+    /// own `description` follows a dictionary's, which changes from one process to the next).
+    static func render(_ cookie: Cookie) -> String {
+        var text = "\(cookie.name)=\(cookie.value)"
+        if let path = cookie.path { text += "; Path=\(path)" }
+        if let domain = cookie.domain { text += "; Domain=\(domain)" }
+        if let maxAge = cookie.maxAge { text += "; Max-Age=\(maxAge)" }
+        if cookie.httpOnly { text += "; HttpOnly" }
+        if cookie.secure { text += "; Secure" }
+        if let sameSite = cookie.sameSite { text += "; SameSite=\(sameSite.rawValue)" }
+        return text
+    }
+
+    /// The value of cookie `name` in the request's `Cookie` headers (Hummingbird's `Cookies`);
+    /// nil when absent or empty.
     public static func value(named cookie: String = name, in fields: HTTPFields) -> String? {
-        for header in fields[values: .cookie] {
-            for pair in header.split(separator: ";") {
-                let kv = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if kv.count == 2, kv[0] == cookie, !kv[1].isEmpty { return kv[1] }
-            }
-        }
-        return nil
+        guard let value = Cookies(from: fields[values: .cookie])[cookie]?.value, !value.isEmpty else { return nil }
+        return value
     }
 }

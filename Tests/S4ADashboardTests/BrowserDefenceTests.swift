@@ -65,6 +65,11 @@ import Testing
         #expect(!value.contains(";") && !value.contains(" "))
         let back = try #require(Flash(cookie: String(value)))
         #expect(back.kind == .error && back.text == flash.text)
+        // Letters of other scripts are percent-encoded too: a cookie value is ASCII.
+        let accented = Flash.ok("Projet « Café » créé — 東京")
+        #expect(accented.setCookie.allSatisfy { $0.isASCII })
+        let name = try #require(accented.setCookie.split(separator: ";").first?.split(separator: "=", maxSplits: 1).last)
+        #expect(Flash(cookie: String(name))?.text == accented.text)
     }
 
     @Test func chartsCarryOnlyNumbersAndEscapedLabels() {
