@@ -141,33 +141,56 @@ let package = Package(
             resources: [.copy("Templates"), .copy("Static")],
             swiftSettings: v5
         ),
-        // The control plane's HTTP surface.
+        // The control plane's HTTP surface: the contract's handlers and their middleware, the
+        // ingress to apps, the shell's WebSocket. Neither the dashboard nor MCP: the composition
+        // root puts them beside it.
         .target(
             name: "S4AAPI",
             dependencies: [
-                "S4ADomain", "S4AContract", "S4AWeb", "S4AStore", "S4ATLS", "S4ARuntime", "S4AACME", "S4AMCP", "S4ADashboard", "CZlib",
+                "S4ADomain", "S4AContract", "S4AWeb", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
-                // Log drains' HTTPS client.
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // The ingress's client side, to apps inside servers.
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                // Streams that end at a graceful shutdown.
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: v5,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        // The composition root: builds every service once and serves the API, the dashboard and
+        // /mcp over TLS, with the background jobs (metering, health, retention, drains, ACME).
+        .target(
+            name: "S4AServer",
+            dependencies: [
+                "S4AAPI", "S4AWeb", "S4ADashboard", "S4AMCP", "S4ADomain", "S4AContract", "S4AStore", "S4ARuntime",
+                "S4ATLS", "S4AACME",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                // Log drains' HTTPS client.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: v5
         ),
         // The typed client the CLI (and later the MCP server) uses.
         .target(
@@ -201,7 +224,7 @@ let package = Package(
         .target(
             name: "S4ACLI",
             dependencies: [
-                "S4ADomain", "S4AStore", "S4AAPI", "S4AClient", "S4ARuntime", "S4AMCP",
+                "S4ADomain", "S4AStore", "S4AServer", "S4AClient", "S4ARuntime", "S4AMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -246,7 +269,7 @@ let package = Package(
         .testTarget(
             name: "S4AAPITests",
             dependencies: [
-                "S4AAPI", "S4AWeb", "S4ACLI", "S4AClient",
+                "S4AServer", "S4AAPI", "S4AWeb", "S4ACLI", "S4AClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -5,8 +5,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-import S4AAPI
 import S4ADomain
+import S4AServer
 import ServiceLifecycle
 
 /// `s4a bench api`: a real control plane over TLS on loopback, measured from the same process.

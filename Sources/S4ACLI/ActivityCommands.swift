@@ -3,7 +3,7 @@ import Foundation
 import OpenAPIRuntime
 import S4AClient
 import S4AContract
-import S4AAPI
+import S4AServer
 import S4ADomain
 import S4AStore
 

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import S4AAPI
 import S4AClient
 import S4AContract
 import S4ADomain
+import S4AServer
 import S4AStore
 
 /// `s4a secret set|list|delete`: values go in (from stdin or a prompt, never argv) and never come out.

@@ -4,7 +4,7 @@ import S4ADomain
 import ServiceLifecycle
 import Hummingbird
 import Logging
-import S4AAPI
+import S4AServer
 
 /// `s4a serve`: the control plane. Every flag also reads an `S4A_*` environment variable.
 struct ServeCommand: AsyncParsableCommand {

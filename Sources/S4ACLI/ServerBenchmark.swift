@@ -1,9 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import S4AAPI
 import S4ADomain
 import S4ARuntime
+import S4AServer
 
 /// `s4a bench servers`: time to first command (create + first exec through the API) beside
 /// a raw `runc run` of an equivalent bundle in the same run, and memory per idle server.

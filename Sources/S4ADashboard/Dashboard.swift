@@ -65,11 +65,6 @@ public struct Dashboard: Sendable {
         staticFiles = try StaticFiles(directory: resources.appendingPathComponent("Static"))
     }
 
-    /// Whether `path` is the dashboard's (everything on the API host but the API, MCP and probes).
-    public static func owns(path: String) -> Bool {
-        !(path.hasPrefix("/v1/") || path == "/v1" || path == "/mcp" || path == "/healthz" || path == "/metrics")
-    }
-
     public func router<Context: RemoteAddressRequestContext>(context: Context.Type = Context.self) -> Router<Context> {
         let router = Router(context: Context.self)
         router.add(middleware: SecurityHeaders<Context>())

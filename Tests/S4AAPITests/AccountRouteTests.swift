@@ -1,6 +1,6 @@
 import Foundation
 import HTTPTypes
-import S4AAPI
+import S4AServer
 import Testing
 
 @Suite struct AccountRouteTests {

@@ -1,6 +1,6 @@
 import Foundation
-import S4AAPI
 import S4ADomain
+import S4AServer
 import Testing
 
 @Suite struct ActivityRouteTests {

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 @testable import S4AAPI
 import S4AContract
+@testable import S4AServer
 import Testing
 
 @Suite struct ContractTests {

@@ -1,4 +1,4 @@
-@testable import S4AAPI
+@testable import S4AServer
 import Testing
 
 /// A drain's endpoint is resolved once per request and the connection goes to the address that

@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import S4AAPI
+import S4AServer
 import Testing
 
 extension TestClientProtocol {

@@ -1,5 +1,5 @@
 import Foundation
-import S4AAPI
+import S4AServer
 import S4AClient
 import OpenAPIRuntime
 import S4AContract

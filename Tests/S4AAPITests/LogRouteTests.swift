@@ -1,7 +1,7 @@
 import Foundation
 import HummingbirdTesting
-import S4AAPI
 import S4ADomain
+import S4AServer
 import Testing
 
 /// Background commands and the server's logs, through the routes, on real runc.

@@ -1,4 +1,4 @@
-@testable import S4AAPI
+@testable import S4AServer
 import Testing
 
 /// The plain-HTTP listener's decisions: challenge, redirect to HTTPS, or 404.

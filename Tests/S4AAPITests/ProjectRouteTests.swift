@@ -1,5 +1,5 @@
 import Foundation
-import S4AAPI
+import S4AServer
 import Testing
 
 @Suite struct ProjectRouteTests {

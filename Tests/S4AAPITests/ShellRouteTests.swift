@@ -3,9 +3,9 @@ import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import NIOSSL
-import S4AAPI
 import S4AClient
 import S4AContract
+import S4AServer
 import Testing
 
 /// The shell's WebSocket through the real TLS listener, with the client `s4a shell` uses.

@@ -26,7 +26,7 @@ struct APIHandler: APIProtocol {
 
     static let defaultLimit = 50
 
-    init(services: Services, apiURL: String, documentObject: OpenAPIObjectContainer, metrics: MetricsEndpoint) {
+    init(services: RESTAPI.Services, apiURL: String, documentObject: OpenAPIObjectContainer, metrics: MetricsEndpoint) {
         (accounts, keys, projects, activity, servers, files) =
             (services.accounts, services.keys, services.projects, services.activity, services.servers, services.files)
         (secrets, usage, health, exports, deletion, drains) =

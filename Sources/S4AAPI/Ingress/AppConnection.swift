@@ -138,12 +138,12 @@ final class AppConnection: Sendable {
 }
 
 /// Kept-alive connections to apps, per server and port.
-actor AppConnectionPool {
+public actor AppConnectionPool {
     private var idle: [String: [AppConnection]] = [:]
     static let maxIdlePerServer = 8
     let runtime: any ContainerRuntime
 
-    init(runtime: any ContainerRuntime) {
+    public init(runtime: any ContainerRuntime) {
         self.runtime = runtime
     }
 

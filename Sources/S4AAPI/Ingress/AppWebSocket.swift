@@ -15,7 +15,7 @@ import S4ADomain
 /// connection in the server's namespace); only if the app accepts is the client upgraded,
 /// and then frames are relayed both ways until either side closes. Anything else falls
 /// through to the HTTP ingress (and so to the same 404 for a URL that serves nothing).
-struct AppWebSocketRoute {
+public struct AppWebSocketRoute {
     let appsDomain: String
     let ingress: IngressService
     let previews: PreviewGrants
@@ -23,7 +23,11 @@ struct AppWebSocketRoute {
 
     static let maxFrameBytes = 1 << 20
 
-    func add(to router: Router<ShellRequestContext>) {
+    public init(appsDomain: String, ingress: IngressService, previews: PreviewGrants, runtime: any ContainerRuntime) {
+        (self.appsDomain, self.ingress, self.previews, self.runtime) = (appsDomain, ingress, previews, runtime)
+    }
+
+    public func add(to router: Router<ShellRequestContext>) {
         router.ws("**", shouldUpgrade: { request, context in
             guard case .app(let slug) = IngressHost.classify(request.head.authority, appsDomain: appsDomain),
                   case .app(let serverID, let port) = try await ingress.target(

@@ -1,12 +1,12 @@
 /// Which side of the listener a request's Host names: the API (anything not under the apps
 /// domain), a project's URL (`<slug>.<apps-domain>`, any port), or a name under the apps
 /// domain that no project can have (answered like an unknown slug, touching no server).
-enum IngressHost: Equatable {
+public enum IngressHost: Equatable {
     case api
     case app(slug: String)
     case unknown
 
-    static func classify(_ authority: String?, appsDomain: String) -> IngressHost {
+    public static func classify(_ authority: String?, appsDomain: String) -> IngressHost {
         guard var host = authority?.lowercased(), !host.isEmpty else { return .api }
         if host.hasPrefix("[") { return .api }  // an IPv6 literal is never a project's host
         if let colon = host.lastIndex(of: ":") {

@@ -4,7 +4,6 @@ import Hummingbird
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import S4ADashboard
 import S4ADomain
 
 /// The front of the listener: requests for `<slug>.<apps-domain>` go to the app behind that
@@ -110,8 +109,8 @@ public struct IngressResponder<API: HTTPResponder>: HTTPResponder where API.Cont
 
 /// The answers the ingress gives itself. Not found is one fixed answer, whatever the reason
 /// (unknown slug, private project, nothing attached): nobody can tell them apart.
-enum IngressAnswers {
-    static func notFound() -> Response {
+public enum IngressAnswers {
+    public static func notFound() -> Response {
         page(.notFound, "Not found.")
     }
 
@@ -172,6 +171,15 @@ public struct IngressBuilder: HTTPResponderBuilder {
     let runtime: any ContainerRuntime
     let logger: Logger
 
+    public init(router: Router<S4ARequestContext>, mcpRouter: Router<S4ARequestContext>,
+                dashboardRouter: Router<S4ARequestContext>, appsDomain: String, ingress: IngressService,
+                previews: PreviewGrants, apiURL: String, pool: AppConnectionPool, runtime: any ContainerRuntime,
+                logger: Logger) {
+        (self.router, self.mcpRouter, self.dashboardRouter) = (router, mcpRouter, dashboardRouter)
+        (self.appsDomain, self.ingress, self.previews, self.apiURL) = (appsDomain, ingress, previews, apiURL)
+        (self.pool, self.runtime, self.logger) = (pool, runtime, logger)
+    }
+
     // A concrete type, not `some HTTPResponder`: the release build's compiler crashed on the opaque one.
     public func buildResponder() -> IngressResponder<APIHostResponder> {
         IngressResponder(api: APIHostResponder(api: router.buildResponder(), mcp: mcpRouter.buildResponder(),
@@ -192,7 +200,12 @@ public struct APIHostResponder: HTTPResponder {
     public func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
         if path == "/mcp" { return try await mcp.respond(to: request, context: context) }
-        if Dashboard.owns(path: path) { return try await dashboard.respond(to: request, context: context) }
+        if Self.isDashboards(path) { return try await dashboard.respond(to: request, context: context) }
         return try await api.respond(to: request, context: context)
+    }
+
+    /// Whether `path` is the dashboard's: everything on the API host but the API, MCP and probes.
+    static func isDashboards(_ path: String) -> Bool {
+        !(path.hasPrefix("/v1/") || path == "/v1" || path == "/mcp" || path == "/healthz" || path == "/metrics")
     }
 }

@@ -7,11 +7,16 @@ import S4ADomain
 /// after authentication and authorisation have looked at the head, so an unauthenticated
 /// upload is refused without being buffered (what is left unread is discarded as it arrives).
 /// File uploads (PUT of a file or an archive) may be larger than API bodies.
-struct RequestIntakeMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
+public struct RequestIntakeMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     let maxBodyBytes: Int
     let maxUploadBytes: Int
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public init(maxBodyBytes: Int, maxUploadBytes: Int) {
+        self.maxBodyBytes = maxBodyBytes
+        self.maxUploadBytes = maxUploadBytes
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var request = request
         let path = request.uri.path
         let isUpload = request.method == .put && path.hasPrefix("/v1/servers/")

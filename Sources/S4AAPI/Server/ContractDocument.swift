@@ -6,13 +6,13 @@ import Yams
 
 /// The OpenAPI document, loaded once: served as JSON and read for each operation's
 /// `x-s4a-scope`, so the contract itself says who may call what.
-struct ContractDocument: Sendable {
-    let json: Data
-    let requirements: [String: Requirement]
+public struct ContractDocument: Sendable {
+    public let json: Data
+    public let requirements: [String: Requirement]
     /// (method, path) of every documented operation, for the route-coverage test.
     let operations: [(method: String, path: String, operationID: String)]
 
-    static func load() throws -> ContractDocument {
+    public static func load() throws -> ContractDocument {
         let yaml = try OpenAPIDocument.yaml()
         guard let document = try Yams.load(yaml: yaml) as? [String: Any],
               let paths = document["paths"] as? [String: Any] else {

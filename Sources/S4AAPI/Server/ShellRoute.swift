@@ -11,7 +11,7 @@ import S4ADomain
 /// from the server before it closes. A request that may not upgrade (no or bad credentials,
 /// missing scope, server not running, cross-site cookie) is not upgraded: it falls through to
 /// the contract's HTTP route, which answers with the problem.
-struct ShellRoute {
+public struct ShellRoute {
     let servers: ServerService
     let authenticator: Authenticator
     let trustedOrigins: Set<String>
@@ -19,9 +19,13 @@ struct ShellRoute {
 
     static let path = "/v1/servers/{server_id}/shell"
     /// Largest input message taken (a paste).
-    static let maxMessageBytes = 1 << 20
+    public static let maxMessageBytes = 1 << 20
 
-    func router() -> Router<ShellRequestContext> {
+    public init(servers: ServerService, authenticator: Authenticator, trustedOrigins: Set<String>, appsDomain: String) {
+        (self.servers, self.authenticator, self.trustedOrigins, self.appsDomain) = (servers, authenticator, trustedOrigins, appsDomain)
+    }
+
+    public func router() -> Router<ShellRequestContext> {
         let router = Router(context: ShellRequestContext.self)
         router.ws("/v1/servers/:server_id/shell", shouldUpgrade: { request, context in
             // The API's own path, not a project URL's (where the app may have such a path).
@@ -115,14 +119,14 @@ final class ShellGrant: @unchecked Sendable {
 }
 
 /// The WebSocket router's request context, carrying the grant from upgrade check to handler.
-struct ShellRequestContext: RequestContext, WebSocketRequestContext {
-    var coreContext: CoreRequestContextStorage
-    let webSocket: WebSocketHandlerReference<ShellRequestContext>
+public struct ShellRequestContext: RequestContext, WebSocketRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let webSocket: WebSocketHandlerReference<ShellRequestContext>
     let grant = ShellGrant()
     let appSocket = AppSocketGrant()
     let remoteAddress: SocketAddress?
 
-    init(source: ApplicationRequestContextSource) {
+    public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         webSocket = .init()
         remoteAddress = source.channel.remoteAddress

@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import Logging
-import S4AAPI
 import S4AClient
+import S4AServer
 import ServiceLifecycle
 
 /// The real HTTPS server of a test plane on an ephemeral loopback port, run as a service and

@@ -3,8 +3,8 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import S4AAPI
 import S4ADomain
+import S4AServer
 import Testing
 
 /// A control plane on a fresh data directory (a real SQLite file), with a clock tests can move.

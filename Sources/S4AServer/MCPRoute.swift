@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import S4AAPI
 import S4ADomain
 import S4AMCP
 

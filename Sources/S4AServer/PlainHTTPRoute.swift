@@ -1,3 +1,5 @@
+import S4AAPI
+
 /// What the plain-HTTP listener does with a request: answer an ACME HTTP-01 challenge,
 /// send the client to the same URL over HTTPS, or 404. Only the API host and project URLs
 /// (`<slug>.<apps-domain>`) are redirected: any other Host gets 404, so the listener is

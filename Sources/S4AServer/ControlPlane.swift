@@ -9,6 +9,7 @@ import NIOSSL
 import OpenAPIHummingbird
 import OpenAPIRuntime
 import S4AACME
+import S4AAPI
 import S4AContract
 import S4ADashboard
 import S4ADomain
@@ -19,7 +20,8 @@ import S4ATLS
 import S4AWeb
 import ServiceLifecycle
 
-/// The control plane: the store, the services and the HTTP surface over them.
+/// The control plane, and the composition root: it builds the store, the runtime and every
+/// service once, and serves the API, the dashboard and `/mcp` over them.
 public final class ControlPlane: Sendable {
     public let options: ServeOptions
     public let store: SQLStore
@@ -27,7 +29,8 @@ public final class ControlPlane: Sendable {
     /// Signed checkpoints of every activity chain, outside the database.
     public let anchor: AuditAnchor
     public let runtime: any ContainerRuntime
-    let handler: APIHandler
+    /// The REST API under `/v1`.
+    let api: RESTAPI
     /// Kept-alive connections from the ingress to apps inside servers.
     let appConnections: AppConnectionPool
     let document: ContractDocument
@@ -101,30 +104,18 @@ public final class ControlPlane: Sendable {
         try? FileManager.default.removeItem(atPath: options.exportSpoolDirectory)
         services = await Services(environment: environment, runtime: self.runtime, master: master, keyring: keyring, anchor: anchor,
                                   options: options, drainTransport: drainTransport)
-        handler = APIHandler(services: services, apiURL: options.apiURL, documentObject: object, metrics: .shared)
+        api = RESTAPI(services: services.api, apiURL: options.apiURL, documentObject: object)
         dashboard = try await Dashboard(
             services: services.dashboard,
             trustedOrigins: [options.apiURL, "https://\(options.apiHost)"], apiURL: options.apiURL,
             caCertificatePath: options.tlsCertificatePath == nil ? LocalCA(directory: options.tlsDirectory).caCertificatePath : nil)
     }
 
-    /// Every route, all generated from the contract, behind the shared middleware.
+    /// Every route, all generated from the contract, behind the API's middleware.
     public func router() throws -> Router<S4ARequestContext> {
-        let router = Router(context: S4ARequestContext.self)
-        // Metrics outermost, so they count the answers as sent (problems included).
-        router.add(middleware: MetricsMiddleware())
-        router.add(middleware: ProblemMiddleware())
-        router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: options.maxBodyBytes, maxUploadBytes: FileService.maxBytes))
-        let middlewares: [any ServerMiddleware] = [
-            AuthMiddleware(requirements: document.requirements, authenticator: services.authenticator,
-                           trustedOrigins: trustedOrigins, operatorToken: options.metricsToken),
-            IdempotencyMiddleware(store: store, now: environment.now, maxBodyBytes: options.maxBodyBytes,
-                                  principal: { RequestScope.principal }),
-            VerbatimHeaderMiddleware(),
-        ]
-        try handler.registerHandlers(on: router, serverURL: URL(string: "/")!, configuration: .s4a,
-                                     middlewares: middlewares)
-        return router
+        try api.router(document: document, authenticator: services.authenticator, trustedOrigins: trustedOrigins,
+                       operatorToken: options.metricsToken, store: store, now: environment.now,
+                       maxBodyBytes: options.maxBodyBytes)
     }
 
     /// `/mcp`: MCP over Streamable HTTP, beside the contract's routes (MCP is its own

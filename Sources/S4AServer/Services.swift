@@ -1,4 +1,5 @@
 import Foundation
+import S4AAPI
 import S4ADashboard
 import S4ADomain
 
@@ -40,6 +41,12 @@ struct Services: Sendable {
         previews = PreviewGrants(master: master, env: environment)
         authenticator = Authenticator(env: environment)
         ingress = IngressService(env: environment)
+    }
+
+    /// What the API's handlers use.
+    var api: RESTAPI.Services {
+        .init(accounts: accounts, keys: keys, projects: projects, activity: activity, servers: servers, files: files,
+              secrets: secrets, usage: usage, health: health, exports: exports, deletion: deletion, drains: drains)
     }
 
     /// What the dashboard's pages use.

@@ -4,6 +4,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import S4AACME
+import S4AAPI
 
 /// The plain-HTTP listener's answers: HTTP-01 key authorizations (from the ACME client's
 /// pending challenges, or a file of that token's name in the challenge directory), 308 to
