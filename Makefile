@@ -2,16 +2,17 @@
 #
 #   make serve   installs what it needs, builds, and starts the control plane on embedded
 #                defaults (SQLite and a local CA in ./.s4a, https://localhost:8443)
-#   make test    installs what it needs, builds, starts a throwaway PostgreSQL on loopback,
-#                runs the Swift suites (SQLite and PostgreSQL) and the black-box tests in
-#                tests/ against the real binary, then stops PostgreSQL
+#   make test    installs what it needs, checks the module graph, builds, starts a throwaway
+#                PostgreSQL on loopback, runs the Swift suites (SQLite and PostgreSQL) and the
+#                black-box tests in tests/ against the real binary, then stops PostgreSQL
 #
 #   make install builds a release binary, puts it in $(PREFIX)/bin (s4a on the PATH) and
 #                installs a systemd unit for `s4a serve` (Restart=always), started when
 #                systemd runs this machine
 #
-# Other targets: test-fast (no root, runc, PostgreSQL or browser: seconds), deps, deps-lite,
-# build, bench, pg-start, pg-stop.
+# Other targets: test-fast (no root, runc, PostgreSQL or browser: seconds), check-imports (the
+# module graph, scripts/module-graph.txt, against every import and Package.swift), deps,
+# deps-lite, build, bench, pg-start, pg-stop.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -36,7 +37,7 @@ APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 # own python3 is "externally managed", PEP 668), else $(PYTHON). Expanded when used.
 PY = $(if $(wildcard .venv/bin/python),.venv/bin/python,$(PYTHON))
 
-.PHONY: deps deps-lite deps-system deps-python build serve test test-fast bench pg-start pg-stop install
+.PHONY: deps deps-lite deps-system deps-python build serve test test-fast check-imports bench pg-start pg-stop install
 
 PREFIX ?= /usr/local
 UNIT_DIR ?= /etc/systemd/system
@@ -102,8 +103,12 @@ build:
 serve: deps-lite build
 	exec $(BIN) serve --data-dir "$(S4A_DATA_DIR)" --listen "$(S4A_LISTEN)"
 
+# A module that imports one it must not fails here, before the long build.
+check-imports:
+	$(PYTHON) scripts/check-imports.py
+
 # PostgreSQL is stopped whatever happens (trap), and the first failing exit code wins.
-test: deps
+test: deps check-imports
 	$(SWIFT) build --build-tests
 	@trap 'scripts/postgres-test.sh stop' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	pg_url=$$(scripts/postgres-test.sh start); \
@@ -115,11 +120,12 @@ test: deps
 	  $(PY) -m pytest -q tests || { r=$$?; [ "$$rc" -ne 0 ] || rc=$$r; }; \
 	exit $$rc
 
-# The inner loop: the suites that need no root, no runc, no PostgreSQL and no browser
-# (domain logic, the services over the in-memory runtime, the dashboard's rendering), in seconds.
-test-fast:
+# The inner loop: the module graph, then the suites that need no root, no runc, no PostgreSQL
+# and no browser (domain logic, the services over the in-memory runtime, the web boundary, the
+# dashboard's rendering), in seconds.
+test-fast: check-imports
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --filter 'S4ADomainTests|S4AServiceTests|S4ADashboardTests'
+	$(SWIFT) test --skip-build --filter 'S4ADomainTests|S4AServiceTests|S4AWebTests|S4ADashboardTests'
 
 install: deps-lite
 	@if [ "$(INSTALL_BIN)" = .build/release/s4a ]; then $(SWIFT) build -c release --product s4a; fi

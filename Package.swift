@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Modules are cut by dependency weight: the domain knows no HTTP or SQL, the store knows
-// SQL, the API knows HTTP, the client knows only the generated contract.
+// SQL, the API knows HTTP, the client knows only the generated contract. Which of them may
+// depend on which is written down once, in scripts/module-graph.txt, which `make test` checks.
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 let package = Package(
