@@ -50,18 +50,16 @@ public struct Dashboard: Sendable {
     /// What a client of this control plane sets (shown beside a new key): its API URL and,
     /// with the local CA, the CA certificate's path.
     let client: ClientSettings
-    /// Where a browser's state-changing request may come from (the API checks the same for cookies).
-    public var csrfOrigins: Set<String> { csrf.trustedOrigins }
-
-    /// `trustedOrigins`: the origins the dashboard is served from (forms must come from them).
-    public init(services: Services, trustedOrigins: Set<String>, apiURL: String? = nil,
+    /// `origins`: where the dashboard is served from (forms must come from there; the API and
+    /// the shell ask the same policy of cookie-authenticated requests).
+    public init(services: Services, origins: OriginPolicy, apiURL: String? = nil,
                 caCertificatePath: String? = nil) async throws {
         guard let resources = Bundle.module.resourceURL else { throw CocoaError(.fileNoSuchFile) }
         self.services = services
-        client = ClientSettings(apiURL: apiURL ?? trustedOrigins.sorted().first ?? "https://localhost:8443",
+        client = ClientSettings(apiURL: apiURL ?? origins.trustedOrigins.sorted().first ?? "https://localhost:8443",
                                 caCertificatePath: caCertificatePath)
         views = Views(library: try await MustacheLibrary(directory: resources.appendingPathComponent("Templates").path))
-        csrf = CSRFGuard(trustedOrigins: trustedOrigins)
+        csrf = CSRFGuard(origins: origins)
         staticFiles = try StaticFiles(directory: resources.appendingPathComponent("Static"))
     }
 

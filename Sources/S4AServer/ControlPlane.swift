@@ -35,6 +35,9 @@ public final class ControlPlane: Sendable {
     let appConnections: AppConnectionPool
     let document: ContractDocument
     let logger: Logger
+    /// Where a cookie-authenticated browser request may come from: the API host's origins
+    /// (dashboard forms, the API's cookie writes, the shell's WebSocket).
+    let origins: OriginPolicy
     /// Certificates the HTTPS listener picks by SNI (ACME's), over the default one.
     public let sni = SNICertificates()
     /// HTTP-01 challenges pending for the ACME client, answered on the plain-HTTP listener.
@@ -105,15 +108,15 @@ public final class ControlPlane: Sendable {
         services = await Services(environment: environment, runtime: self.runtime, master: master, keyring: keyring, anchor: anchor,
                                   options: options, drainTransport: drainTransport)
         api = RESTAPI(services: services.api, apiURL: options.apiURL, documentObject: object)
+        origins = OriginPolicy(trustedOrigins: [options.apiURL, "https://\(options.apiHost)"])
         dashboard = try await Dashboard(
-            services: services.dashboard,
-            trustedOrigins: [options.apiURL, "https://\(options.apiHost)"], apiURL: options.apiURL,
+            services: services.dashboard, origins: origins, apiURL: options.apiURL,
             caCertificatePath: options.tlsCertificatePath == nil ? LocalCA(directory: options.tlsDirectory).caCertificatePath : nil)
     }
 
     /// Every route, all generated from the contract, behind the API's middleware.
     public func router() throws -> Router<S4ARequestContext> {
-        try api.router(document: document, authenticator: services.authenticator, trustedOrigins: trustedOrigins,
+        try api.router(document: document, authenticator: services.authenticator, origins: origins,
                        operatorToken: options.metricsToken, store: store, now: environment.now,
                        maxBodyBytes: options.maxBodyBytes)
     }
@@ -138,13 +141,10 @@ public final class ControlPlane: Sendable {
                        apiURL: options.apiURL, pool: appConnections, runtime: runtime, logger: logger)
     }
 
-    /// Origins a cookie-authenticated browser request may come from (CSRF defence).
-    var trustedOrigins: Set<String> { dashboard.csrfOrigins }
-
     /// The WebSocket routes (the shell), tried before the HTTP router on upgrade requests.
     func webSocketRouter() -> Router<ShellRequestContext> {
         let router = ShellRoute(servers: services.servers, authenticator: services.authenticator,
-                                trustedOrigins: trustedOrigins, appsDomain: options.appsDomain).router()
+                                origins: origins, appsDomain: options.appsDomain).router()
         AppWebSocketRoute(appsDomain: options.appsDomain, ingress: services.ingress, previews: services.previews,
                           runtime: runtime)
             .add(to: router)

@@ -5,13 +5,14 @@ import S4ADomain
 
 /// Cross-site request forgery defence for the dashboard's forms: a double-submit token in a
 /// `__Host-` cookie (which no other host, app subdomains included, can set or overwrite) that
-/// every form repeats in a hidden field, plus the browser's own word on where a post came from.
+/// every form repeats in a hidden field, plus the browser's own word on where a post came from
+/// (the `OriginPolicy`).
 public struct CSRFGuard: Sendable {
     public static let cookieName = "__Host-s4a_csrf"
     public static let fieldName = "_csrf"
-    public let trustedOrigins: Set<String>
+    public let origins: OriginPolicy
 
-    public init(trustedOrigins: Set<String>) { self.trustedOrigins = trustedOrigins }
+    public init(origins: OriginPolicy) { self.origins = origins }
 
     /// The request's token, or a new one (then `setCookie` must go out with the answer).
     public func token(for fields: HTTPFields) -> (token: String, setCookie: String?) {
@@ -25,10 +26,7 @@ public struct CSRFGuard: Sendable {
     /// Throws unless a state-changing request carries the cookie's token (`submitted`: the
     /// form's `fieldName` field) and came from our origin.
     public func check(_ fields: HTTPFields, submitted: String?) throws {
-        if let origin = fields[.origin], !trustedOrigins.contains(origin) {
-            throw DomainError(.forbidden, "This form was sent from another site.")
-        }
-        if let site = fields[HTTPField.Name("Sec-Fetch-Site")!], site == "cross-site" {
+        guard origins.allowsForm(fields) else {
             throw DomainError(.forbidden, "This form was sent from another site.")
         }
         guard let cookie = SessionCookie.value(named: Self.cookieName, in: fields),

@@ -6,7 +6,7 @@ import S4AWeb
 import Testing
 
 @Suite struct BrowserDefenceTests {
-    let guardian = CSRFGuard(trustedOrigins: ["https://localhost:8443"])
+    let guardian = CSRFGuard(origins: OriginPolicy(trustedOrigins: ["https://localhost:8443"]))
 
     /// What the dashboard checks of a post: the form's `_csrf` field against the cookie.
     func check(_ fields: HTTPFields, form: FormData) throws {

@@ -9,8 +9,8 @@ import S4AWeb
 struct AuthMiddleware: ServerMiddleware {
     let requirements: [String: Requirement]
     let authenticator: Authenticator
-    /// Origins a cookie-authenticated browser request may come from (CSRF defence).
-    let trustedOrigins: Set<String>
+    /// Where a cookie-authenticated browser request may come from (CSRF defence).
+    let origins: OriginPolicy
     /// The operator's token for `operator` operations from off the host; nil: loopback only.
     let operatorToken: String?
 
@@ -35,9 +35,7 @@ struct AuthMiddleware: ServerMiddleware {
         }
         if viaCookie, ![.get, .head, .options].contains(request.method) {
             // A cookie rides along on cross-site requests; a bearer header cannot.
-            let origin = request.headerFields[.origin]
-            let site = request.headerFields[HTTPField.Name("Sec-Fetch-Site")!]
-            guard origin.map(trustedOrigins.contains) ?? (site == "same-origin") else {
+            guard origins.allowsCookieWrite(request.headerFields) else {
                 throw DomainError(.forbidden, "Cross-site request refused; send the token as a bearer header.")
             }
         }

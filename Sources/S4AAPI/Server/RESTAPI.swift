@@ -47,9 +47,9 @@ public struct RESTAPI: Sendable {
     /// operation, authentication and the contract's `x-s4a-scope` (deny by default),
     /// `Idempotency-Key` and verbatim headers.
     ///
-    /// `trustedOrigins`: where a cookie-authenticated browser request may come from (CSRF);
+    /// `origins`: where a cookie-authenticated browser request may come from (CSRF);
     /// `operatorToken`: what lets off-host scrapers call `operator` operations (`/metrics`).
-    public func router(document: ContractDocument, authenticator: Authenticator, trustedOrigins: Set<String>,
+    public func router(document: ContractDocument, authenticator: Authenticator, origins: OriginPolicy,
                        operatorToken: String?, store: any Store, now: @escaping @Sendable () -> Date,
                        maxBodyBytes: Int) throws -> Router<S4ARequestContext> {
         let router = Router(context: S4ARequestContext.self)
@@ -58,7 +58,7 @@ public struct RESTAPI: Sendable {
         router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: maxBodyBytes, maxUploadBytes: FileService.maxBytes))
         let middlewares: [any ServerMiddleware] = [
             AuthMiddleware(requirements: document.requirements, authenticator: authenticator,
-                           trustedOrigins: trustedOrigins, operatorToken: operatorToken),
+                           origins: origins, operatorToken: operatorToken),
             IdempotencyMiddleware(store: store, now: now, maxBodyBytes: maxBodyBytes, principal: { RequestScope.principal }),
             VerbatimHeaderMiddleware(),
         ]

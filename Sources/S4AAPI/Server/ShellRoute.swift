@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import Logging
 import NIOCore
 import S4ADomain
+import S4AWeb
 
 /// `GET /v1/servers/{id}/shell` as a WebSocket: the server's terminal. Binary frames carry
 /// input (client to server) and output (server to client); text frames carry JSON controls:
@@ -14,15 +15,15 @@ import S4ADomain
 public struct ShellRoute {
     let servers: ServerService
     let authenticator: Authenticator
-    let trustedOrigins: Set<String>
+    let origins: OriginPolicy
     let appsDomain: String
 
     static let path = "/v1/servers/{server_id}/shell"
     /// Largest input message taken (a paste).
     public static let maxMessageBytes = 1 << 20
 
-    public init(servers: ServerService, authenticator: Authenticator, trustedOrigins: Set<String>, appsDomain: String) {
-        (self.servers, self.authenticator, self.trustedOrigins, self.appsDomain) = (servers, authenticator, trustedOrigins, appsDomain)
+    public init(servers: ServerService, authenticator: Authenticator, origins: OriginPolicy, appsDomain: String) {
+        (self.servers, self.authenticator, self.origins, self.appsDomain) = (servers, authenticator, origins, appsDomain)
     }
 
     public func router() -> Router<ShellRequestContext> {
@@ -48,7 +49,7 @@ public struct ShellRoute {
     /// on every WebSocket, so a cross-site page cannot ride the cookie).
     func authenticate(_ head: HTTPRequest) async throws -> Principal? {
         guard let (token, viaCookie) = AuthMiddleware.credentials(in: head) else { return nil }
-        if viaCookie, !(head.headerFields[.origin].map(trustedOrigins.contains) ?? false) { return nil }
+        if viaCookie, !origins.allowsCookieUpgrade(head.headerFields) { return nil }
         return try await authenticator.principal(token: token)
     }
 
