@@ -198,8 +198,9 @@ let package = Package(
         .executableTarget(name: "s4a", dependencies: ["S4ACLI"], swiftSettings: v5),
         .testTarget(name: "S4ADomainTests", dependencies: ["S4ADomain"], swiftSettings: v5),
         .testTarget(name: "S4ADashboardTests", dependencies: ["S4ADashboard", "S4ADomain"], swiftSettings: v5),
-        .testTarget(name: "S4AStoreTests", dependencies: ["S4AStore", "S4ADomain"], swiftSettings: v5),
-        // An in-memory ContainerRuntime for tests of the services' logic, and those tests (no root, no runc).
+        .testTarget(name: "S4AStoreTests", dependencies: ["S4AStore", "S4ADomain", "S4ATestSupport"], swiftSettings: v5),
+        // An in-memory ContainerRuntime for tests of the services' logic, a clock moved by hand,
+        // and the tags naming what a suite needs from the machine (runc, postgres, pebble, browser).
         .target(name: "S4ATestSupport", dependencies: ["S4ADomain"], path: "Tests/S4ATestSupport", swiftSettings: v5),
         .testTarget(name: "S4AServiceTests", dependencies: ["S4ATestSupport", "S4AStore", "S4ADomain"], swiftSettings: v5),
         .testTarget(
@@ -207,11 +208,11 @@ let package = Package(
             dependencies: ["S4AMCP", .product(name: "MCP", package: "swift-sdk")],
             swiftSettings: v5
         ),
-        .testTarget(name: "S4ARuntimeTests", dependencies: ["S4ARuntime", "S4ADomain"], swiftSettings: v5),
+        .testTarget(name: "S4ARuntimeTests", dependencies: ["S4ARuntime", "S4ADomain", "S4ATestSupport"], swiftSettings: v5),
         .testTarget(
             name: "S4AACMETests",
             dependencies: [
-                "S4AACME", "S4ATLS",
+                "S4AACME", "S4ATLS", "S4ATestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -226,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "S4AAPITests",
             dependencies: [
-                "S4AAPI", "S4ACLI", "S4AClient",
+                "S4AAPI", "S4ACLI", "S4AClient", "S4ATestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

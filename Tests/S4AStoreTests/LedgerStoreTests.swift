@@ -1,11 +1,12 @@
 import Foundation
 @testable import S4ADomain
 import S4AStore
+import S4ATestSupport
 import Testing
 
 /// Leases and the ledger on both engines: balances sum exactly, and a lease settles once
 /// however many settle it at the same time.
-@Suite struct LedgerStoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct LedgerStoreTests {
     @Test(arguments: Engine.allCases)
     func aLeaseReservesThenSettlesExactlyOnce(engine: Engine) async throws {
         try await engine.withStore { store in
@@ -49,7 +50,7 @@ import Testing
 
 /// Egress is charged at settlement from the bytes counted since the lease began, and never
 /// past the cap however much was sent.
-@Suite struct EgressChargeTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct EgressChargeTests {
     @Test(arguments: Engine.allCases)
     func egressIsChargedButNeverPastTheCap(engine: Engine) async throws {
         try await engine.withStore { store in

@@ -1,11 +1,12 @@
 import Foundation
 import S4ADomain
 import S4AStore
+import S4ATestSupport
 import Testing
 
 /// Usage samples on both engines: reduced per bucket in SQL, counters turned into amounts
 /// (a restart's reset included), and retired into anonymous days exactly once.
-@Suite struct UsageStoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct UsageStoreTests {
     @Test(arguments: Engine.allCases)
     func bucketsAndRetirement(engine: Engine) async throws {
         try await engine.withStore { store in

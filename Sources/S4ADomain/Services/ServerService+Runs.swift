@@ -95,7 +95,7 @@ extension ServerService {
     /// If the server's watchdog stopped it at its deadline, records that now (the server reads
     /// `exhausted` at once, not after the next metering round). True if its lease ran out.
     func recordBudgetStop(_ server: Server) async -> Bool {
-        guard let budgets, (try? await runtime.leaseExpired(server.id)) ?? nil != nil else { return false }
+        guard (try? await runtime.leaseExpired(server.id)) ?? nil != nil else { return false }
         try? await locks.withLock(server.id) {
             // The metering round may have recorded it first: then the lease note is gone.
             guard let current = try await env.store.read({ tx in try await tx.server(id: server.id, accountID: server.accountID) }),
