@@ -23,7 +23,7 @@ import Testing
                                            networkReceivedBytes: Int64(i) * 10, networkSentBytes: 0,
                                            charged: MicroDollars(Int64(i) * 16)))
             }
-            try await store.write { tx in try await tx.insert(samples) }
+            try await store.write { [samples] tx in try await tx.insert(samples) }
             let points = try await store.read { tx in
                 try await tx.usagePoints(serverID: server.id, since: day, until: day.addingTimeInterval(60), step: 30)
             }

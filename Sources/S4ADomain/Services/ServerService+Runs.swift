@@ -17,8 +17,9 @@ extension ServerService {
         try await env.store.write { tx in try await tx.insert(started) }
         // Streamed output is masked too; each stream holds back what could begin a secret.
         let maskers = [OutputStreamKind.stdout: StreamMasker(masker), .stderr: StreamMasker(masker)]
-        let masked: (@Sendable (OutputStreamKind, [UInt8]) -> Void)? = onOutput.map { forward in
-            { kind, bytes in
+        var masked: (@Sendable (OutputStreamKind, [UInt8]) -> Void)?
+        if let forward = onOutput {
+            masked = { @Sendable kind, bytes in
                 let shown = maskers[kind]!.feed(bytes)
                 if !shown.isEmpty { forward(kind, shown) }
             }
