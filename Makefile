@@ -120,12 +120,12 @@ test: deps check-imports
 	  $(PY) -m pytest -q tests || { r=$$?; [ "$$rc" -ne 0 ] || rc=$$r; }; \
 	exit $$rc
 
-# The inner loop: the module graph, then the suites that need no root, no runc, no PostgreSQL
-# and no browser (domain logic, the services over the in-memory runtime, the web boundary, the
-# dashboard's rendering), in seconds.
+# The inner loop: the module graph, then every Swift suite but those tagged as needing runc
+# (root), PostgreSQL, pebble or a browser (domain logic, the services over the in-memory runtime,
+# the web boundary, the dashboard's rendering), in seconds.
 test-fast: check-imports
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --filter 'S4ADomainTests|S4AServiceTests|S4AWebTests|S4ADashboardTests'
+	S4A_SKIP_TAGS=runc,postgres,pebble,browser $(SWIFT) test --skip-build
 
 install: deps-lite
 	@if [ "$(INSTALL_BIN)" = .build/release/s4a ]; then $(SWIFT) build -c release --product s4a; fi

@@ -4,7 +4,6 @@ import PackageDescription
 // Modules are cut by dependency weight: the domain knows no HTTP or SQL, the store knows
 // SQL, the API knows HTTP, the client knows only the generated contract. Which of them may
 // depend on which is written down once, in scripts/module-graph.txt, which `make test` checks.
-let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
 
 let package = Package(
     name: "server4agent",
@@ -48,8 +47,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-            ],
-            swiftSettings: v5
+            ]
         ),
         // The SQL store: one repository implementation over SQLite or PostgreSQL.
         .target(
@@ -63,8 +61,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ],
-            swiftSettings: v5
+            ]
         ),
         // The system's zlib, for gzip-compressing exports as they stream: a module map over a
         // library every Linux host has (zlib1g-dev for the header), not another package.
@@ -75,8 +72,7 @@ let package = Package(
         // Isolation: servers as runc containers on per-server disks.
         .target(
             name: "S4ARuntime",
-            dependencies: ["S4ADomain", "CS4ASys", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: v5
+            dependencies: ["S4ADomain", "CS4ASys", .product(name: "Logging", package: "swift-log")]
         ),
         // Local CA and TLS server configuration.
         .target(
@@ -86,8 +82,7 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ],
-            swiftSettings: v5
+            ]
         ),
         // An ACME (RFC 8555) client: obtains certificates for the API host and app hosts by HTTP-01.
         .target(
@@ -101,8 +96,7 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: v5
+            ]
         ),
         // Types generated from the OpenAPI document, shared by server and client.
         .target(
@@ -111,7 +105,6 @@ let package = Package(
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             ],
             resources: [.copy("openapi.yaml")],
-            swiftSettings: v5,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         // The web boundary, shared by the API and the dashboard: a domain error's HTTP status and
@@ -126,8 +119,7 @@ let package = Package(
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: v5
+            ]
         ),
         // The dashboard: server-rendered pages over the domain services, for people.
         .target(
@@ -139,8 +131,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
-            resources: [.copy("Templates"), .copy("Static")],
-            swiftSettings: v5
+            resources: [.copy("Templates"), .copy("Static")]
         ),
         // The control plane's HTTP surface: the contract's handlers and their middleware, the
         // ingress to apps, the shell's WebSocket. Neither the dashboard nor MCP: the composition
@@ -166,7 +157,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ],
-            swiftSettings: v5,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         // The composition root: builds every service once and serves the API, the dashboard and
@@ -174,8 +164,8 @@ let package = Package(
         .target(
             name: "S4AServer",
             dependencies: [
-                "S4AAPI", "S4AWeb", "S4ADashboard", "S4AMCP", "S4ADomain", "S4AContract", "S4AStore", "S4ARuntime",
-                "S4ATLS", "S4AACME",
+                "S4AAPI", "S4AWeb", "S4ADashboard", "S4AMCP", "S4AClient", "S4ADomain", "S4AContract", "S4AStore",
+                "S4ARuntime", "S4ATLS", "S4AACME",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -190,8 +180,7 @@ let package = Package(
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: v5
+            ]
         ),
         // The typed client the CLI (and later the MCP server) uses.
         .target(
@@ -205,7 +194,6 @@ let package = Package(
                 // The shell's WebSocket (hummingbird-websocket's client, already built for the server side).
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
-            swiftSettings: v5,
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
         // The MCP server: the API's operations as tools for agents, each a call through the
@@ -219,8 +207,7 @@ let package = Package(
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            swiftSettings: v5
+            ]
         ),
         .target(
             name: "S4ACLI",
@@ -231,31 +218,29 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: v5
+            ]
         ),
-        .executableTarget(name: "s4a", dependencies: ["S4ACLI"], swiftSettings: v5),
-        .testTarget(name: "S4ADomainTests", dependencies: ["S4ADomain"], swiftSettings: v5),
+        .executableTarget(name: "s4a", dependencies: ["S4ACLI"]),
+        .testTarget(name: "S4ADomainTests", dependencies: ["S4ADomain"]),
         .testTarget(
             name: "S4AWebTests",
-            dependencies: ["S4AWeb", "S4ADomain", .product(name: "HummingbirdTesting", package: "hummingbird")],
-            swiftSettings: v5
+            dependencies: ["S4AWeb", "S4ADomain", .product(name: "HummingbirdTesting", package: "hummingbird")]
         ),
-        .testTarget(name: "S4ADashboardTests", dependencies: ["S4ADashboard", "S4AWeb", "S4ADomain"], swiftSettings: v5),
-        .testTarget(name: "S4AStoreTests", dependencies: ["S4AStore", "S4ADomain"], swiftSettings: v5),
-        // An in-memory ContainerRuntime for tests of the services' logic, and those tests (no root, no runc).
-        .target(name: "S4ATestSupport", dependencies: ["S4ADomain"], path: "Tests/S4ATestSupport", swiftSettings: v5),
-        .testTarget(name: "S4AServiceTests", dependencies: ["S4ATestSupport", "S4AStore", "S4ADomain"], swiftSettings: v5),
+        .testTarget(name: "S4ADashboardTests", dependencies: ["S4ADashboard", "S4AWeb", "S4ADomain"]),
+        .testTarget(name: "S4AStoreTests", dependencies: ["S4AStore", "S4ADomain", "S4ATestSupport"]),
+        // An in-memory ContainerRuntime for tests of the services' logic, a clock moved by hand,
+        // and the tags naming what a suite needs from the machine (runc, postgres, pebble, browser).
+        .target(name: "S4ATestSupport", dependencies: ["S4ADomain"], path: "Tests/S4ATestSupport"),
+        .testTarget(name: "S4AServiceTests", dependencies: ["S4ATestSupport", "S4AStore", "S4ADomain"]),
         .testTarget(
             name: "S4AMCPTests",
-            dependencies: ["S4AMCP", .product(name: "MCP", package: "swift-sdk")],
-            swiftSettings: v5
+            dependencies: ["S4AMCP", .product(name: "MCP", package: "swift-sdk")]
         ),
-        .testTarget(name: "S4ARuntimeTests", dependencies: ["S4ARuntime", "S4ADomain"], swiftSettings: v5),
+        .testTarget(name: "S4ARuntimeTests", dependencies: ["S4ARuntime", "S4ADomain", "S4ATestSupport"]),
         .testTarget(
             name: "S4AACMETests",
             dependencies: [
-                "S4AACME", "S4ATLS",
+                "S4AACME", "S4ATLS", "S4ATestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -264,19 +249,17 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ],
-            swiftSettings: v5
+            ]
         ),
         .testTarget(
             name: "S4AAPITests",
             dependencies: [
-                "S4AServer", "S4AAPI", "S4AWeb", "S4ACLI", "S4AClient",
+                "S4AServer", "S4AAPI", "S4AWeb", "S4ACLI", "S4AClient", "S4ATestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-            ],
-            swiftSettings: v5
+            ]
         ),
     ]
 )

@@ -69,6 +69,8 @@ class Server:
     data_dir: Path
     log_path: Path
     apps_domain: str = "apps.localhost"
+    #: The CA of an operator's certificate (--tls-cert), else the local CA's file.
+    ca_file: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -76,7 +78,7 @@ class Server:
 
     @property
     def ca(self) -> Path:
-        return self.data_dir / "tls" / "ca.pem"
+        return self.ca_file or self.data_dir / "tls" / "ca.pem"
 
     @property
     def sqlite_path(self) -> Path:
@@ -125,7 +127,7 @@ class Server:
 
 
 def start_server(data_dir: Path, *, via_env: bool = True, extra_env: dict[str, str] | None = None,
-                 extra_args: list[str] | None = None) -> Server:
+                 extra_args: list[str] | None = None, ca_file: Path | None = None) -> Server:
     """Start `s4a serve` and wait until https://localhost:PORT/healthz answers 200 over a
     connection verified against the server's own CA. `via_env` passes the data dir and the
     listen address as S4A_* variables instead of flags (both must work)."""
@@ -145,7 +147,7 @@ def start_server(data_dir: Path, *, via_env: bool = True, extra_env: dict[str, s
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 stdin=subprocess.DEVNULL)
         log.close()
-        server = Server(proc, port, data_dir, log_path)
+        server = Server(proc, port, data_dir, log_path, ca_file=ca_file)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if proc.poll() is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import subprocess
 import time
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -357,3 +358,45 @@ def test_http_mcp_needs_a_valid_bearer_key(make_server):
     # A browser page elsewhere cannot drive it, even with a key.
     r = srv.request("POST", "/mcp", key, json=message, headers={**headers, "Origin": "https://evil.example"})
     assert r.status_code == 403, r.text
+
+
+def operator_certificate(root) -> tuple:
+    """A CA of the operator's own (not s4a's local CA) and a certificate for localhost signed by it."""
+    root.mkdir(parents=True, exist_ok=True)
+    openssl = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=root)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=operator test CA")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "key.pem", "-out", "cert.csr", "-subj", "/CN=localhost")
+    (root / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "cert.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf")
+    return root / "ca.pem", root / "cert.pem", root / "key.pem"
+
+
+def test_http_mcp_works_under_an_operator_certificate(make_server, tmp_path):
+    """/mcp's tool calls go to the API in process, so they need no trust in the listener's
+    certificate: under a certificate from a CA s4a has never seen they work, and each is
+    still checked against the caller's key."""
+    ca, cert, key_file = operator_certificate(tmp_path / "operator-tls")
+    srv = make_server(extra_args=["--tls-cert", str(cert), "--tls-key", str(key_file)], ca_file=ca)
+    assert not (srv.data_dir / "tls" / "ca.pem").exists(), "the local CA should not be in use"
+    person = signup_and_login(srv)
+    key = create_key(srv, person.token, ["projects:read", "projects:write"])
+    other = signup_and_login(srv, email="someone-else@example.com")
+    srv.request("POST", "/v1/projects", other.token, json={"name": "theirs", "slug": "not-yours"})
+
+    async def scenario():
+        async with http_session(srv, key) as session:
+            agent = Agent(session)
+            created = await agent.json("create_project", {"name": "Under operator TLS", "slug": "operator-tls"})
+            assert created["slug"] == "operator-tls", created
+            listed = await agent.json("list_projects")
+            assert [p["slug"] for p in listed] == ["operator-tls"], listed
+            # The key's scopes still decide, call by call.
+            refused = await agent.error("exec", {"server_id": "srv_x", "command": "id"})
+            assert "servers:exec" in refused, refused
+
+    run(scenario())
+    activity = srv.request("GET", "/v1/activity", person.token).json()["items"]
+    assert any(e["action"] == "project.created" for e in activity), activity

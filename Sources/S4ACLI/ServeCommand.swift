@@ -161,13 +161,13 @@ struct ServeCommand: AsyncParsableCommand {
                              "Store: \(plane.store.engineName)"]
                 if let ca = plane.caCertificatePath { lines.append("Trust this CA: \(ca)   (curl --cacert \(ca))") }
                 print(lines.joined(separator: "\n"))
-                fflush(stdout)
+                fflush(nil)  // every stream: `stdout` itself is a global Swift 6 will not share
             }
             // Drains in-flight requests on SIGTERM or SIGINT, then closes the store.
             var services = [ServiceGroupConfiguration.ServiceConfiguration(service: app)]
             if let http = plane.plainHTTPApplication(onRunning: { port in
                 print("Plain HTTP on \(options.httpListenHost ?? ""):\(port) answers ACME challenges and redirects to HTTPS")
-                fflush(stdout)
+                fflush(nil)  // every stream: `stdout` itself is a global Swift 6 will not share
             }) {
                 services.append(.init(service: http))
             }

@@ -12,7 +12,9 @@ import S4AContract
 public final class APIConnection: Sendable {
     public let client: Client
     public let baseURL: URL
-    let http: HTTPClient
+    /// Nil when the calls go over another transport.
+    let http: HTTPClient?
+    let closeTransport: @Sendable () async -> Void
     /// For connections the generated client does not make (the shell's WebSocket).
     let token: String?
     let tls: TLSConfiguration
@@ -33,7 +35,9 @@ public final class APIConnection: Sendable {
         // A refused certificate or connection is reported at once instead of retried until
         // the connect timeout: the CLI should say what is wrong without a 10 s wait.
         configuration.connectionPool.retryConnectionEstablishment = false
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.http = http
+        closeTransport = {}
         self.baseURL = baseURL
         client = Client(
             serverURL: baseURL, configuration: .s4a,
@@ -41,8 +45,24 @@ public final class APIConnection: Sendable {
             middlewares: token.map { [BearerMiddleware(token: $0)] } ?? [])
     }
 
+    /// A connection over another transport (the control plane's `/mcp` calls its own router in
+    /// process); `close` runs at `shutdown()`.
+    public init(baseURL: URL, token: String?, transport: any ClientTransport,
+                close: @escaping @Sendable () async -> Void = {}) {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        self.tls = tls
+        self.token = token
+        self.baseURL = baseURL
+        http = nil
+        closeTransport = close
+        client = Client(serverURL: baseURL, configuration: .s4a, transport: transport,
+                        middlewares: token.map { [BearerMiddleware(token: $0)] } ?? [])
+    }
+
     public func shutdown() async {
-        try? await http.shutdown()
+        try? await http?.shutdown()
+        await closeTransport()
     }
 
     /// Runs `body` with this connection and shuts it down afterwards, whatever happens.

@@ -6,7 +6,7 @@ import S4ADomain
 import S4AWeb
 
 /// One request as a page handler sees it.
-struct Visit: @unchecked Sendable {
+struct Visit: Sendable {
     let request: Request
     let parameters: Parameters
     /// The signed-in person (set on every page that requires one).
@@ -41,11 +41,12 @@ enum Answer: Sendable {
 }
 
 /// Route registration with the dashboard's rules: who must be signed in, CSRF on every post,
-/// errors as messages on the page the form came from. Unchecked: the router is only used
-/// while routes are added, before serving; the handlers capture nothing else of it.
-struct Pages<Context: RemoteAddressRequestContext>: @unchecked Sendable {
+/// errors as messages on the page the form came from.
+struct Pages<Context: RemoteAddressRequestContext>: Sendable {
     let dashboard: Dashboard
-    let router: Router<Context>
+    /// Unchecked: only used while routes are added, before serving; the handlers the router
+    /// keeps capture `self` for `dashboard` alone.
+    nonisolated(unsafe) let router: Router<Context>
     var services: Dashboard.Services { dashboard.services }
 
     static var formLimit: Int { 256 << 10 }

@@ -2,11 +2,10 @@ import Foundation
 import MCP
 
 /// MCP over Streamable HTTP for `s4a serve`'s `/mcp`, stateless (one JSON answer per POST, no
-/// session): each request's `Authorization: Bearer` key is the key its tool calls use, so
+/// session): each request comes with the access its tool calls use (the caller's own key), so
 /// callers share nothing but this endpoint. Framework-free: the control plane adapts its
 /// requests and answers.
 public struct AgentMCPHTTPEndpoint: Sendable {
-    let access: BearerAPIAccess
     let validators: [any HTTPRequestValidator]
 
     public struct Answer: Sendable {
@@ -15,8 +14,8 @@ public struct AgentMCPHTTPEndpoint: Sendable {
         public var body: Data?
     }
 
-    /// `apiURL`: where the tool calls go (the control plane itself), trusting `caCertificatePath`.
-    public init(apiURL: URL, caCertificatePath: String?) {
+    /// `apiURL`: the control plane's own address, the only host and origin taken.
+    public init(apiURL: URL) {
         // DNS rebinding protection: the API's own host names only, and no browser Origin but
         // the platform's own (the bearer key is required anyway; cookies are not taken).
         let host = apiURL.host ?? "localhost"
@@ -29,12 +28,13 @@ public struct AgentMCPHTTPEndpoint: Sendable {
             ContentTypeValidator(),
             ProtocolVersionValidator(),
         ]
-        access = BearerAPIAccess(baseURL: apiURL, caCertificatePath: caCertificatePath)
     }
 
     /// One request, answered by a server of its own (stateless: nothing is kept between
-    /// requests, so callers with different keys share nothing). `headers`: names in any case.
-    public func handle(method: String, path: String, headers: [String: String], body: Data?) async -> Answer {
+    /// requests, so callers with different keys share nothing). `headers`: names in any case;
+    /// `access`: the caller's, for its tool calls.
+    public func handle(method: String, path: String, headers: [String: String], body: Data?,
+                       access: any APIAccess) async -> Answer {
         let transport = StatelessHTTPServerTransport(validationPipeline: StandardValidationPipeline(validators: validators))
         let server = await AgentMCPServer.make(access: access, mask: SecretMask(remembers: false))
         do {

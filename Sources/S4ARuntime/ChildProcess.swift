@@ -109,7 +109,7 @@ enum ChildProcess {
                 group.leave()
             }
         }
-        func read(_ fd: Int32, into keyPath: ReferenceWritableKeyPath<Collected, [UInt8]>, as kind: OutputStreamKind) {
+        func read(_ fd: Int32, as kind: OutputStreamKind) {
             group.enter()
             DispatchQueue.global().async {
                 var buffer = [UInt8](repeating: 0, count: 65536)
@@ -122,9 +122,9 @@ enum ChildProcess {
                         continue
                     }
                     let kept: [UInt8] = state.lock.withLock {
-                        let room = outputLimit - state[keyPath: keyPath].count
+                        let room = outputLimit - (kind == .stdout ? state.stdout : state.stderr).count
                         let piece = room > 0 ? Array(buffer[0..<min(room, count)]) : []
-                        state[keyPath: keyPath] += piece
+                        if kind == .stdout { state.stdout += piece } else { state.stderr += piece }
                         if count > room { state.truncated = true }
                         return piece
                     }
@@ -137,8 +137,8 @@ enum ChildProcess {
         // SIGPIPE is ignored in this process, so a child that stops reading only fails the write.
         write(stdin, to: input.write)
         if let extra, let fd3 { write(fd3, to: extra.write) }
-        read(out.read, into: \.stdout, as: .stdout)
-        read(err.read, into: \.stderr, as: .stderr)
+        read(out.read, as: .stdout)
+        read(err.read, as: .stderr)
 
         var timer: DispatchWorkItem?
         if let timeout {

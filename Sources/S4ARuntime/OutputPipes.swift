@@ -113,6 +113,8 @@ final class OutputPipes: @unchecked Sendable {
                 log.append(stream, Array(buffer[..<count]))
                 reads += 1
                 if reads == 16 {
+                    // Dispatch sources are thread-safe; the corelibs just do not say Sendable.
+                    nonisolated(unsafe) let source = source
                     Self.queue.async { [self] in readAvailable(fd, stream, source) }
                     return
                 }

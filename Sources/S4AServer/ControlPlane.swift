@@ -44,7 +44,7 @@ public final class ControlPlane: Sendable {
     public let challenges = HTTP01Challenges()
     /// The ACME client, when `--acme-directory` is set.
     let acme: ACMEClient?
-    /// `/mcp`: the MCP server over Streamable HTTP, calling this API with each caller's key.
+    /// `/mcp`: the MCP server over Streamable HTTP, calling this API in process with each caller's key.
     let mcp: AgentMCPHTTPEndpoint
     /// The pages for people, under `/`.
     let dashboard: Dashboard
@@ -75,9 +75,7 @@ public final class ControlPlane: Sendable {
             acme = nil
         }
         document = try ContractDocument.load()
-        mcp = AgentMCPHTTPEndpoint(
-            apiURL: URL(string: options.apiURL)!,
-            caCertificatePath: options.tlsCertificatePath == nil ? LocalCA(directory: options.tlsDirectory).caCertificatePath : nil)
+        mcp = AgentMCPHTTPEndpoint(apiURL: URL(string: options.apiURL)!)
         let object = try JSONDecoder().decode(OpenAPIObjectContainer.self, from: document.json)
         self.runtime = try runtime ?? RuncRuntime(directory: URL(fileURLWithPath: options.dataDirectory).appendingPathComponent("runtime"),
                                                   logger: logger)
@@ -124,19 +122,20 @@ public final class ControlPlane: Sendable {
     /// `/mcp`: MCP over Streamable HTTP, beside the contract's routes (MCP is its own
     /// JSON-RPC protocol, described by its tools, not by the OpenAPI document), behind the
     /// same metrics, problem and body-limit middleware.
-    public func mcpRouter() -> Router<S4ARequestContext> {
+    public func mcpRouter() throws -> Router<S4ARequestContext> {
         let router = Router(context: S4ARequestContext.self)
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: options.maxBodyBytes, maxUploadBytes: options.maxBodyBytes))
-        MCPRoute(endpoint: mcp, authenticator: services.authenticator, maxBodyBytes: options.maxBodyBytes)
+        MCPRoute(endpoint: mcp, authenticator: services.authenticator, api: try self.router().buildResponder(),
+                 apiURL: URL(string: options.apiURL)!, maxBodyBytes: options.maxBodyBytes)
             .add(to: router)
         return router
     }
 
     /// The listener's front: project URLs to their apps, everything else to the API router.
     public func ingress() throws -> IngressBuilder {
-        IngressBuilder(router: try router(), mcpRouter: mcpRouter(), dashboardRouter: dashboard.router(),
+        IngressBuilder(router: try router(), mcpRouter: try mcpRouter(), dashboardRouter: dashboard.router(),
                        appsDomain: options.appsDomain, ingress: services.ingress, previews: services.previews,
                        apiURL: options.apiURL, pool: appConnections, runtime: runtime, logger: logger)
     }

@@ -3,25 +3,29 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import S4AAPI
+import S4AClient
 import S4ADomain
 import S4AMCP
 
 /// `/mcp`: the agents' MCP server over Streamable HTTP (stateless), for clients that speak
 /// HTTP instead of starting `s4a mcp`. A bearer API key (or session token) is required and
-/// must be valid; each tool call then goes through the API with that same key, so its
-/// scopes, project restriction and ceilings apply as on every other route.
+/// must be valid; each tool call then goes through the API's own router, in process, with that
+/// same key, so its scopes, project restriction and ceilings apply as on every other route.
 struct MCPRoute {
     let endpoint: AgentMCPHTTPEndpoint
     let authenticator: Authenticator
+    /// The API's routes and middleware, which the tool calls go through.
+    let api: RouterResponder<S4ARequestContext>
+    let apiURL: URL
     let maxBodyBytes: Int
 
     func add(to router: Router<S4ARequestContext>) {
         for method in [HTTPRequest.Method.post, .get, .delete] {
-            router.on("/mcp", method: method) { request, _ in try await handle(request) }
+            router.on("/mcp", method: method) { request, context in try await handle(request, context: context) }
         }
     }
 
-    func handle(_ request: Request) async throws -> Response {
+    func handle(_ request: Request, context: S4ARequestContext) async throws -> Response {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             throw DomainError.unauthenticated
         }
@@ -34,8 +38,13 @@ struct MCPRoute {
             let name = field.name.canonicalName
             headers[name] = headers[name].map { "\($0), \(field.value)" } ?? field.value
         }
+        let transport = InProcessTransport(responder: api, channel: context.channel, logger: context.logger,
+                                           maxBodyBytes: maxBodyBytes)
+        let connection = APIConnection(baseURL: apiURL, token: token, transport: transport, close: { transport.close() })
         let answer = await endpoint.handle(method: request.method.rawValue, path: request.uri.path, headers: headers,
-                                           body: body.readableBytes > 0 ? Data(body.readableBytesView) : nil)
+                                           body: body.readableBytes > 0 ? Data(body.readableBytesView) : nil,
+                                           access: FixedAPIAccess(connection: connection))
+        await connection.shutdown()
         var fields = HTTPFields()
         for (name, value) in answer.headers {
             if let name = HTTPField.Name(name) { fields[name] = value }

@@ -5,6 +5,7 @@ import Logging
 import NIOSSL
 @testable import S4AACME
 import SwiftASN1
+import S4ATestSupport
 import Testing
 import X509
 
@@ -12,7 +13,7 @@ import X509
 /// resolves names through pebble-challtestsrv (every A query answers 127.0.0.1) and fetches
 /// the HTTP-01 key authorization from the test's challenge server; PEBBLE_VA_ALWAYS_VALID
 /// is never set.
-@Suite("ACME client against pebble", .serialized)
+@Suite("ACME client against pebble", .serialized, .tags(.pebble), .needs(.pebble))
 struct ACMEClientTests {
     let logger = Logger(label: "s4a.acme.test")
 

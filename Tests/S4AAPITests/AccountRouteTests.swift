@@ -1,9 +1,10 @@
 import Foundation
 import HTTPTypes
 import S4AServer
+import S4ATestSupport
 import Testing
 
-@Suite struct AccountRouteTests {
+@Suite(.tags(.runc), .needs(.runc)) struct AccountRouteTests {
     @Test func signUpSignInAndOut() async throws {
         try await TestPlane.make().withClient { client in
             let token = try await client.signUp("ada@example.com")

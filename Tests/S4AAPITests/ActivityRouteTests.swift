@@ -1,9 +1,10 @@
 import Foundation
 import S4ADomain
 import S4AServer
+import S4ATestSupport
 import Testing
 
-@Suite struct ActivityRouteTests {
+@Suite(.tags(.runc), .needs(.runc)) struct ActivityRouteTests {
     /// Each mutation leaves exactly one event, naming who did it.
     @Test func everyMutationLeavesOneEventWithItsActor() async throws {
         let test = try await TestPlane.make()

@@ -4,9 +4,10 @@ import Hummingbird
 @testable import S4AAPI
 import S4AContract
 @testable import S4AServer
+import S4ATestSupport
 import Testing
 
-@Suite struct ContractTests {
+@Suite(.tags(.runc), .needs(.runc)) struct ContractTests {
     /// Every route the server answers is in the document, and every documented operation is routed.
     @Test func routesMatchTheDocument() async throws {
         let test = try await TestPlane.make()

@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import S4AServer
+import S4ATestSupport
 import Testing
 
 extension TestClientProtocol {
@@ -21,7 +22,7 @@ func encoded(_ path: String) -> String {
     path.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~")))!
 }
 
-@Suite(.serialized) struct FileRouteTests {
+@Suite(.serialized, .tags(.runc), .needs(.runc)) struct FileRouteTests {
     @Test func writeReadListDeleteAndArchives() async throws {
         let test = try await TestPlane.make()
         try await test.withClient { client in

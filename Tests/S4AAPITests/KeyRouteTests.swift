@@ -1,8 +1,9 @@
 import Foundation
 import S4AServer
+import S4ATestSupport
 import Testing
 
-@Suite struct KeyRouteTests {
+@Suite(.tags(.runc), .needs(.runc)) struct KeyRouteTests {
     @Test func tokenIsShownOnceAndNeverListed() async throws {
         try await TestPlane.make().withClient { client in
             let session = try await client.signUp()

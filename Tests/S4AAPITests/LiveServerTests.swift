@@ -3,13 +3,14 @@ import S4AServer
 import S4AClient
 import OpenAPIRuntime
 import S4AContract
+import S4ATestSupport
 import Testing
 import AsyncHTTPClient
 import NIOCore
 import NIOSSL
 
 /// Through the real TLS listener with the generated client, as the CLI talks to the server.
-@Suite struct LiveServerTests {
+@Suite(.tags(.runc), .needs(.runc)) struct LiveServerTests {
     @Test func generatedClientDrivesTheAPIOverTLS() async throws {
         let test = try await TestPlane.make()
         try await LiveServer.run(test) { server in
@@ -71,7 +72,7 @@ import NIOSSL
     }
 }
 
-@Suite struct StreamingExecTests {
+@Suite(.tags(.runc), .needs(.runc)) struct StreamingExecTests {
     /// With `Accept: text/event-stream` the first line arrives while the command still runs.
     @Test func execStreamsOutputAsItIsProduced() async throws {
         let test = try await TestPlane.make()
@@ -133,7 +134,7 @@ import NIOSSL
     }
 }
 
-@Suite struct FollowLogsTests {
+@Suite(.tags(.runc), .needs(.runc)) struct FollowLogsTests {
     /// `follow=true` streams new lines as they are written, read with the generated client
     /// and OpenAPIRuntime's event-stream decoder (as `s4a logs -f` reads them).
     @Test func followStreamsNewLinesAsTheyAreWritten() async throws {

@@ -2,10 +2,11 @@ import Foundation
 import HummingbirdTesting
 import S4ADomain
 import S4AServer
+import S4ATestSupport
 import Testing
 
 /// Background commands and the server's logs, through the routes, on real runc.
-@Suite(.serialized) struct LogRouteTests {
+@Suite(.serialized, .tags(.runc), .needs(.runc)) struct LogRouteTests {
     func waitForRun(_ client: any TestClientProtocol, _ token: String, _ server: String, _ run: String) async throws -> Answer {
         for _ in 0..<200 {
             let answer = try await client.call(.get, "/v1/servers/\(server)/runs/\(run)", token: token)

@@ -1,8 +1,9 @@
 import Foundation
 import S4AServer
+import S4ATestSupport
 import Testing
 
-@Suite struct ProjectRouteTests {
+@Suite(.tags(.runc), .needs(.runc)) struct ProjectRouteTests {
     @Test func newProjectsArePrivateWithAStableURL() async throws {
         try await TestPlane.make { $0.appsDomain = "apps.test"; $0.listenPort = 443 }.withClient { client in
             let session = try await client.signUp()

@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdTesting
 import S4ADomain
 import S4AServer
+import S4ATestSupport
 import Testing
 
 extension TestClientProtocol {
@@ -18,7 +19,7 @@ extension TestClientProtocol {
     }
 }
 
-@Suite(.serialized) struct ServerRouteTests {
+@Suite(.serialized, .tags(.runc), .needs(.runc)) struct ServerRouteTests {
     @Test func createExecStopStartDelete() async throws {
         let test = try await TestPlane.make()
         try await test.withClient { client in

@@ -6,10 +6,11 @@ import NIOSSL
 import S4AClient
 import S4AContract
 import S4AServer
+import S4ATestSupport
 import Testing
 
 /// The shell's WebSocket through the real TLS listener, with the client `s4a shell` uses.
-@Suite struct ShellRouteTests {
+@Suite(.tags(.runc), .needs(.runc)) struct ShellRouteTests {
     /// Collects output; `waitFor` polls it.
     final class Screen: @unchecked Sendable {
         private let lock = NSLock()

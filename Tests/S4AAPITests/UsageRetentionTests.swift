@@ -1,10 +1,11 @@
 import Foundation
 import S4ADomain
+import S4ATestSupport
 import Testing
 
 /// Retention with the plane's clock moved a month on: samples and log lines go, anonymous
 /// daily totals stay, and the money (ledger) and the activity are untouched.
-@Suite(.serialized) struct UsageRetentionTests {
+@Suite(.serialized, .tags(.runc), .needs(.runc)) struct UsageRetentionTests {
     @Test func aMonthLaterSamplesAndLogsBecomeAnonymousDailyTotals() async throws {
         let test = try await TestPlane.make()
         let usage = UsageService(env: test.plane.environment, runtime: test.plane.runtime, card: .standard)

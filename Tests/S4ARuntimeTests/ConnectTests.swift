@@ -1,6 +1,7 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 
 /// The runtime's connect call: the host reaches a server's port on the server's own loopback,
 /// though the server has no address the host could route to.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct ConnectTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct ConnectTests {
     /// Sends `request` on `fd` and reads until the peer closes.
     func exchange(_ fd: Int32, _ request: String) -> String {
         var bytes = Array(request.utf8)

@@ -1,10 +1,11 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 
 /// The file-based status agrees with `runc state` in every state a container passes through.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct ContainerStateTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct ContainerStateTests {
     func runcSays(_ fixture: RuntimeFixture, _ id: String) async throws -> String? {
         let output = try await ChildProcess.run([fixture.runtime.runc, "--root", fixture.runtime.layout.runcRoot, "state", id])
         guard output.exitCode == 0,

@@ -1,6 +1,7 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 
 /// `network: egress` against a network namespace standing in for the internet, with listeners
 /// on the host that no server may reach.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct EgressTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct EgressTests {
     @Test func anEgressServerReachesTheInternetAndNothingOfTheHost() async throws {
         try await InternetStandIn.with { internet in
             try await RuntimeFixture.run { fixture in

@@ -1,9 +1,10 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct ExecTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct ExecTests {
     @Test func outputExitCodeStdinCwdAndEnv() async throws {
         try await RuntimeFixture.run { fixture in
             try await fixture.withServer { spec in
@@ -96,7 +97,7 @@ import Testing
 }
 
 /// Opt-in (it downloads Debian): S4A_TEST_DEBIAN_TEMPLATE=1 swift test --filter DebianTemplateTests
-@Suite(.enabled(if: runtimeAvailable && ProcessInfo.processInfo.environment["S4A_TEST_DEBIAN_TEMPLATE"] == "1"))
+@Suite(.enabled(if: runtimeAvailable && ProcessInfo.processInfo.environment["S4A_TEST_DEBIAN_TEMPLATE"] == "1"), .tags(.runc), .needs(.runc))
 struct DebianTemplateTests {
     @Test func aDebianServerRunsOnItsOwnUsr() async throws {
         try await RuntimeFixture.run { fixture in

@@ -1,10 +1,11 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 
 /// What a server sees of the host's kernel names no other server and no host directory.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct HostViewTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct HostViewTests {
     /// Everything /sys and /proc show of block devices, filesystems and mounts.
     static let survey = """
         for d in /sys/block/* /sys/class/block/*; do cat "$d/loop/backing_file" "$d/stat"; done 2>/dev/null

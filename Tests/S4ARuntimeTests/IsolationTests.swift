@@ -1,13 +1,14 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Attacks from inside server A, with server B running beside it.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct IsolationTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct IsolationTests {
     @Test func aServerCannotReachItsNeighbourOrTheHost() async throws {
         try await RuntimeFixture.run { fixture in
             let host = try HostListener()

@@ -1,6 +1,7 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 
 /// The lease is enforced next to the server: past its deadline the watchdog kills the
 /// server's processes, with no help from the control plane.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct LeaseWatchdogTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct LeaseWatchdogTests {
     func waitUntilStopped(_ fixture: RuntimeFixture, _ id: String, within seconds: Double) async throws -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {

@@ -1,10 +1,11 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 
 /// What a server's runs print costs the host at most the server's log quota, however many runs.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct LogQuotaTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct LogQuotaTests {
     @Test func backgroundRunsFloodingTheirLogsStayUnderTheServersQuota() async throws {
         try await RuntimeFixture.run { fixture in
             try await fixture.withServer(fixture.spec(diskMB: 64)) { spec in

@@ -1,11 +1,12 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 
 /// The seccomp filter is an allow-list: what it does not name fails inside a server, though the
 /// host's kernel answers it.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct SeccompTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct SeccompTests {
     /// Each call: its name, number (x86_64) and arguments; prints "name result errno".
     static let probe = """
         import ctypes

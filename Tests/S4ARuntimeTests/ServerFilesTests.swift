@@ -1,6 +1,7 @@
 import Foundation
 @testable import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 
 /// The host reads and writes a server's files itself, through the server's root: the server's
 /// programs never run for it, links and archives only ever reach the server's own files.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct ServerFilesTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct ServerFilesTests {
     /// Runs `script` with the host's dash (from the read-only /usr), not the server's /bin/sh.
     func dash(_ fixture: RuntimeFixture, _ id: String, _ script: String) async throws -> ExecResult {
         try await fixture.runtime.exec(id, ExecRequest(argv: ["/usr/bin/dash", "-c", script], cwd: "/"))

@@ -1,10 +1,11 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 
 /// Shells on a real pseudo-terminal inside a server (runc's console socket).
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct ShellTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct ShellTests {
     /// Collects a shell's output until `text` appears (or 10 s pass).
     final class Screen: @unchecked Sendable {
         private let lock = NSLock()

@@ -1,11 +1,12 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 
 /// Long-running processes under the per-server supervisor: their logs, exit status, restart
 /// policy, and their end when the server stops. The supervisor is the real `s4a supervise`.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct SupervisorTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct SupervisorTests {
     func waitForExit(_ fixture: RuntimeFixture, _ id: String, _ name: String) async throws -> ProcessStatus {
         for _ in 0..<300 {
             if let status = try await fixture.runtime.processStatus(id, name: name), status.state == .exited { return status }

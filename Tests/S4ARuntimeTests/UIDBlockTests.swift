@@ -1,6 +1,7 @@
 import Foundation
 import S4ADomain
 @testable import S4ARuntime
+import S4ATestSupport
 import Testing
 
 /// Host uid blocks belong to the host: no two servers on it share one, whichever runtime (and
@@ -75,7 +76,7 @@ import Testing
 }
 
 /// Two runtimes (two data directories, so two databases) on one host.
-@Suite(.serialized, .enabled(if: runtimeAvailable)) struct UIDBlockRuntimeTests {
+@Suite(.serialized, .enabled(if: runtimeAvailable), .tags(.runc), .needs(.runc)) struct UIDBlockRuntimeTests {
     @Test func twoRuntimesOnOneHostNeverShareAUIDBlock() async throws {
         let registry = FileManager.default.temporaryDirectory.appendingPathComponent("s4a-uid-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: registry) }

@@ -2,13 +2,14 @@ import Foundation
 @testable import S4ADomain
 import S4AStore
 import SQLKit
+import S4ATestSupport
 import Testing
 
 /// An account's deletion on both engines: after `deleteAccountRows` no column of any table
 /// (every table the schema has, found at run time, so a later one is covered too) holds the
 /// account's id, email, or an id of its projects, servers, keys, sessions or runs; another
 /// account's rows stay.
-@Suite struct AccountDeletionStoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct AccountDeletionStoreTests {
     /// One row of everything an account can own.
     func populate(_ store: SQLStore) async throws -> (Account, [String]) {
         let account = try await makeAccount(store)

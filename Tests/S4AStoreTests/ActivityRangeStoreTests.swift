@@ -1,10 +1,11 @@
 import Foundation
 import S4ADomain
 import S4AStore
+import S4ATestSupport
 import Testing
 
 /// The in-order activity reads the export and the log drains use, on both engines.
-@Suite struct ActivityRangeStoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct ActivityRangeStoreTests {
     @Test(arguments: Engine.allCases)
     func activityInRangeReadsInChainOrder(engine: Engine) async throws {
         try await engine.withStore { store in

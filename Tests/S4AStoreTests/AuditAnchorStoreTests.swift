@@ -1,13 +1,14 @@
 import Foundation
 import S4ADomain
 import S4AStore
+import S4ATestSupport
 import Testing
 
 /// The anchored audit trail against someone who can rewrite the database but holds neither the
 /// master key nor the checkpoint file: truncation, deletion of a whole chain, a rewrite with
 /// the plain chain recomputed, and one with forged MACs too, are each caught with their reason,
 /// on both engines.
-@Suite struct AuditAnchorStoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct AuditAnchorStoreTests {
     struct Setup {
         let store: SQLStore
         let account: Account

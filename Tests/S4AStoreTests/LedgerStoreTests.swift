@@ -1,11 +1,12 @@
 import Foundation
 @testable import S4ADomain
 import S4AStore
+import S4ATestSupport
 import Testing
 
 /// Leases and the ledger on both engines: balances sum exactly, and a lease settles once
 /// however many settle it at the same time.
-@Suite struct LedgerStoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct LedgerStoreTests {
     @Test(arguments: Engine.allCases)
     func aLeaseReservesThenSettlesExactlyOnce(engine: Engine) async throws {
         try await engine.withStore { store in
@@ -49,7 +50,7 @@ import Testing
 
 /// Egress is charged at settlement from the bytes counted since the lease began, and never
 /// past the cap however much was sent.
-@Suite struct EgressChargeTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct EgressChargeTests {
     @Test(arguments: Engine.allCases)
     func egressIsChargedButNeverPastTheCap(engine: Engine) async throws {
         try await engine.withStore { store in
@@ -67,7 +68,7 @@ import Testing
             let first = lease(1 << 20, at: start)
             try await store.write { tx in try await tx.insert(first) }
             // 256 MiB sent: 250 µ$ (a quarter GiB at 1000 µ$).
-            let balance = try await store.write { [server] tx in
+            let balance = try await store.write { [server, settings] tx in
                 try await tx.lockAccount(id: account.id)
                 return try await BudgetService.settleOpenLeases(tx, server, at: start.addingTimeInterval(5), settings: settings,
                                                                  egressCounter: (1 << 20) + (256 << 20))
@@ -76,14 +77,14 @@ import Testing
             // Then 10 GiB in one lease: only what the cap leaves is charged.
             let second = lease(0, at: start.addingTimeInterval(5))
             try await store.write { tx in try await tx.insert(second) }
-            let capped = try await store.write { [server] tx in
+            let capped = try await store.write { [server, settings] tx in
                 try await tx.lockAccount(id: account.id)
                 return try await BudgetService.settleOpenLeases(tx, server, at: start.addingTimeInterval(10), settings: settings,
                                                                  egressCounter: 10 << 30)
             }
             #expect(capped.charged == server.budget)
             #expect(capped.available(under: server.budget) == MicroDollars(0))
-            let total = try await store.read { tx in try await tx.ledgerBalance(serverID: server.id) }
+            let total = try await store.read { [server] tx in try await tx.ledgerBalance(serverID: server.id) }
             #expect(total == capped)
         }
     }

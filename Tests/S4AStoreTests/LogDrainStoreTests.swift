@@ -1,10 +1,11 @@
 import Foundation
 import S4ADomain
 import S4AStore
+import S4ATestSupport
 import Testing
 
 /// Log drains on both engines.
-@Suite struct LogDrainStoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct LogDrainStoreTests {
     @Test(arguments: Engine.allCases)
     func drainsRoundTripSaveProgressAndGoWithTheirProject(engine: Engine) async throws {
         try await engine.withStore { store in

@@ -1,11 +1,12 @@
 import Foundation
 import S4ADomain
 import S4AStore
+import S4ATestSupport
 import Testing
 
 /// What runs printed is kept within a bound per server, on both engines: the newest runs keep
 /// their output, older ones lose it and say so; other servers' runs are untouched.
-@Suite struct RunOutputStoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct RunOutputStoreTests {
     func run(_ server: Server, at seconds: Int, output: String) -> Run {
         Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: Run.exec, command: "x",
             state: .exited, exitCode: 0, stdout: output, stderr: "", truncated: false,

@@ -1,9 +1,10 @@
 import Foundation
 import S4ADomain
 import S4AStore
+import S4ATestSupport
 import Testing
 
-@Suite struct StoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct StoreTests {
     @Test(arguments: Engine.allCases)
     func migrationsAreIdempotent(engine: Engine) async throws {
         try await engine.withStore { _ in }

@@ -1,11 +1,12 @@
 import Foundation
 import S4ADomain
 import S4AStore
+import S4ATestSupport
 import Testing
 
 /// Usage samples on both engines: reduced per bucket in SQL, counters turned into amounts
 /// (a restart's reset included), and retired into anonymous days exactly once.
-@Suite struct UsageStoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct UsageStoreTests {
     @Test(arguments: Engine.allCases)
     func bucketsAndRetirement(engine: Engine) async throws {
         try await engine.withStore { store in
@@ -22,7 +23,7 @@ import Testing
                                            networkReceivedBytes: Int64(i) * 10, networkSentBytes: 0,
                                            charged: MicroDollars(Int64(i) * 16)))
             }
-            try await store.write { tx in try await tx.insert(samples) }
+            try await store.write { [samples] tx in try await tx.insert(samples) }
             let points = try await store.read { tx in
                 try await tx.usagePoints(serverID: server.id, since: day, until: day.addingTimeInterval(60), step: 30)
             }

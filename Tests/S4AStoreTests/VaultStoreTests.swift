@@ -1,11 +1,12 @@
 import Foundation
 import S4ADomain
 import S4AStore
+import S4ATestSupport
 import Testing
 
 /// The vault's rows on both engines: one secret per address (the version counts its sets),
 /// the scopes kept apart, wrapped keys and the master key's fingerprint.
-@Suite struct VaultStoreTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct VaultStoreTests {
     @Test(arguments: Engine.allCases)
     func secretsUpsertByAddressAndKeysRoundTrip(engine: Engine) async throws {
         try await engine.withStore { store in
@@ -62,7 +63,7 @@ import Testing
     }
 }
 
-@Suite struct MasterKeyRotationTests {
+@Suite(.tags(.postgres), .needs(.postgres)) struct MasterKeyRotationTests {
     /// Rotation re-wraps every data key in one transaction: the new key opens them, the old
     /// one no longer does. SQLite only: rotation touches every project of a database, and the
     /// PostgreSQL one is shared by concurrent tests (the SQL it runs is covered above on both).

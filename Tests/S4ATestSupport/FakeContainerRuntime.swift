@@ -19,6 +19,10 @@ public final class FakeContainerRuntime: ContainerRuntime, @unchecked Sendable {
     private let lock = NSLock()
     private var servers: [String: Server] = [:]
     private var failing: Set<Operation> = []
+    private var hanging: Set<Operation> = []
+    private var waiting: Set<Operation> = []
+    /// Every process request, per server, as the runtime received it (environment included).
+    private var spawned: [String: [ProcessRequest]] = [:]
     /// What `status` says regardless of the truth (a runtime that lies), per server.
     private var statusOverride: [String: ContainerStatus?] = [:]
     public private(set) var calls: [String] = []
@@ -29,7 +33,15 @@ public final class FakeContainerRuntime: ContainerRuntime, @unchecked Sendable {
     // MARK: What a test does
 
     public func fail(_ operation: Operation) { lock.withLock { _ = failing.insert(operation) } }
-    public func heal(_ operation: Operation) { lock.withLock { _ = failing.remove(operation) } }
+    /// The operation waits (does not return) until `heal`ed: a runtime that hangs.
+    public func hang(_ operation: Operation) { lock.withLock { _ = hanging.insert(operation) } }
+    public func heal(_ operation: Operation) {
+        lock.withLock {
+            failing.remove(operation)
+            hanging.remove(operation)
+        }
+    }
+    public func processRequests(_ id: String) -> [ProcessRequest] { lock.withLock { spawned[id] ?? [] } }
     public func server(_ id: String) -> Server? { lock.withLock { servers[id] } }
     public func lieAboutStatus(_ id: String, _ status: ContainerStatus?) { lock.withLock { statusOverride[id] = .some(status) } }
 
@@ -75,6 +87,19 @@ public final class FakeContainerRuntime: ContainerRuntime, @unchecked Sendable {
         }
     }
 
+    /// Waits while `operation` is made to hang.
+    private func gate(_ operation: Operation) async {
+        guard lock.withLock({ hanging.contains(operation) }) else { return }
+        lock.withLock { _ = waiting.insert(operation) }
+        while lock.withLock({ hanging.contains(operation) }) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        lock.withLock { _ = waiting.remove(operation) }
+    }
+
+    /// Whether a call is held by `hang(operation)` right now.
+    public func isWaiting(_ operation: Operation) -> Bool { lock.withLock { waiting.contains(operation) } }
+
     private func requireRunning(_ id: String) throws {
         guard lock.withLock({ servers[id]?.running == true }) else { throw FakeRuntimeError.notRunning }
     }
@@ -87,6 +112,7 @@ public final class FakeContainerRuntime: ContainerRuntime, @unchecked Sendable {
     }
 
     public func start(_ spec: ContainerSpec) async throws {
+        await gate(.start)
         try record("start \(spec.id)", .start)
         lock.withLock {
             var server = servers[spec.id] ?? Server()
@@ -117,7 +143,10 @@ public final class FakeContainerRuntime: ContainerRuntime, @unchecked Sendable {
     public func spawn(_ id: String, _ request: ProcessRequest) async throws {
         try record("spawn \(id) \(request.name)", .spawn)
         try requireRunning(id)
-        lock.withLock { servers[id]?.processes[request.name] = ProcessStatus(state: .running, startedAt: now()) }
+        lock.withLock {
+            spawned[id, default: []].append(request)
+            servers[id]?.processes[request.name] = ProcessStatus(state: .running, startedAt: now())
+        }
     }
 
     public func probe(_ id: String, port: Int, path: String?, timeout: Duration) async -> ProbeOutcome {
@@ -156,6 +185,7 @@ public final class FakeContainerRuntime: ContainerRuntime, @unchecked Sendable {
     }
 
     public func stop(_ id: String) async throws {
+        await gate(.stop)
         try record("stop \(id)", .stop)
         lock.withLock {
             servers[id]?.running = false

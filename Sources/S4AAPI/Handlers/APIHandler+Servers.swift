@@ -99,20 +99,19 @@ extension APIHandler {
         }
         // Streaming: the checks above have passed; the command runs to its end (and is
         // recorded) even if the client goes away.
-        let (events, continuation) = AsyncStream.makeStream(of: [UInt8].self)
+        let (events, continuation) = AsyncStream.makeStream(of: ServerSentEvent.self)
         Task {
             do {
                 let run = try await execute { stream, bytes in
-                    continuation.yield(EventStreamFrame.encode(event: stream.rawValue, json: String(decoding: bytes, as: UTF8.self)))
+                    continuation.yield(EventStream.event(stream.rawValue, String(decoding: bytes, as: UTF8.self)))
                 }
-                continuation.yield(EventStreamFrame.encode(event: "exit", object: Self.result(run)))
+                continuation.yield(EventStream.event("exit", Self.result(run)))
             } catch {
-                let problem = ProblemResponse(error)
-                continuation.yield(EventStreamFrame.encode(event: "error", object: problem.body))
+                continuation.yield(EventStream.event("error", ProblemResponse(error).body))
             }
             continuation.finish()
         }
-        return .ok(.init(body: .textEventStream(HTTPBody(events, length: .unknown, iterationBehavior: .single))))
+        return .ok(.init(body: .textEventStream(EventStream.body(events))))
     }
 
     static func result(_ run: Run) -> Components.Schemas.ExecResult {
@@ -161,8 +160,8 @@ extension APIHandler {
         guard query.until == nil else { throw DomainError.invalid("until", "does not go with follow") }
         let lines = try await servers.followLogs(principal, id: input.path.serverId, query: query)
         // A graceful shutdown ends the stream (else SIGTERM would wait for every follower to leave).
-        let frames = lines.map { EventStreamFrame.encode(event: "line", object: Self.contract($0)) }.cancelOnGracefulShutdown()
-        return .ok(.init(body: .textEventStream(HTTPBody(frames, length: .unknown, iterationBehavior: .single))))
+        let events = lines.map { EventStream.event("line", Self.contract($0)) }.cancelOnGracefulShutdown()
+        return .ok(.init(body: .textEventStream(EventStream.body(events))))
     }
 
     static func contract(_ line: LogLine) -> Components.Schemas.LogLine {

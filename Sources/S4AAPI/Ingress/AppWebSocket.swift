@@ -15,7 +15,7 @@ import S4ADomain
 /// connection in the server's namespace); only if the app accepts is the client upgraded,
 /// and then frames are relayed both ways until either side closes. Anything else falls
 /// through to the HTTP ingress (and so to the same 404 for a URL that serves nothing).
-public struct AppWebSocketRoute {
+public struct AppWebSocketRoute: Sendable {
     let appsDomain: String
     let ingress: IngressService
     let previews: PreviewGrants

@@ -7,7 +7,7 @@ public struct S4ARequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
     /// The client's connection (the ingress closes it when a stream is cancelled).
-    let channel: any Channel
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

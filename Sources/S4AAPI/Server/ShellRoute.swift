@@ -12,7 +12,7 @@ import S4AWeb
 /// from the server before it closes. A request that may not upgrade (no or bad credentials,
 /// missing scope, server not running, cross-site cookie) is not upgraded: it falls through to
 /// the contract's HTTP route, which answers with the problem.
-public struct ShellRoute {
+public struct ShellRoute: Sendable {
     let servers: ServerService
     let authenticator: Authenticator
     let origins: OriginPolicy

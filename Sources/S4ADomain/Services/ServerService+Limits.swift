@@ -97,7 +97,7 @@ extension ServerService {
             let previous = account.spendingLimit
             account.spendingLimit = limit
             try await tx.setSpendingLimit(accountID: account.id, limit: limit)
-            for server in running { try await budgets?.replan(tx, server) }
+            for server in running { try await budgets.replan(tx, server) }
             try await tx.append(
                 ActivityRecord(action: Action.accountSpendingLimitChanged, actor: principal.actor,
                                target: Target(type: "account", id: account.id),

@@ -16,7 +16,6 @@ extension ServerService {
     /// `failed`, with the reason, charging it only to the moment it was found dead.
     @discardableResult
     public func enforceBudgets(roundMilliseconds: Int64 = 1000) async throws -> MeteringRound {
-        guard let budgets else { return MeteringRound() }
         // One read for the round, one write for all renewals: per-server reads and commits
         // did not keep up with 150 servers on two cores.
         let (running, terms) = try await env.store.read { tx in

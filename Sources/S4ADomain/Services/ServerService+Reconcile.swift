@@ -13,10 +13,10 @@ extension ServerService {
                 continue
             }
             // Stopped by its watchdog while the control plane was away: a lease ran out.
-            if let budgets, server.state == .running, try await endIfLeaseRanOut(server, budgets) { continue }
+            if server.state == .running, try await endIfLeaseRanOut(server, budgets) { continue }
             failed += 1
             try? await runtime.stop(server.id)
-            try? await budgets?.settle(server)
+            try? await budgets.settle(server)
             var broken = server
             broken.lastError = server.state == .creating ? "interrupted while being created" : "its container vanished"
             _ = try await transition(broken, to: .failed, action: Action.serverFailed, actor: .system)

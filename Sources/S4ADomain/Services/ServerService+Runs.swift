@@ -17,8 +17,9 @@ extension ServerService {
         try await env.store.write { tx in try await tx.insert(started) }
         // Streamed output is masked too; each stream holds back what could begin a secret.
         let maskers = [OutputStreamKind.stdout: StreamMasker(masker), .stderr: StreamMasker(masker)]
-        let masked: (@Sendable (OutputStreamKind, [UInt8]) -> Void)? = onOutput.map { forward in
-            { kind, bytes in
+        var masked: (@Sendable (OutputStreamKind, [UInt8]) -> Void)?
+        if let forward = onOutput {
+            masked = { @Sendable kind, bytes in
                 let shown = maskers[kind]!.feed(bytes)
                 if !shown.isEmpty { forward(kind, shown) }
             }
@@ -95,7 +96,7 @@ extension ServerService {
     /// If the server's watchdog stopped it at its deadline, records that now (the server reads
     /// `exhausted` at once, not after the next metering round). True if its lease ran out.
     func recordBudgetStop(_ server: Server) async -> Bool {
-        guard let budgets, (try? await runtime.leaseExpired(server.id)) ?? nil != nil else { return false }
+        guard (try? await runtime.leaseExpired(server.id)) ?? nil != nil else { return false }
         try? await locks.withLock(server.id) {
             // The metering round may have recorded it first: then the lease note is gone.
             guard let current = try await env.store.read({ tx in try await tx.server(id: server.id, accountID: server.accountID) }),

@@ -29,13 +29,13 @@ public struct ServerService: Sendable {
     let env: DomainEnvironment
     let runtime: any ContainerRuntime
     let locks: KeyedLock
-    /// Where the processes' secrets come from; nil: none (unit tests without a vault).
-    let secrets: SecretService?
-    /// Leases and the ledger; nil: servers run unmetered (unit tests only).
-    let budgets: BudgetService?
+    /// Where the processes' secrets come from.
+    let secrets: SecretService
+    /// Leases and the ledger.
+    let budgets: BudgetService
 
-    public init(env: DomainEnvironment, runtime: any ContainerRuntime, secrets: SecretService? = nil,
-                budgets: BudgetService? = nil, locks: KeyedLock = KeyedLock()) {
+    public init(env: DomainEnvironment, runtime: any ContainerRuntime, secrets: SecretService,
+                budgets: BudgetService, locks: KeyedLock = KeyedLock()) {
         self.env = env
         self.runtime = runtime
         self.secrets = secrets
@@ -46,7 +46,7 @@ public struct ServerService: Sendable {
     /// A process's environment: the project's secrets, the server's over them, the request's
     /// own over both; and the masker for the secret values it received.
     func processEnvironment(_ server: Server, _ requested: [String: String]) async throws -> ([String: String], SecretMasker) {
-        let injected = try await secrets?.environment(for: server) ?? [:]
+        let injected = try await secrets.environment(for: server)
         return (injected.merging(requested) { $1 }, SecretMasker(injected.values))
     }
 
@@ -133,9 +133,9 @@ public struct ServerService: Sendable {
         return try await locks.withLock(id) {
             let server = try await env.store.read { tx in try await tx.reachableServer(id, by: principal) }
             guard server.state == .running else { return server }
-            let egress = await budgets?.egressCounter(server)
+            let egress = await budgets.egressCounter(server)
             try await runtime.stop(server.id)
-            try await budgets?.settle(server, egressCounter: egress)
+            try await budgets.settle(server, egressCounter: egress)
             return try await transition(server, to: .stopped, action: Action.serverStopped, actor: principal.actor)
         }
     }
@@ -167,13 +167,13 @@ public struct ServerService: Sendable {
     }
 
     func destroy(_ server: Server, actor: Actor) async throws {
-        let egress = await budgets?.egressCounter(server)
+        let egress = await budgets.egressCounter(server)
         do {
             try await runtime.destroy(server.id)
         } catch {
             throw DomainError.failure(.runtimeFailed, "The server could not be destroyed.", cause: error)
         }
-        try await budgets?.settle(server, egressCounter: egress)
+        try await budgets.settle(server, egressCounter: egress)
         _ = try await transition(server, to: .deleted, action: Action.serverDeleted, actor: actor)
     }
 
@@ -182,7 +182,7 @@ public struct ServerService: Sendable {
     /// Leases the first interval, starts the container and records `running`; records
     /// `exhausted` when the budget buys nothing more, `failed` when the runtime fails.
     func bringUp(_ server: Server, actor: Actor) async throws -> Server {
-        if let budgets, try await budgets.renew(server) == .exhausted {
+        if try await budgets.renew(server) == .exhausted {
             var spent = server
             spent.lastError = "nothing is left to spend under its budget or the account's spending limit"
             _ = try await transition(spent, to: .exhausted, action: Action.serverBudgetExhausted, actor: actor)
@@ -191,7 +191,7 @@ public struct ServerService: Sendable {
         do {
             try await runtime.start(ContainerSpec(server: server))
         } catch {
-            try? await budgets?.settle(server)
+            try? await budgets.settle(server)
             return try await fail(server, because: error, actor: actor)
         }
         var running = server
