@@ -112,9 +112,12 @@ public final class ControlPlane: Sendable {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: options.maxBodyBytes, maxUploadBytes: FileService.maxBytes))
+        router.add(middleware: ContractRoutingMiddleware(routes: document.routes))
         let middlewares: [any ServerMiddleware] = [
             AuthMiddleware(requirements: document.requirements, authenticator: services.authenticator,
                            trustedOrigins: trustedOrigins, operatorToken: options.metricsToken),
+            BodyTypeMiddleware(routes: document.routes),
+            NullFieldMiddleware(maxBodyBytes: options.maxBodyBytes),
             IdempotencyMiddleware(store: store, now: environment.now, maxBodyBytes: options.maxBodyBytes),
             VerbatimHeaderMiddleware(),
         ]
