@@ -218,8 +218,49 @@ def test_server_enforces_each_declared_scope(server, doc):
 
 
 UNDOCUMENTED = [("GET", "/v1/nope"), ("GET", "/v1/projects/x/y"), ("POST", "/v1/projects/x/y"),
-                ("GET", "/v2/projects"), ("GET", "/v1"), ("GET", "/v1/"), ("DELETE", "/v1/accounts"),
-                ("GET", "/v1/api-keys/key_x/token"), ("GET", "/v1/sessions"), ("GET", "/.env")]
+                ("GET", "/v2/projects"), ("GET", "/v1"), ("GET", "/v1/"),
+                ("GET", "/v1/api-keys/key_x/token"), ("GET", "/.env")]
+
+# A path the contract has, with a method it does not take: 405 and what it does take.
+WRONG_METHOD = [("DELETE", "/v1/accounts", "POST"), ("GET", "/v1/sessions", "POST"), ("PUT", "/v1/projects", "GET, POST"),
+                ("TRACE", "/healthz", "GET"), ("POST", "/v1/servers/srv_x/files/etc/hosts", "DELETE, GET, PUT"),
+                ("PUT", "/v1/account/export", "POST")]
+
+
+@pytest.mark.parametrize("method,path,allow", WRONG_METHOD)
+def test_a_known_path_with_another_method_answers_405_with_allow(server, account, method, path, allow):
+    for token in (None, account.token):  # the contract is public: the same answer either way
+        r = server.request(method, path, token)
+        assert r.status_code == 405, f"{method} {path} → {r.status_code} {r.text[:200]}"
+        assert r.headers["Allow"] == allow, r.headers
+        assert r.headers["Content-Type"].startswith(PROBLEM)
+        assert r.json()["type"] == "urn:s4a:problem:method-not-allowed"
+
+
+def test_head_is_not_taken_and_says_so(server):
+    r = server.request("HEAD", "/healthz")
+    assert r.status_code == 405 and r.headers["Allow"] == "GET", r.headers
+
+
+def test_a_body_of_another_media_type_answers_415_after_authentication(server, account):
+    r = server.request("POST", "/v1/projects", headers={"Content-Type": "text/plain"}, data="name=x")
+    assert r.status_code == 401, r.text  # who asks comes first
+    r = server.request("POST", "/v1/projects", account.token, headers={"Content-Type": "text/plain"}, data="name=x")
+    assert r.status_code == 415 and r.json()["type"] == "urn:s4a:problem:unsupported-media-type", r.text
+    assert "application/json" in r.json()["detail"], r.text
+    # Parameters of the media type do not matter; nothing was created by the refusal.
+    r = server.request("POST", "/v1/projects", account.token, headers={"Content-Type": "application/json; charset=utf-8"},
+                       data='{"name": "typed"}')
+    assert r.status_code == 201, r.text
+    names = [p["name"] for p in server.request("GET", "/v1/projects", account.token).json()["items"]]
+    assert names.count("typed") == 1, names
+
+
+def test_null_for_a_field_is_refused_not_read_as_absent(server, account):
+    made = server.request("POST", "/v1/projects", account.token, json={"name": "nulls"}).json()
+    r = server.request("PATCH", f"/v1/projects/{made['id']}", account.token, json={"name": "renamed", "visibility": None})
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "visibility", r.text
+    assert server.request("GET", f"/v1/projects/{made['id']}", account.token).json()["name"] == "nulls"
 
 
 @pytest.mark.parametrize("method,path", UNDOCUMENTED)

@@ -121,8 +121,8 @@ def test_bad_names_values_and_missing_scope_change_nothing(make_server):
     acct, (project, _), (a, _) = setup(srv)
     for name in ("lower", "1ABC", "A-B", "PATH", "HOME", "PORT", "S4A_ANY", "A" * 129):
         r = put(srv, acct.token, f"/v1/projects/{project}/secrets/{name}", "v")
-        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (name, r.text)
-    assert put(srv, acct.token, f"/v1/servers/{a}/secrets/BIG", "x" * (64 * 1024 + 1)).status_code == 422
+        assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json", (name, r.text)
+    assert put(srv, acct.token, f"/v1/servers/{a}/secrets/BIG", "x" * (64 * 1024 + 1)).status_code == 400
     for i in range(3):
         assert put(srv, acct.token, f"/v1/projects/{project}/secrets/PART{i}", "y" * (64 * 1024)).status_code == 200
     # A server's secrets count toward its project's 256 KiB: the fourth 64 KiB fills it, one byte more does not fit.

@@ -57,10 +57,12 @@ public struct ProblemResponse {
             }
         case let error as HTTPError:
             status = Int(error.status.code)
+            headers = error.headers
             switch error.status.code {
             case 404: kind = "not-found"; detail = "No such resource."
             case 405: kind = "method-not-allowed"; detail = "This path does not take that method."
             case 413: kind = "payload-too-large"; detail = "The request body is over the limit."
+            case 415: kind = "unsupported-media-type"; detail = error.body ?? "This operation does not take that media type."
             default: kind = status < 500 ? "invalid-request" : "internal"; detail = error.body ?? error.status.reasonPhrase
             }
         case let error as DecodingError:

@@ -16,7 +16,7 @@ import NIOSSL
         try await LiveServer.run(test) { server in
             let credentials = Components.Schemas.Credentials(email: "live@example.com", password: "correct horse battery")
             let session = try await server.withConnection { anonymous in
-                _ = try await anonymous.client.createAccount(body: .json(credentials)).created
+                _ = try await anonymous.client.createAccount(body: .json(.init(email: credentials.email, password: credentials.password))).created
                 return try await anonymous.client.createSession(body: .json(credentials)).created.body.json
             }
             let (project, key) = try await server.withConnection(token: session.token) { person in
@@ -79,7 +79,7 @@ import NIOSSL
         try await LiveServer.run(test) { server in
             let token = try await server.withConnection { anonymous in
                 let credentials = Components.Schemas.Credentials(email: "sse@example.com", password: "correct horse battery")
-                _ = try await anonymous.client.createAccount(body: .json(credentials)).created
+                _ = try await anonymous.client.createAccount(body: .json(.init(email: credentials.email, password: credentials.password))).created
                 return try await anonymous.client.createSession(body: .json(credentials)).created.body.json.token
             }
             let serverID = try await server.withConnection(token: token) { person in
@@ -142,7 +142,7 @@ import NIOSSL
         try await LiveServer.run(test) { server in
             let token = try await server.withConnection { anonymous in
                 let credentials = Components.Schemas.Credentials(email: "follow@example.com", password: "correct horse battery")
-                _ = try await anonymous.client.createAccount(body: .json(credentials)).created
+                _ = try await anonymous.client.createAccount(body: .json(.init(email: credentials.email, password: credentials.password))).created
                 return try await anonymous.client.createSession(body: .json(credentials)).created.body.json.token
             }
             try await server.withConnection(token: token) { person in

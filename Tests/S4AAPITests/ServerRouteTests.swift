@@ -103,15 +103,18 @@ extension TestClientProtocol {
             let session = try await client.signUp()
             let project = try #require(try await client.createProject(session)["id"] as? String)
             let base: [String: Any] = ["project_id": project, "name": "box", "budget_usd": "1"]
-            let unprocessable: [[String: Any]] = [
-                ["cpu_millis": 50], ["cpu_millis": 99_999], ["memory_mb": 1], ["disk_mb": 1_000_000],
-                ["template": "windows"], ["budget_usd": "0"],
+            // Outside the contract's ranges: invalid (400), like every rule the contract states.
+            let outOfRange: [[String: Any]] = [
+                ["cpu_millis": 50], ["cpu_millis": 99_999], ["memory_mb": 1], ["disk_mb": 1_000_000], ["budget_usd": "0"],
             ]
-            for change in unprocessable {
+            for change in outOfRange {
                 let answer = try await client.call(.post, "/v1/servers", token: session, body: base.merging(change) { $1 })
-                #expect(answer.status == 422, "\(change) → \(answer.status) \(answer.body)")
-                #expect(answer.problemType == "urn:s4a:problem:unprocessable")
+                #expect(answer.status == 400, "\(change) → \(answer.status) \(answer.body)")
+                #expect(answer.problemType == "urn:s4a:problem:invalid-request")
             }
+            // Within the rules but not possible here: unprocessable (422).
+            let unknown = try await client.call(.post, "/v1/servers", token: session, body: base.merging(["template": "windows"]) { $1 })
+            #expect(unknown.status == 422 && unknown.problemType == "urn:s4a:problem:unprocessable", "\(unknown.body)")
             let invalid: [Any] = [
                 base.merging(["budget_usd": "-1"]) { $1 }, base.merging(["cpu_millis": "lots"]) { $1 },
                 base.merging(["network": "host"]) { $1 }, base.merging(["privileged": true]) { $1 },

@@ -29,7 +29,7 @@ import Testing
     static func signedIn(_ server: LiveServer, _ email: String) async throws -> (token: String, serverID: String) {
         let token = try await server.withConnection { anonymous in
             let credentials = Components.Schemas.Credentials(email: email, password: "correct horse battery")
-            _ = try await anonymous.client.createAccount(body: .json(credentials)).created
+            _ = try await anonymous.client.createAccount(body: .json(.init(email: credentials.email, password: credentials.password))).created
             return try await anonymous.client.createSession(body: .json(credentials)).created.body.json.token
         }
         let serverID = try await server.withConnection(token: token) { person in

@@ -11,6 +11,8 @@ public struct ContractDocument: Sendable {
     public let requirements: [String: Requirement]
     /// (method, path) of every documented operation, for the route-coverage test.
     let operations: [(method: String, path: String, operationID: String)]
+    /// Paths, methods and body media types, for 405 and 415 answers.
+    let routes: ContractRoutes
 
     public static func load() throws -> ContractDocument {
         let yaml = try OpenAPIDocument.yaml()
@@ -20,6 +22,7 @@ public struct ContractDocument: Sendable {
         }
         var requirements: [String: Requirement] = [:]
         var operations: [(String, String, String)] = []
+        var routes = ContractRoutes()
         for (path, item) in paths {
             guard let item = item as? [String: Any] else { continue }
             for method in ["get", "put", "post", "patch", "delete"] {
@@ -30,10 +33,12 @@ public struct ContractDocument: Sendable {
                 }
                 requirements[id] = requirement
                 operations.append((method.uppercased(), path, id))
+                let body = (operation["requestBody"] as? [String: Any])?["content"] as? [String: Any]
+                routes.add(method: method, template: path, operationID: id, bodyTypes: body.map { Array($0.keys) } ?? [])
             }
         }
         let json = try JSONSerialization.data(withJSONObject: document, options: [.sortedKeys])
-        return ContractDocument(json: json, requirements: requirements, operations: operations)
+        return ContractDocument(json: json, requirements: requirements, operations: operations, routes: routes)
     }
 
     enum ContractError: Error { case malformed(String) }

@@ -43,9 +43,10 @@ public struct RESTAPI: Sendable {
     }
 
     /// Every route of the contract, behind the API's middleware: metrics outermost (so they
-    /// count the answers as sent, problems included), problem+json, body bounds; then, per
-    /// operation, authentication and the contract's `x-s4a-scope` (deny by default),
-    /// `Idempotency-Key` and verbatim headers.
+    /// count the answers as sent, problems included), problem+json, body bounds, 405 and 415 by
+    /// the contract; then, per operation, authentication and the contract's `x-s4a-scope` (deny
+    /// by default), the body's media type, fields sent as null, `Idempotency-Key` and verbatim
+    /// headers.
     ///
     /// `origins`: where a cookie-authenticated browser request may come from (CSRF);
     /// `operatorToken`: what lets off-host scrapers call `operator` operations (`/metrics`).
@@ -56,9 +57,12 @@ public struct RESTAPI: Sendable {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ProblemMiddleware())
         router.add(middleware: RequestIntakeMiddleware(maxBodyBytes: maxBodyBytes, maxUploadBytes: FileService.maxBytes))
+        router.add(middleware: ContractRoutingMiddleware(routes: document.routes))
         let middlewares: [any ServerMiddleware] = [
             AuthMiddleware(requirements: document.requirements, authenticator: authenticator,
                            origins: origins, operatorToken: operatorToken),
+            BodyTypeMiddleware(routes: document.routes),
+            NullFieldMiddleware(maxBodyBytes: maxBodyBytes),
             IdempotencyMiddleware(store: store, now: now, maxBodyBytes: maxBodyBytes, principal: { RequestScope.principal }),
             VerbatimHeaderMiddleware(),
         ]

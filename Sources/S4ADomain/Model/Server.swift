@@ -82,6 +82,13 @@ extension Server {
 
 /// Bounds on what a server may ask for; defaults when it asks for nothing.
 public enum ServerLimits {
+    /// A value outside its range is an invalid request (400); the contract states the same ranges.
+    public static func check(_ field: String, _ value: Int, in range: ClosedRange<Int>) throws {
+        guard range.contains(value) else {
+            throw DomainError.invalid(field, "must be \(range.lowerBound) to \(range.upperBound)")
+        }
+    }
+
     public static let cpuMillis = 100...4000
     public static let memoryMB = 64...8192
     public static let diskMB = 64...16384

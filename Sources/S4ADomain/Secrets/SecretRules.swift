@@ -1,6 +1,7 @@
 import Foundation
 
-/// What a secret's name and value may be.
+/// What a secret's name and value may be (the contract states the same: its SecretName and
+/// SecretValue schemas). Breaking a rule is an invalid request (400), as everywhere.
 public enum SecretRules {
     public static let maxNameLength = 128
     public static let maxValueBytes = 64 << 10
@@ -13,16 +14,16 @@ public enum SecretRules {
         guard let first = name.unicodeScalars.first, name.count <= maxNameLength,
               first == "_" || ("A"..."Z").contains(first),
               name.unicodeScalars.allSatisfy({ $0 == "_" || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }) else {
-            throw DomainError.unprocessable("name", "must match [A-Z_][A-Z0-9_]* and be at most 128 characters")
+            throw DomainError.invalid("name", "must match [A-Z_][A-Z0-9_]* and be at most 128 characters")
         }
         guard !["PORT", "PATH", "HOME"].contains(name), !name.hasPrefix("S4A_") else {
-            throw DomainError.unprocessable("name", "\(name) is reserved (PORT, PATH, HOME and S4A_* are the platform's)")
+            throw DomainError.invalid("name", "\(name) is reserved (PORT, PATH, HOME and S4A_* are the platform's)")
         }
     }
 
     public static func check(value: String) throws {
         guard value.utf8.count <= maxValueBytes else {
-            throw DomainError.unprocessable("value", "must be at most 64 KiB")
+            throw DomainError.invalid("value", "must be at most 64 KiB")
         }
     }
 }

@@ -32,7 +32,8 @@ public enum PasswordPolicy {
     public static let maximumBytes = 72
 
     public static func check(_ password: String, field: String = "password") throws {
-        guard password.count >= minimumLength else {
+        // Code points, as the contract's minLength counts them.
+        guard password.unicodeScalars.count >= minimumLength else {
             throw DomainError.invalid(field, "must be at least \(minimumLength) characters")
         }
         guard password.utf8.count <= maximumBytes else {

@@ -7,7 +7,7 @@ extension ServerService {
     /// re-planned under the new cap and its keeper told before the change commits.
     public func setBudget(_ principal: Principal, id: String, budget: MicroDollars) async throws -> Server {
         try principal.check(.scope(.budgetWrite))
-        guard budget.value > 0 else { throw DomainError.unprocessable("budget_usd", "must be more than zero") }
+        guard budget.value > 0 else { throw DomainError.invalid("budget_usd", "must be more than zero") }
         if let ceiling = principal.apiKey?.maxServerBudget, budget > ceiling {
             throw DomainError(.forbidden, "This key may set budgets up to \(ceiling.decimal) USD.")
         }

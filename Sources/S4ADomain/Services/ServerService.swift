@@ -59,10 +59,10 @@ public struct ServerService: Sendable {
         let disk = request.diskMB ?? ServerLimits.defaultDiskMB
         let template = request.template ?? "base"
         let network = request.network ?? .none
-        guard ServerLimits.cpuMillis.contains(cpu) else { throw DomainError.unprocessable("cpu_millis", "must be 100 to 4000") }
-        guard ServerLimits.memoryMB.contains(memory) else { throw DomainError.unprocessable("memory_mb", "must be 64 to 8192") }
-        guard ServerLimits.diskMB.contains(disk) else { throw DomainError.unprocessable("disk_mb", "must be 64 to 16384") }
-        guard request.budget.value > 0 else { throw DomainError.unprocessable("budget_usd", "must be more than zero") }
+        try ServerLimits.check("cpu_millis", cpu, in: ServerLimits.cpuMillis)
+        try ServerLimits.check("memory_mb", memory, in: ServerLimits.memoryMB)
+        try ServerLimits.check("disk_mb", disk, in: ServerLimits.diskMB)
+        guard request.budget.value > 0 else { throw DomainError.invalid("budget_usd", "must be more than zero") }
         if let ceiling = principal.apiKey?.maxServerBudget, request.budget > ceiling {
             throw DomainError(.forbidden, "This key may set budgets up to \(ceiling.decimal) USD.")
         }
