@@ -31,7 +31,10 @@ extension SQLEngine {
                 try await db.raw("COMMIT").run()
                 return result
             } catch {
-                try? await db.raw("ROLLBACK").run()
+                // Not in this task: a cancelled task's statements are dropped unrun (sqlite-nio runs
+                // them on a thread pool that skips cancelled work), and a connection left inside its
+                // transaction would refuse every later BEGIN.
+                await Task { try? await db.raw("ROLLBACK").run() }.value
                 throw error
             }
         }
