@@ -2,9 +2,16 @@ import Foundation
 
 /// The durable store. Every change and its activity event go through one `write` transaction.
 public protocol Store: Sendable {
-    /// Runs `body` in one transaction: all of it commits, or none of it.
+    /// Runs `body` in one transaction: all of it commits, or none of it. Writers on SQLite run
+    /// one at a time; on PostgreSQL they run side by side at READ COMMITTED, so a check and the
+    /// write it allows go under `lockAccount` (or a lock of their own) in the same transaction.
     func write<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T
-    /// Runs `body` against a consistent view, without taking the write lock.
+    /// Runs `body` in one read-only transaction on one connection: every statement in it sees the
+    /// same snapshot of committed data (taken at its first statement), so several reads agree
+    /// with each other even while writers commit; and `body` cannot write (a write throws). It
+    /// neither takes nor waits for the write lock, but holds its connection (and, on SQLite, a
+    /// snapshot that keeps the write-ahead log from being checkpointed past it) until it
+    /// returns: read, compute, return; do slow work (the runtime, the network) outside.
     func read<T: Sendable>(_ body: @Sendable (any StoreTransaction) async throws -> T) async throws -> T
 }
 
@@ -49,7 +56,8 @@ public protocol StoreTransaction: Sendable {
 
     /// Serialises writers of one account until the transaction ends: its activity chain, its
     /// ledger and the checks (limits, budgets, membership) that guard what they write. Cuts
-    /// across repositories, so it lives here.
+    /// across repositories, so it lives here. Only inside `write` (PostgreSQL refuses the row
+    /// lock in a read-only transaction).
     func lockAccount(id: String) async throws
 }
 
