@@ -234,7 +234,10 @@ let package = Package(
         .testTarget(name: "S4AServiceTests", dependencies: ["S4ATestSupport", "S4AStore", "S4ADomain"]),
         .testTarget(
             name: "S4AMCPTests",
-            dependencies: ["S4AMCP", .product(name: "MCP", package: "swift-sdk")]
+            dependencies: ["S4AMCP", "S4AClient", "S4AContract", .product(name: "MCP", package: "swift-sdk"),
+                           .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"),
+                           .product(name: "Yams", package: "Yams")]
         ),
         .testTarget(name: "S4ARuntimeTests", dependencies: ["S4ARuntime", "S4ADomain", "S4ATestSupport"]),
         .testTarget(

@@ -148,14 +148,14 @@ struct ActivityCommand: AsyncParsableCommand {
                 }
                 let fingerprint = master.fingerprint
                 result = try await store.read { tx in
-                    if let sealed = try await tx.vaultFingerprint(), sealed != fingerprint {
+                    if let sealed = try await tx.vault.vaultFingerprint(), sealed != fingerprint {
                         throw CommandFailure(message: "The master key (fingerprint \(fingerprint)) is not this store's (\(sealed)).")
                     }
                     var events = 0
                     var findings: [AuditFinding] = []
-                    let accounts = try await tx.accountIDsWithActivity()
+                    let accounts = try await tx.activity.accountIDsWithActivity()
                     for account in accounts {
-                        let chain = try await tx.chain(accountID: account)
+                        let chain = try await tx.activity.chain(accountID: account)
                         events += chain.count
                         let checkpoint = log.deleted.contains(account) ? nil : log.heads[account]
                         findings += AuditVerification.check(chain, keys: keys, checkpoint: checkpoint)

@@ -11,7 +11,7 @@ extension ToolCatalogue {
                 Make a project public (its URL serves the attached server to anyone on the internet) or \
                 private again (the URL answers as if it did not exist). The URL itself never changes.
                 """,
-            scopes: ["projects:publish"],
+            scopes: ["projects:write", "projects:publish"],
             inputSchema: JSONSchema.object([
                 "project": projectReference,
                 "visibility": JSONSchema.string("`public` or `private`.", oneOf: ["public", "private"]),

@@ -37,7 +37,8 @@ extension ToolCatalogue {
             scopes: ["projects:write"],
             inputSchema: JSONSchema.object([
                 "name": JSONSchema.string("A human-readable name.", maxLength: 100),
-                "slug": JSONSchema.string("Optional DNS label for the URL, 3–40 characters of a–z, 0–9 and '-'; generated when absent."),
+                "slug": JSONSchema.string("Optional DNS label for the URL, 3–40 characters of a–z, 0–9 and '-'; generated when absent.",
+                                          maxLength: 40),
             ], required: ["name"]),
             annotations: .additive
         ) { arguments, connection in

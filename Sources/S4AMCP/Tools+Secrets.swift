@@ -15,7 +15,7 @@ extension ToolCatalogue {
             scopes: ["secrets:write"],
             inputSchema: JSONSchema.object([
                 "name": JSONSchema.string("An environment variable name, e.g. STRIPE_KEY."),
-                "value": JSONSchema.string("The secret value."),
+                "value": JSONSchema.string("The secret value, at most 64 KiB.", maxLength: 65536),
                 "project": JSONSchema.string("For every server of this project (id or slug). Give this or server_id."),
                 "server_id": JSONSchema.string("For this server only (srv_…). Give this or project."),
             ], required: ["name", "value"]),

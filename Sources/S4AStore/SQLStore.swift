@@ -70,7 +70,7 @@ public final class SQLStore: Store, @unchecked Sendable {
         let (engine, keys) = (self.engine, auditKeys)
         return try await withoutActuallyEscaping(body) { body in
             let box = UncheckedBox(body)
-            return try await engine.withReader { db in
+            return try await engine.readTransaction { db in
                 try await box.value(SQLTransaction(db: db, kind: engine.kind, auditKeys: keys))
             }
         }

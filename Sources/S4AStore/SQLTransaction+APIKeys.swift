@@ -2,7 +2,7 @@ import Foundation
 import S4ADomain
 import SQLKit
 
-extension SQLTransaction {
+extension SQLTransaction: APIKeyRepository {
     func insert(_ key: APIKey) async throws {
         let scopes = key.scopes.sorted().map(\.rawValue).joined(separator: " ")
         let projects = key.projectIDs.map { $0.sorted().joined(separator: " ") }

@@ -2,7 +2,7 @@ import Foundation
 import S4ADomain
 import SQLKit
 
-extension SQLTransaction {
+extension SQLTransaction: AccountRepository {
     func insert(_ account: Account) async throws {
         try await db.raw("""
             INSERT INTO accounts (id, email, password_hash, created_at)

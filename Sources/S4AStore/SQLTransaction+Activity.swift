@@ -2,7 +2,7 @@ import Foundation
 import S4ADomain
 import SQLKit
 
-extension SQLTransaction {
+extension SQLTransaction: ActivityRepository {
     func append(_ record: ActivityRecord, accountID: String, at: Date) async throws -> ActivityEvent {
         let last = try await db.raw("""
             SELECT seq, hash FROM activity_events WHERE account_id = \(bind: accountID) ORDER BY seq DESC LIMIT 1

@@ -3,7 +3,7 @@ import S4ADomain
 import SQLKit
 
 /// Account deletion: the marker a restart resumes from, and the rows that go.
-extension SQLTransaction {
+extension SQLTransaction: AccountDeletionRepository {
     func markAccountDeleting(id: String, at: Date) async throws {
         try await db.raw("UPDATE accounts SET deleting_at = \(bind: at.millis) WHERE id = \(bind: id) AND deleting_at IS NULL").run()
     }
@@ -17,16 +17,6 @@ extension SQLTransaction {
         for table in ["sessions", "api_keys", "exports"] {
             try await db.raw("DELETE FROM \(unsafeRaw: table) WHERE account_id = \(bind: accountID)").run()
         }
-    }
-
-    func projectIDs(accountID: String) async throws -> [String] {
-        try await db.raw("SELECT id FROM projects WHERE account_id = \(bind: accountID) ORDER BY id").all()
-            .map { try $0.string("id") }
-    }
-
-    func liveServers(accountID: String) async throws -> [Server] {
-        try await db.raw("SELECT * FROM servers WHERE account_id = \(bind: accountID) AND state <> 'deleted' ORDER BY created_at")
-            .all().map(Self.server)
     }
 
     /// Children before parents, every table that holds the account's id or one of its projects'

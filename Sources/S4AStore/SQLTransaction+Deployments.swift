@@ -2,7 +2,7 @@ import Foundation
 import S4ADomain
 import SQLKit
 
-extension SQLTransaction {
+extension SQLTransaction: DeploymentRepository {
     func insert(_ deployment: Deployment) async throws {
         try await db.raw("""
             UPDATE deployments SET replaced_at = \(bind: deployment.createdAt.millis)

@@ -3,7 +3,7 @@ import S4ADomain
 import SQLKit
 
 /// Export links and the whole-record reads an export makes, page by page.
-extension SQLTransaction {
+extension SQLTransaction: ExportRepository {
     func insert(_ export: ExportLink) async throws {
         try await db.raw("""
             INSERT INTO exports (id, account_id, token_hash, include_files, created_at, expires_at)

@@ -2,7 +2,7 @@ import Foundation
 import S4ADomain
 import SQLKit
 
-extension SQLTransaction {
+extension SQLTransaction: HealthRepository {
     func insert(_ probes: [HealthProbe]) async throws {
         for probe in probes {
             try await db.raw("""

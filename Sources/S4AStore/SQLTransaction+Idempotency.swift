@@ -2,7 +2,7 @@ import Foundation
 import S4ADomain
 import SQLKit
 
-extension SQLTransaction {
+extension SQLTransaction: IdempotencyRepository {
     func idempotencyRecord(id: String) async throws -> IdempotencyRecord? {
         guard let row = try await db.raw("SELECT * FROM idempotency_records WHERE id = \(bind: id)").first() else { return nil }
         return IdempotencyRecord(

@@ -4,7 +4,7 @@ import SQLKit
 
 /// Leases and the ledger. A lease's reserve, charge and release are one row each (a unique
 /// index on lease and kind), so a lease can never be settled twice, whatever races.
-extension SQLTransaction {
+extension SQLTransaction: LedgerRepository {
     func insert(_ lease: Lease) async throws {
         try await db.raw("""
             INSERT INTO leases (id, server_id, account_id, started_at, deadline, reserved_micros, settled_at, egress_counter)

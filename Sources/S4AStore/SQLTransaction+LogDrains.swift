@@ -3,7 +3,7 @@ import S4ADomain
 import SQLKit
 
 /// Log drains. Kinds are space-separated words; the sealed secret is base64 text, as the vault's.
-extension SQLTransaction {
+extension SQLTransaction: LogDrainRepository {
     func insert(_ drain: LogDrain) async throws {
         let progress = drain.progress
         let marks = try Self.marks(progress.logMarks)

@@ -2,7 +2,7 @@ import Foundation
 import S4ADomain
 import SQLKit
 
-extension SQLTransaction {
+extension SQLTransaction: ProjectRepository {
     func insert(_ project: Project) async throws {
         try await db.raw("""
             INSERT INTO projects (id, account_id, name, slug, visibility, created_at, updated_at)
@@ -30,6 +30,11 @@ extension SQLTransaction {
         if let only { query = query + " AND id IN (\(binds: only.sorted()))" }
         let rows = try await db.raw(try newestFirst(query, after: cursor, limit: limit)).all()
         return try page(rows, limit: limit, decode: Self.project, key: { ($0.createdAt, $0.id) })
+    }
+
+    func projectIDs(accountID: String) async throws -> [String] {
+        try await db.raw("SELECT id FROM projects WHERE account_id = \(bind: accountID) ORDER BY id").all()
+            .map { try $0.string("id") }
     }
 
     func update(_ project: Project) async throws {

@@ -2,7 +2,7 @@ import Foundation
 import S4ADomain
 import SQLKit
 
-extension SQLTransaction {
+extension SQLTransaction: ServerRepository {
     func insert(_ server: Server) async throws {
         try await db.raw("""
             INSERT INTO servers (id, account_id, project_id, name, template, cpu_millis, memory_mb, disk_mb, pids_limit,
@@ -22,6 +22,11 @@ extension SQLTransaction {
 
     func liveServers() async throws -> [Server] {
         try await db.raw("SELECT * FROM servers WHERE state <> 'deleted' ORDER BY created_at").all().map(Self.server)
+    }
+
+    func liveServers(accountID: String) async throws -> [Server] {
+        try await db.raw("SELECT * FROM servers WHERE account_id = \(bind: accountID) AND state <> 'deleted' ORDER BY created_at")
+            .all().map(Self.server)
     }
 
     func servers(accountID: String, projectIDs: Set<String>?, cursor: String?, limit: Int) async throws -> Page<Server> {

@@ -4,7 +4,7 @@ import SQLKit
 
 /// Usage samples, reduced per bucket in SQL so that a chart over a month reads as many rows as
 /// it has points; and their retirement into anonymous daily aggregates.
-extension SQLTransaction {
+extension SQLTransaction: UsageRepository {
     func insert(_ samples: [UsageSample]) async throws {
         for sample in samples {
             try await db.raw("""

@@ -3,7 +3,7 @@ import S4ADomain
 import SQLKit
 
 /// The vault's rows. Sealed bytes are stored as base64 text: one representation on both engines.
-extension SQLTransaction {
+extension SQLTransaction: VaultRepository {
     func vaultFingerprint() async throws -> String? {
         try await db.raw("SELECT kek_fingerprint FROM vault_meta WHERE id = 1").first().map { try $0.string("kek_fingerprint") }
     }

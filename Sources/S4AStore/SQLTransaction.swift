@@ -2,12 +2,28 @@ import Foundation
 import S4ADomain
 import SQLKit
 
-/// The repository: every `StoreTransaction` operation as SQL both engines accept.
-/// Split by resource across `SQLTransaction+*.swift`.
+/// The store's repositories as SQL both engines accept, one per `SQLTransaction+<Aggregate>.swift`.
+/// The transaction implements every repository and hands itself out as each one: a caller
+/// sees through `tx.servers` only what `ServerRepository` declares.
 struct SQLTransaction: StoreTransaction {
     let db: any SQLDatabase
     let kind: SQLEngineKind
     let auditKeys: AuditKeys
+
+    var accounts: any AccountRepository { self }
+    var accountDeletion: any AccountDeletionRepository { self }
+    var keys: any APIKeyRepository { self }
+    var projects: any ProjectRepository { self }
+    var servers: any ServerRepository { self }
+    var deployments: any DeploymentRepository { self }
+    var ledger: any LedgerRepository { self }
+    var usage: any UsageRepository { self }
+    var activity: any ActivityRepository { self }
+    var vault: any VaultRepository { self }
+    var logDrains: any LogDrainRepository { self }
+    var exports: any ExportRepository { self }
+    var health: any HealthRepository { self }
+    var idempotency: any IdempotencyRepository { self }
 
     func lockAccount(id: String) async throws {
         // SQLite transactions already exclude each other (BEGIN IMMEDIATE); PostgreSQL needs a row lock.

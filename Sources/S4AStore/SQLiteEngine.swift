@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SQLKit
@@ -8,21 +7,23 @@ import SQLiteKit
 import SQLiteNIO
 
 /// The embedded default: one SQLite file in WAL mode, one writer connection behind a lock
-/// and a few reader connections that see committed data while a write is open.
+/// and a few read-only reader connections, each lent to one read at a time, that see committed
+/// data while a write is open.
 final class SQLiteEngine: SQLEngine, @unchecked Sendable {
     let kind = SQLEngineKind.sqlite
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
     private let writeLock = AsyncLock()
-    private let nextReader = NIOLockedValueBox(0)
+    private let readerLender: ConnectionLender
 
     private init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
         self.writer = writer
         self.readers = readers
+        self.readerLender = ConnectionLender(count: readers.count)
     }
 
     static func open(path: String, readers readerCount: Int = 3, logger: Logger) async throws -> SQLiteEngine {
-        func connect() async throws -> SQLiteConnection {
+        func connect(readOnly: Bool) async throws -> SQLiteConnection {
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger).get()
             let db = connection.sql()
             // WAL lets readers proceed during a write; FULL sync makes every commit durable.
@@ -30,20 +31,26 @@ final class SQLiteEngine: SQLEngine, @unchecked Sendable {
             try await db.raw("PRAGMA synchronous = FULL").run()
             try await db.raw("PRAGMA foreign_keys = ON").run()
             try await db.raw("PRAGMA busy_timeout = 5000").run()
+            // Writes go through the writer and its lock only; a reader refuses them.
+            if readOnly { try await db.raw("PRAGMA query_only = ON").run() }
             return connection
         }
-        let writer = try await connect()
+        let writer = try await connect(readOnly: false)
         var readers: [SQLiteConnection] = []
-        for _ in 0..<readerCount { readers.append(try await connect()) }
+        for _ in 0..<readerCount { readers.append(try await connect(readOnly: true)) }
         return SQLiteEngine(writer: writer, readers: readers)
     }
 
     func withReader<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let index = nextReader.withLockedValue { value -> Int in
-            value = (value + 1) % readers.count
-            return value
+        let index = await readerLender.borrow()
+        do {
+            let result = try await body(readers[index].sql())
+            await readerLender.giveBack(index)
+            return result
+        } catch {
+            await readerLender.giveBack(index)
+            throw error
         }
-        return try await body(readers[index].sql())
     }
 
     func withWriter<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

@@ -45,9 +45,9 @@ public struct IdempotencyMiddleware: ServerMiddleware {
                                              salt: Data(id.utf8), info: Data("s4a idempotency".utf8), outputByteCount: 32)
         let now = self.now()
 
-        if var existing = try await store.read({ tx in try await tx.idempotencyRecord(id: id) }) {
+        if var existing = try await store.read({ tx in try await tx.idempotency.idempotencyRecord(id: id) }) {
             if existing.createdAt < now.addingTimeInterval(-Self.lifetime) {
-                try await store.write { tx in try await tx.deleteIdempotencyRecord(id: id) }
+                try await store.write { tx in try await tx.idempotency.deleteIdempotencyRecord(id: id) }
             } else {
                 existing.id = id
                 return try replay(existing, fingerprint: fingerprint, key: sealKey)
@@ -55,7 +55,7 @@ public struct IdempotencyMiddleware: ServerMiddleware {
         }
         let pending = IdempotencyRecord(id: id, accountID: principal.accountID, fingerprint: fingerprint, status: nil,
                                         contentType: nil, sealedBody: nil, createdAt: now)
-        guard try await store.write({ tx in try await tx.insertPending(pending) }) else {
+        guard try await store.write({ tx in try await tx.idempotency.insertPending(pending) }) else {
             throw DomainError(.idempotencyInProgress, "A request with this Idempotency-Key is already being handled.")
         }
         do {
@@ -66,16 +66,16 @@ public struct IdempotencyMiddleware: ServerMiddleware {
                 let sealed = try AES.GCM.seal(answer, using: sealKey).combined.map { [UInt8]($0) } ?? []
                 let contentType: String? = response.headerFields[.contentType]
                 try await store.write { tx in
-                    try await tx.complete(idempotencyID: id, status: response.status.code, contentType: contentType,
+                    try await tx.idempotency.complete(idempotencyID: id, status: response.status.code, contentType: contentType,
                                           sealedBody: sealed)
                 }
             } else {
-                try await store.write { tx in try await tx.deleteIdempotencyRecord(id: id) }
+                try await store.write { tx in try await tx.idempotency.deleteIdempotencyRecord(id: id) }
             }
             return (response, HTTPBody(answer))
         } catch {
             // A refused request may be retried with the same key once its cause is fixed.
-            try? await store.write { tx in try await tx.deleteIdempotencyRecord(id: id) }
+            try? await store.write { tx in try await tx.idempotency.deleteIdempotencyRecord(id: id) }
             throw error
         }
     }

@@ -44,7 +44,7 @@ import Testing
             #expect(visibility["project_id"] as? String == id)
             // The chain the API shows is the chain the store verifies.
             let accountID = try #require(try await client.call(.get, "/v1/account", token: session)["id"] as? String)
-            let chain = try await test.plane.store.read { tx in try await tx.chain(accountID: accountID) }
+            let chain = try await test.plane.store.read { tx in try await tx.activity.chain(accountID: accountID) }
             #expect(chain.count == expected.count)
             #expect(ActivityChain.verify(chain) == nil)
         }

@@ -33,7 +33,7 @@ import Testing
             let day = DailyUsage.dayName(test.clock.now)
             // The session ends within the month; a key reads afterwards.
             let reader = try await client.createKey(session, scopes: ["servers:read", "activity:read"]).token
-            let before = try await test.plane.store.read { tx in try await tx.ledgerBalance(serverID: id) }
+            let before = try await test.plane.store.read { tx in try await tx.ledger.ledgerBalance(serverID: id) }
             let activity = try await client.activity(session).count
 
             // Within the period nothing goes.
@@ -48,17 +48,17 @@ import Testing
             #expect((try await client.call(.get, chart, token: reader)["samples"] as? [Any])?.isEmpty == true)
             let logs = try await client.call(.get, "/v1/servers/\(id)/logs", token: reader)["lines"] as? [Any]
             #expect(logs?.isEmpty == true)
-            let daily = try await test.plane.store.read { tx in try await tx.dailyUsage() }
+            let daily = try await test.plane.store.read { tx in try await tx.usage.dailyUsage() }
             #expect(daily.map(\.day) == [day])
             #expect(daily.first?.servers == 1)
             #expect(daily.first?.samples == 2)
             #expect(daily.first.map { $0.logLines >= 3 } == true)
             // Money and activity stay while the account lives.
-            #expect(try await test.plane.store.read { tx in try await tx.ledgerBalance(serverID: id) } == before)
+            #expect(try await test.plane.store.read { tx in try await tx.ledger.ledgerBalance(serverID: id) } == before)
             #expect(try await client.activity(reader).count == activity)
             // A second pass finds nothing more and adds nothing.
             #expect(try await usage.retire(keepingDays: 30) == (0, 0))
-            #expect(try await test.plane.store.read { tx in try await tx.dailyUsage() } == daily)
+            #expect(try await test.plane.store.read { tx in try await tx.usage.dailyUsage() } == daily)
         }
     }
 

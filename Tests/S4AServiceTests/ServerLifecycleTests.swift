@@ -29,7 +29,7 @@ import Testing
 
         /// The activity recorded about one server.
         func activity(_ id: String) async throws -> [ActivityRecord] {
-            try await store.read { tx in try await tx.activity(ActivityQuery(accountID: principal.accountID, limit: 100)).items }
+            try await store.read { tx in try await tx.activity.activity(ActivityQuery(accountID: principal.accountID, limit: 100)).items }
                 .map(\.record).filter { $0.target.id == id }
         }
     }
@@ -51,7 +51,7 @@ import Testing
         let now = clock.now
         let account = Account(id: RandomToken.id(.account), email: "svc-\(UUID().uuidString.prefix(8))@example.com", passwordHash: "x",
                               createdAt: now)
-        try await store.write { tx in try await tx.insert(account) }
+        try await store.write { tx in try await tx.accounts.insert(account) }
         let principal = Principal(accountID: account.id, credential: .session(
             Session(id: "ses_test", accountID: account.id, tokenHash: "h", createdAt: now, expiresAt: now + 3600)))
         let project = try await ProjectService(env: env).create(principal, name: "Svc", slug: nil)

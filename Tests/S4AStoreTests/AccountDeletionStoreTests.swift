@@ -34,34 +34,34 @@ import Testing
         let export = ExportLink(id: RandomToken.id(.export), accountID: account.id, tokenHash: unique("eh"), includeFiles: false,
                                 createdAt: now, expiresAt: now + 900)
         try await store.write { tx in
-            try await tx.insert(project)
-            try await tx.insert(server)
-            try await tx.insert(session)
-            try await tx.insert(key)
-            try await tx.insert(run)
-            try await tx.insert(lease)
+            try await tx.projects.insert(project)
+            try await tx.servers.insert(server)
+            try await tx.accounts.insert(session)
+            try await tx.keys.insert(key)
+            try await tx.servers.insert(run)
+            try await tx.ledger.insert(lease)
             // (inserting the lease wrote its reserve entry to the ledger)
-            try await tx.insert([UsageSample(serverID: server.id, accountID: account.id, at: now, cpuMicros: 1, memoryBytes: 1,
+            try await tx.usage.insert([UsageSample(serverID: server.id, accountID: account.id, at: now, cpuMicros: 1, memoryBytes: 1,
                                              pids: 1, diskBytes: 1, networkReceivedBytes: 0, networkSentBytes: 0,
                                              charged: MicroDollars(1))])
-            try await tx.insert(deployment)
-            try await tx.insert([HealthProbe(serverID: server.id, projectID: project.id, deploymentID: deployment.id, at: now,
+            try await tx.deployments.insert(deployment)
+            try await tx.health.insert([HealthProbe(serverID: server.id, projectID: project.id, deploymentID: deployment.id, at: now,
                                              healthy: true, milliseconds: 1, detail: "ok")])
-            try await tx.insert(Incident(id: RandomToken.id(.incident), projectID: project.id, serverID: server.id,
+            try await tx.health.insert(Incident(id: RandomToken.id(.incident), projectID: project.id, serverID: server.id,
                                          accountID: account.id, startedAt: now, reason: "down"))
-            try await tx.insertWrappedDataKey(projectID: project.id, WrappedDataKey(wrapped: Data([1, 2]), version: 2), at: now)
-            try await tx.upsert(SecretRecord(id: RandomToken.id(.secret), accountID: account.id,
+            try await tx.vault.insertWrappedDataKey(projectID: project.id, WrappedDataKey(wrapped: Data([1, 2]), version: 2), at: now)
+            try await tx.vault.upsert(SecretRecord(id: RandomToken.id(.secret), accountID: account.id,
                                              address: SecretAddress(projectID: project.id, serverID: server.id, name: "A"),
                                              version: 1, sealed: Data([3]), valueBytes: 1, createdAt: now, updatedAt: now))
-            try await tx.insert(export)
-            try await tx.insert(LogDrain(id: RandomToken.id(.logDrain), accountID: account.id, projectID: project.id,
+            try await tx.exports.insert(export)
+            try await tx.logDrains.insert(LogDrain(id: RandomToken.id(.logDrain), accountID: account.id, projectID: project.id,
                                          url: "https://drain.example/in", kinds: [.logs], sealedSecret: Data([4]), createdAt: now,
                                          progress: DrainProgress(logsAfter: now)))
-            _ = try await tx.insertPending(IdempotencyRecord(id: unique("idem"), accountID: account.id, fingerprint: "f",
+            _ = try await tx.idempotency.insertPending(IdempotencyRecord(id: unique("idem"), accountID: account.id, fingerprint: "f",
                                                              status: nil, contentType: nil, sealedBody: nil, createdAt: now))
-            try await tx.recordLoginFailure(key: AccountService.throttleKey(email: account.email), at: now, forgetBefore: now - 60)
-            try await tx.recordLoginFailure(key: AccountService.reauthKey(accountID: account.id), at: now, forgetBefore: now - 60)
-            try await tx.append(ActivityRecord(action: "project.created", actor: Actor(type: .account, id: account.id),
+            try await tx.accounts.recordLoginFailure(key: AccountService.throttleKey(email: account.email), at: now, forgetBefore: now - 60)
+            try await tx.accounts.recordLoginFailure(key: AccountService.reauthKey(accountID: account.id), at: now, forgetBefore: now - 60)
+            try await tx.activity.append(ActivityRecord(action: "project.created", actor: Actor(type: .account, id: account.id),
                                                target: Target(type: "project", id: project.id), projectID: project.id),
                                 accountID: account.id, at: now)
         }
@@ -102,14 +102,14 @@ import Testing
             for needle in needles { #expect(try await !cellsHolding(needle, in: store).isEmpty, "\(needle) was never stored") }
 
             try await store.write { tx in
-                try await tx.markAccountDeleting(id: account.id, at: Date())
-                #expect(try await tx.accountsBeingDeleted().contains(account.id))
-                try await tx.deleteAccountRows(accountID: account.id, email: account.email)
+                try await tx.accountDeletion.markAccountDeleting(id: account.id, at: Date())
+                #expect(try await tx.accountDeletion.accountsBeingDeleted().contains(account.id))
+                try await tx.accountDeletion.deleteAccountRows(accountID: account.id, email: account.email)
             }
             for needle in needles { #expect(try await cellsHolding(needle, in: store) == [], "\(needle) is still stored") }
-            #expect(try await store.read { tx in try await tx.accountsBeingDeleted() }.contains(account.id) == false)
-            #expect(try await store.read { tx in try await tx.account(id: bystander.id) } != nil)
-            #expect(try await store.read { tx in try await tx.projectIDs(accountID: bystander.id) }.count == 1)
+            #expect(try await store.read { tx in try await tx.accountDeletion.accountsBeingDeleted() }.contains(account.id) == false)
+            #expect(try await store.read { tx in try await tx.accounts.account(id: bystander.id) } != nil)
+            #expect(try await store.read { tx in try await tx.projects.projectIDs(accountID: bystander.id) }.count == 1)
         }
     }
 
@@ -123,13 +123,13 @@ import Testing
             let stale = ExportLink(id: RandomToken.id(.export), accountID: account.id, tokenHash: unique("stale"),
                                    includeFiles: false, createdAt: now - 1000, expiresAt: now - 100)
             try await store.write { tx in
-                try await tx.insert(live)
-                try await tx.insert(stale)
+                try await tx.exports.insert(live)
+                try await tx.exports.insert(stale)
             }
-            let claimed = try await store.write { tx in try await tx.claimExport(tokenHash: live.tokenHash, at: now) }
+            let claimed = try await store.write { tx in try await tx.exports.claimExport(tokenHash: live.tokenHash, at: now) }
             #expect(claimed?.id == live.id && claimed?.accountID == account.id && claimed?.includeFiles == true)
-            #expect(try await store.write { tx in try await tx.claimExport(tokenHash: live.tokenHash, at: now) } == nil)
-            #expect(try await store.write { tx in try await tx.claimExport(tokenHash: stale.tokenHash, at: now) } == nil)
+            #expect(try await store.write { tx in try await tx.exports.claimExport(tokenHash: live.tokenHash, at: now) } == nil)
+            #expect(try await store.write { tx in try await tx.exports.claimExport(tokenHash: stale.tokenHash, at: now) } == nil)
         }
     }
 }

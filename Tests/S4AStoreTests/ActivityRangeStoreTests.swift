@@ -14,17 +14,17 @@ import Testing
             for index in 0..<7 {
                 try await store.write { tx in
                     try await tx.lockAccount(id: account.id)
-                    try await tx.append(ActivityRecord(action: "project.updated", actor: .system,
+                    try await tx.activity.append(ActivityRecord(action: "project.updated", actor: .system,
                                                        target: Target(type: "project", id: "prj_\(index % 2)"),
                                                        projectID: "prj_\(index % 2)"),
                                         accountID: account.id, at: start.addingTimeInterval(Double(index)))
                 }
             }
             let (all, page, narrowed, timed) = try await store.read { tx in
-                (try await tx.activity(in: ActivityRange(accountID: account.id)),
-                 try await tx.activity(in: ActivityRange(accountID: account.id, afterSeq: 2, limit: 3)),
-                 try await tx.activity(in: ActivityRange(accountID: account.id, projectIDs: ["prj_1"])),
-                 try await tx.activity(in: ActivityRange(accountID: account.id, since: start.addingTimeInterval(2),
+                (try await tx.activity.activity(in: ActivityRange(accountID: account.id)),
+                 try await tx.activity.activity(in: ActivityRange(accountID: account.id, afterSeq: 2, limit: 3)),
+                 try await tx.activity.activity(in: ActivityRange(accountID: account.id, projectIDs: ["prj_1"])),
+                 try await tx.activity.activity(in: ActivityRange(accountID: account.id, since: start.addingTimeInterval(2),
                                                          until: start.addingTimeInterval(4))))
             }
             #expect(all.map(\.seq) == [1, 2, 3, 4, 5, 6, 7])

@@ -35,7 +35,7 @@ import Testing
         for index in 0..<count {
             try await store.write { tx in
                 try await tx.lockAccount(id: account.id)
-                try await tx.append(ActivityRecord(action: "project.created", actor: Actor(type: .account, id: account.id),
+                try await tx.activity.append(ActivityRecord(action: "project.created", actor: Actor(type: .account, id: account.id),
                                                    target: Target(type: "project", id: "prj_\(index)"), metadata: ["name": "P\(index)"]),
                                     accountID: account.id, at: Date())
             }
@@ -44,7 +44,7 @@ import Testing
 
     /// What `s4a activity verify` finds for this account.
     func findings(_ s: Setup) async throws -> [AuditFinding] {
-        let chain = try await s.store.read { tx in try await tx.chain(accountID: s.account.id) }
+        let chain = try await s.store.read { tx in try await tx.activity.chain(accountID: s.account.id) }
         let log = try s.file.read(keys: s.keys)
         // As the command does: the chains there are, then the checkpointed accounts without one.
         guard chain.isEmpty else { return AuditVerification.check(chain, keys: s.keys, checkpoint: log.heads[s.account.id]) }
@@ -63,7 +63,7 @@ import Testing
         try await engine.withStore { store in
             try await anchored(store) { s in
                 #expect(try await findings(s).isEmpty)
-                let chain = try await store.read { tx in try await tx.chain(accountID: s.account.id) }
+                let chain = try await store.read { tx in try await tx.activity.chain(accountID: s.account.id) }
                 #expect(chain.allSatisfy { s.keys.macMatches($0) })
                 try await append(store, s.account, count: 2)
                 let round = try await s.anchor.checkpoint()
@@ -108,7 +108,7 @@ import Testing
     /// Event 3 edited, then every later hash recomputed as anyone with the database can;
     /// `forgeMACs` also rewrites the MAC column with a key that is not the master key's.
     func rewrite(_ s: Setup, forgeMACs: Bool) async throws -> String {
-        var events = try await s.store.read { tx in try await tx.chain(accountID: s.account.id) }
+        var events = try await s.store.read { tx in try await tx.activity.chain(accountID: s.account.id) }
         events[2].record.metadata["name"] = "forged"
         let attacker = try AuditKeys(master: MasterKey.generate())
         for i in 2..<events.count {
@@ -128,7 +128,7 @@ import Testing
                     """).run()
             }
         }
-        let stored = try await s.store.read { tx in try await tx.chain(accountID: s.account.id) }
+        let stored = try await s.store.read { tx in try await tx.activity.chain(accountID: s.account.id) }
         #expect(ActivityChain.verify(stored) == nil)  // the plain chain alone is fooled
         #expect(stored[2].record.metadata["name"] == "forged")
         return events[2].id
@@ -226,7 +226,7 @@ import Testing
         let wrong = try AuditKeys(master: MasterKey.generate())
         await #expect(throws: DomainError.self) { try await withStore(wrong) { _ in } }
         try await withStore(keys) { store in
-            let chain = try await store.read { tx in try await tx.chain(accountID: accountID) }
+            let chain = try await store.read { tx in try await tx.activity.chain(accountID: accountID) }
             #expect(chain.count == 3 && chain.allSatisfy { keys.macMatches($0) })
             #expect(AuditVerification.check(chain, keys: keys, checkpoint: nil).isEmpty)
         }
@@ -251,7 +251,7 @@ import Testing
             }
             let keyring = try ProjectKeyDirectory(path: directory.appendingPathComponent("project-keys").path)
             _ = try await SecretService.rotateMasterKey(store: store, keyring: keyring, from: old, to: new)
-            let chain = try await store.read { tx in try await tx.chain(accountID: account.id) }
+            let chain = try await store.read { tx in try await tx.activity.chain(accountID: account.id) }
             let newKeys = try AuditKeys(master: new)
             #expect(chain.map { newKeys.macMatches($0) } == [true, false, true, true])
             #expect(AuditVerification.check(chain, keys: newKeys, checkpoint: nil).map(\.seq) == [2])

@@ -17,13 +17,13 @@ import Testing
             let lease = Lease(id: RandomToken.id(.lease), serverID: server.id, accountID: account.id, startedAt: now,
                               deadline: now.addingTimeInterval(5), reserved: MicroDollars(100))
             try await store.write { tx in
-                try await tx.insert(lease)
-                try await tx.insert(Lease(id: RandomToken.id(.lease), serverID: other.id, accountID: account.id, startedAt: now,
+                try await tx.ledger.insert(lease)
+                try await tx.ledger.insert(Lease(id: RandomToken.id(.lease), serverID: other.id, accountID: account.id, startedAt: now,
                                           deadline: now.addingTimeInterval(5), reserved: MicroDollars(7)))
             }
-            #expect(try await store.read { tx in try await tx.ledgerBalance(serverID: server.id) }
+            #expect(try await store.read { tx in try await tx.ledger.ledgerBalance(serverID: server.id) }
                     == LedgerBalance(charged: MicroDollars(0), reserved: MicroDollars(100)))
-            #expect(try await store.read { tx in try await tx.openLeases(serverID: server.id) }.map(\.id) == [lease.id])
+            #expect(try await store.read { tx in try await tx.ledger.openLeases(serverID: server.id) }.map(\.id) == [lease.id])
 
             // Twenty settlements race; one wins, the others change nothing.
             let entries = LedgerBalance.settle(leaseID: lease.id, reserved: lease.reserved, used: MicroDollars(60))
@@ -32,17 +32,17 @@ import Testing
                     group.addTask {
                         try await store.write { tx in
                             try await tx.lockAccount(id: account.id)
-                            return try await tx.settle(leaseID: lease.id, entries: entries, at: Date())
+                            return try await tx.ledger.settle(leaseID: lease.id, entries: entries, at: Date())
                         }
                     }
                 }
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             #expect(wins == 1)
-            let balance = try await store.read { tx in try await tx.ledgerBalance(serverID: server.id) }
+            let balance = try await store.read { tx in try await tx.ledger.ledgerBalance(serverID: server.id) }
             #expect(balance == LedgerBalance(charged: MicroDollars(60), reserved: MicroDollars(0)))
-            #expect(try await store.read { tx in try await tx.openLeases(serverID: server.id) }.isEmpty)
-            #expect(try await store.read { tx in try await tx.ledgerBalance(accountID: account.id) }
+            #expect(try await store.read { tx in try await tx.ledger.openLeases(serverID: server.id) }.isEmpty)
+            #expect(try await store.read { tx in try await tx.ledger.ledgerBalance(accountID: account.id) }
                     == LedgerBalance(charged: MicroDollars(60), reserved: MicroDollars(7)))
         }
     }
@@ -66,7 +66,7 @@ import Testing
                       deadline: at.addingTimeInterval(5), reserved: MicroDollars(0), egressCounter: counter)
             }
             let first = lease(1 << 20, at: start)
-            try await store.write { tx in try await tx.insert(first) }
+            try await store.write { tx in try await tx.ledger.insert(first) }
             // 256 MiB sent: 250 µ$ (a quarter GiB at 1000 µ$).
             let balance = try await store.write { [server, settings] tx in
                 try await tx.lockAccount(id: account.id)
@@ -76,7 +76,7 @@ import Testing
             #expect(balance.charged == MicroDollars(250))
             // Then 10 GiB in one lease: only what the cap leaves is charged.
             let second = lease(0, at: start.addingTimeInterval(5))
-            try await store.write { tx in try await tx.insert(second) }
+            try await store.write { tx in try await tx.ledger.insert(second) }
             let capped = try await store.write { [server, settings] tx in
                 try await tx.lockAccount(id: account.id)
                 return try await BudgetService.settleOpenLeases(tx, server, at: start.addingTimeInterval(10), settings: settings,
@@ -84,7 +84,7 @@ import Testing
             }
             #expect(capped.charged == server.budget)
             #expect(capped.available(under: server.budget) == MicroDollars(0))
-            let total = try await store.read { [server] tx in try await tx.ledgerBalance(serverID: server.id) }
+            let total = try await store.read { [server] tx in try await tx.ledger.ledgerBalance(serverID: server.id) }
             #expect(total == capped)
         }
     }

@@ -17,10 +17,10 @@ import Testing
                                  url: "https://example.com/in", kinds: [.logs, .activity], sealedSecret: Data([9, 8, 7]),
                                  createdAt: created, progress: DrainProgress(activitySeq: 3, logsAfter: created))
             try await store.write { tx in
-                try await tx.insert(project)
-                try await tx.insert(drain)
+                try await tx.projects.insert(project)
+                try await tx.logDrains.insert(drain)
             }
-            let read = try await store.read { tx in try await tx.logDrain(id: drain.id, projectID: project.id) }
+            let read = try await store.read { tx in try await tx.logDrains.logDrain(id: drain.id, projectID: project.id) }
             #expect(read == drain)
             var progress = drain.progress
             progress.recordSeq = 40
@@ -33,9 +33,9 @@ import Testing
             progress.lastError = "the endpoint answered HTTP 503"
             progress.lastErrorAt = created.addingTimeInterval(7)
             let saved = progress
-            try await store.write { tx in try await tx.updateLogDrainProgress(id: drain.id, saved) }
+            try await store.write { tx in try await tx.logDrains.updateLogDrainProgress(id: drain.id, saved) }
             let (listed, elsewhere) = try await store.read { tx in
-                (try await tx.logDrains(projectID: project.id), try await tx.logDrain(id: drain.id, projectID: "prj_other"))
+                (try await tx.logDrains.logDrains(projectID: project.id), try await tx.logDrains.logDrain(id: drain.id, projectID: "prj_other"))
             }
             #expect(listed.map(\.progress) == [progress])
             #expect(elsewhere == nil)
@@ -43,7 +43,7 @@ import Testing
             let t0 = Date(timeIntervalSince1970: 1_900_000_000)
             func claim(_ owner: String, at: Date) async throws -> Bool {
                 try await store.write { tx in
-                    try await tx.claimLogDrains(owner: owner, until: at.addingTimeInterval(15), now: at)
+                    try await tx.logDrains.claimLogDrains(owner: owner, until: at.addingTimeInterval(15), now: at)
                 }.contains { $0.id == drain.id }
             }
             #expect(try await claim("dlv_a", at: t0))
@@ -52,12 +52,12 @@ import Testing
             #expect(try await !claim("dlv_b", at: t0.addingTimeInterval(20)))
             #expect(try await claim("dlv_b", at: t0.addingTimeInterval(26)))   // a's claim lapsed
             #expect(try await !claim("dlv_a", at: t0.addingTimeInterval(27)))
-            try await store.write { tx in try await tx.releaseLogDrains(owner: "dlv_b") }
+            try await store.write { tx in try await tx.logDrains.releaseLogDrains(owner: "dlv_b") }
             #expect(try await claim("dlv_a", at: t0.addingTimeInterval(28)))
             // Deleting the project takes its drains along; saving progress then changes nothing.
-            try await store.write { tx in try await tx.deleteProject(id: project.id) }
-            try await store.write { tx in try await tx.updateLogDrainProgress(id: drain.id, saved) }
-            let gone = try await store.read { tx in try await tx.logDrains(projectID: project.id) }
+            try await store.write { tx in try await tx.projects.deleteProject(id: project.id) }
+            try await store.write { tx in try await tx.logDrains.updateLogDrainProgress(id: drain.id, saved) }
+            let gone = try await store.read { tx in try await tx.logDrains.logDrains(projectID: project.id) }
             #expect(gone.isEmpty)
         }
     }

@@ -55,7 +55,7 @@ func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(
 func makeAccount(_ store: SQLStore) async throws -> Account {
     let account = Account(id: RandomToken.id(.account), email: unique("user") + "@example.com", passwordHash: "x",
                           createdAt: Date(timeIntervalSince1970: 1_800_000_000))
-    try await store.write { tx in try await tx.insert(account) }
+    try await store.write { tx in try await tx.accounts.insert(account) }
     return account
 }
 
@@ -68,8 +68,8 @@ func makeServer(_ store: SQLStore, _ account: Account) async throws -> Server {
                         budget: MicroDollars(1_000), network: .none, state: .running, uidSlot: Int.random(in: 100_000...100_000_000),
                         createdAt: Date(), updatedAt: Date())
     try await store.write { tx in
-        try await tx.insert(project)
-        try await tx.insert(server)
+        try await tx.projects.insert(project)
+        try await tx.servers.insert(server)
     }
     return server
 }

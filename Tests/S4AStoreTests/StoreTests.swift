@@ -21,12 +21,12 @@ import Testing
     func accountsRoundTripAndEmailsAreUnique(engine: Engine) async throws {
         try await engine.withStore { store in
             let account = try await makeAccount(store)
-            let found = try await store.read { tx in try await tx.account(email: account.email) }
+            let found = try await store.read { tx in try await tx.accounts.account(email: account.email) }
             #expect(found == account)
             let twin = Account(id: RandomToken.id(.account), email: account.email, passwordHash: "y", createdAt: Date())
-            await #expect(throws: UniqueViolation.self) { try await store.write { tx in try await tx.insert(twin) } }
-            try await store.write { tx in try await tx.updatePasswordHash(accountID: account.id, hash: "new") }
-            #expect(try await store.read { tx in try await tx.account(id: account.id) }?.passwordHash == "new")
+            await #expect(throws: UniqueViolation.self) { try await store.write { tx in try await tx.accounts.insert(twin) } }
+            try await store.write { tx in try await tx.accounts.updatePasswordHash(accountID: account.id, hash: "new") }
+            #expect(try await store.read { tx in try await tx.accounts.account(id: account.id) }?.passwordHash == "new")
         }
     }
 
@@ -39,15 +39,15 @@ import Testing
                                   visibility: .private, createdAt: Date(), updatedAt: Date())
             await #expect(throws: Boom.self) {
                 try await store.write { tx in
-                    try await tx.insert(project)
-                    try await tx.append(ActivityRecord(action: "project.created", actor: Actor(type: .account, id: account.id),
+                    try await tx.projects.insert(project)
+                    try await tx.activity.append(ActivityRecord(action: "project.created", actor: Actor(type: .account, id: account.id),
                                                        target: Target(type: "project", id: project.id)),
                                         accountID: account.id, at: Date())
                     throw Boom()
                 }
             }
-            #expect(try await store.read { tx in try await tx.project(id: project.id, accountID: account.id) } == nil)
-            #expect(try await store.read { tx in try await tx.chain(accountID: account.id) }.isEmpty)
+            #expect(try await store.read { tx in try await tx.projects.project(id: project.id, accountID: account.id) } == nil)
+            #expect(try await store.read { tx in try await tx.activity.chain(accountID: account.id) }.isEmpty)
         }
     }
 
@@ -60,31 +60,31 @@ import Testing
                 Session(id: RandomToken.id(.session), accountID: account.id, tokenHash: unique("hash\(index)"),
                         createdAt: now, expiresAt: now + 60)
             }
-            try await store.write { tx in for session in sessions { try await tx.insert(session) } }
-            #expect(try await store.read { tx in try await tx.session(tokenHash: sessions[1].tokenHash) } == sessions[1])
-            try await store.write { tx in try await tx.deleteSessions(accountID: account.id, except: sessions[0].id) }
-            #expect(try await store.read { tx in try await tx.session(tokenHash: sessions[0].tokenHash) } != nil)
-            #expect(try await store.read { tx in try await tx.session(tokenHash: sessions[2].tokenHash) } == nil)
+            try await store.write { tx in for session in sessions { try await tx.accounts.insert(session) } }
+            #expect(try await store.read { tx in try await tx.accounts.session(tokenHash: sessions[1].tokenHash) } == sessions[1])
+            try await store.write { tx in try await tx.accounts.deleteSessions(accountID: account.id, except: sessions[0].id) }
+            #expect(try await store.read { tx in try await tx.accounts.session(tokenHash: sessions[0].tokenHash) } != nil)
+            #expect(try await store.read { tx in try await tx.accounts.session(tokenHash: sessions[2].tokenHash) } == nil)
 
             let key = unique("email")
             try await store.write { tx in
-                for offset in [0.0, 10, 20] { try await tx.recordLoginFailure(key: key, at: now + offset, forgetBefore: now - 60) }
+                for offset in [0.0, 10, 20] { try await tx.accounts.recordLoginFailure(key: key, at: now + offset, forgetBefore: now - 60) }
             }
-            let (count, oldest) = try await store.read { tx in try await tx.loginFailures(key: key, since: now + 5) }
+            let (count, oldest) = try await store.read { tx in try await tx.accounts.loginFailures(key: key, since: now + 5) }
             #expect(count == 2)
             #expect(oldest == now + 10)
             // Recording forgets what is older than the window.
-            try await store.write { tx in try await tx.recordLoginFailure(key: key, at: now + 30, forgetBefore: now + 15) }
-            #expect(try await store.read { tx in try await tx.loginFailures(key: key, since: now - 60) }.count == 2)
+            try await store.write { tx in try await tx.accounts.recordLoginFailure(key: key, at: now + 30, forgetBefore: now + 15) }
+            #expect(try await store.read { tx in try await tx.accounts.loginFailures(key: key, since: now - 60) }.count == 2)
             // An attempt recorded under its id is forgotten by that id alone, on every key it holds.
             let other = unique("addr")
             try await store.write { tx in
-                for k in [key, other] { try await tx.recordLoginFailure(key: k, attemptID: "att_x", at: now + 40, forgetBefore: now + 15) }
+                for k in [key, other] { try await tx.accounts.recordLoginFailure(key: k, attemptID: "att_x", at: now + 40, forgetBefore: now + 15) }
             }
-            #expect(try await store.read { tx in try await tx.loginFailures(key: key, since: now - 60) }.count == 3)
-            try await store.write { tx in try await tx.forgetLoginAttempt(id: "att_x") }
-            #expect(try await store.read { tx in try await tx.loginFailures(key: key, since: now - 60) }.count == 2)
-            #expect(try await store.read { tx in try await tx.loginFailures(key: other, since: now - 60) }.count == 0)
+            #expect(try await store.read { tx in try await tx.accounts.loginFailures(key: key, since: now - 60) }.count == 3)
+            try await store.write { tx in try await tx.accounts.forgetLoginAttempt(id: "att_x") }
+            #expect(try await store.read { tx in try await tx.accounts.loginFailures(key: key, since: now - 60) }.count == 2)
+            #expect(try await store.read { tx in try await tx.accounts.loginFailures(key: other, since: now - 60) }.count == 0)
         }
     }
 
@@ -102,21 +102,21 @@ import Testing
                                    createdAt: base + Double(index)))
             }
             let keys = made
-            try await store.write { tx in for key in keys { try await tx.insert(key) } }
-            #expect(try await store.read { tx in try await tx.apiKey(tokenHash: keys[1].tokenHash) } == keys[1])
+            try await store.write { tx in for key in keys { try await tx.keys.insert(key) } }
+            #expect(try await store.read { tx in try await tx.keys.apiKey(tokenHash: keys[1].tokenHash) } == keys[1])
             var seen: [String] = []
             var cursor: String?
             repeat {
-                let page = try await store.read { [cursor] tx in try await tx.apiKeys(accountID: account.id, cursor: cursor, limit: 2) }
+                let page = try await store.read { [cursor] tx in try await tx.keys.apiKeys(accountID: account.id, cursor: cursor, limit: 2) }
                 seen += page.items.map(\.id)
                 cursor = page.nextCursor
             } while cursor != nil
             #expect(seen == keys.reversed().map(\.id))
-            try await store.write { tx in try await tx.revokeAPIKey(id: keys[2].id, at: base + 10) }
-            let revoked = try await store.read { tx in try await tx.apiKey(id: keys[2].id, accountID: account.id) }
+            try await store.write { tx in try await tx.keys.revokeAPIKey(id: keys[2].id, at: base + 10) }
+            let revoked = try await store.read { tx in try await tx.keys.apiKey(id: keys[2].id, accountID: account.id) }
             #expect(revoked?.revokedAt == base + 10)
             #expect(revoked?.isUsable(at: base) == false)
-            #expect(try await store.read { tx in try await tx.apiKey(id: keys[2].id, accountID: "acc_other") } == nil)
+            #expect(try await store.read { tx in try await tx.keys.apiKey(id: keys[2].id, accountID: "acc_other") } == nil)
         }
     }
 
@@ -128,26 +128,26 @@ import Testing
             let now = Date(timeIntervalSince1970: 1_800_000_000)
             let project = Project(id: RandomToken.id(.project), accountID: account.id, name: "A", slug: slug,
                                   visibility: .private, createdAt: now, updatedAt: now)
-            try await store.write { tx in try await tx.insert(project) }
+            try await store.write { tx in try await tx.projects.insert(project) }
             var copy = project
             copy.id = RandomToken.id(.project)
             let twin = copy
-            await #expect(throws: UniqueViolation.self) { try await store.write { tx in try await tx.insert(twin) } }
+            await #expect(throws: UniqueViolation.self) { try await store.write { tx in try await tx.projects.insert(twin) } }
             let second = Project(id: RandomToken.id(.project), accountID: account.id, name: "B", slug: unique("slug"),
                                  visibility: .private, createdAt: now + 1, updatedAt: now + 1)
-            try await store.write { tx in try await tx.insert(second) }
-            let only = try await store.read { tx in try await tx.projects(accountID: account.id, only: [project.id], cursor: nil, limit: 10) }
+            try await store.write { tx in try await tx.projects.insert(second) }
+            let only = try await store.read { tx in try await tx.projects.projects(accountID: account.id, only: [project.id], cursor: nil, limit: 10) }
             #expect(only.items.map(\.id) == [project.id])
-            let none = try await store.read { tx in try await tx.projects(accountID: account.id, only: [], cursor: nil, limit: 10) }
+            let none = try await store.read { tx in try await tx.projects.projects(accountID: account.id, only: [], cursor: nil, limit: 10) }
             #expect(none.items.isEmpty)
             var changed = project
             changed.visibility = .public
             changed.name = "A2"
             let updated = changed
-            try await store.write { tx in try await tx.update(updated) }
-            #expect(try await store.read { tx in try await tx.project(slug: slug) } == updated)
-            try await store.write { tx in try await tx.deleteProject(id: project.id) }
-            #expect(try await store.read { tx in try await tx.project(slug: slug) } == nil)
+            try await store.write { tx in try await tx.projects.update(updated) }
+            #expect(try await store.read { tx in try await tx.projects.project(slug: slug) } == updated)
+            try await store.write { tx in try await tx.projects.deleteProject(id: project.id) }
+            #expect(try await store.read { tx in try await tx.projects.project(slug: slug) } == nil)
         }
     }
 
@@ -161,7 +161,7 @@ import Testing
                     group.addTask {
                         try await store.write { tx in
                             try await tx.lockAccount(id: account.id)
-                            try await tx.append(ActivityRecord(action: "test.event", actor: Actor(type: .account, id: account.id),
+                            try await tx.activity.append(ActivityRecord(action: "test.event", actor: Actor(type: .account, id: account.id),
                                                                target: Target(type: "test", id: "\(index)"), metadata: ["i": "\(index)"]),
                                                 accountID: account.id, at: Date())
                         }
@@ -169,11 +169,11 @@ import Testing
                 }
                 try await group.waitForAll()
             }
-            let chain = try await store.read { tx in try await tx.chain(accountID: account.id) }
+            let chain = try await store.read { tx in try await tx.activity.chain(accountID: account.id) }
             #expect(chain.count == 24)
             #expect(ActivityChain.verify(chain) == nil)
             let page = try await store.read { tx in
-                try await tx.activity(ActivityQuery(accountID: account.id, action: "test.event", limit: 10))
+                try await tx.activity.activity(ActivityQuery(accountID: account.id, action: "test.event", limit: 10))
             }
             #expect(page.items.count == 10)
             #expect(page.items.first?.seq == 24)
@@ -187,17 +187,17 @@ import Testing
             let account = try await makeAccount(store)
             for index in 0..<3 {
                 try await store.write { tx in
-                    try await tx.append(ActivityRecord(action: "project.created", actor: Actor(type: .account, id: account.id),
+                    try await tx.activity.append(ActivityRecord(action: "project.created", actor: Actor(type: .account, id: account.id),
                                                        target: Target(type: "project", id: "prj_\(index)"), metadata: ["name": "P\(index)"]),
                                         accountID: account.id, at: Date())
                 }
             }
-            let before = try await store.read { tx in try await tx.chain(accountID: account.id) }
+            let before = try await store.read { tx in try await tx.activity.chain(accountID: account.id) }
             #expect(ActivityChain.verify(before) == nil)
             try await store.withDatabase { db in
                 try await db.raw("UPDATE activity_events SET metadata = '{\"name\":\"forged\"}' WHERE account_id = \(bind: account.id) AND seq = 2").run()
             }
-            let after = try await store.read { tx in try await tx.chain(accountID: account.id) }
+            let after = try await store.read { tx in try await tx.activity.chain(accountID: account.id) }
             #expect(ActivityChain.verify(after)?.eventID == before[1].id)
         }
     }
@@ -208,16 +208,16 @@ import Testing
             let account = try await makeAccount(store)
             let record = IdempotencyRecord(id: unique("idem"), accountID: account.id, fingerprint: "f", status: nil,
                                            contentType: nil, sealedBody: nil, createdAt: Date(timeIntervalSince1970: 1_800_000_000))
-            #expect(try await store.write { tx in try await tx.insertPending(record) })
-            #expect(try await store.write { tx in try await tx.insertPending(record) } == false)
+            #expect(try await store.write { tx in try await tx.idempotency.insertPending(record) })
+            #expect(try await store.write { tx in try await tx.idempotency.insertPending(record) } == false)
             try await store.write { tx in
-                try await tx.complete(idempotencyID: record.id, status: 201, contentType: "application/json", sealedBody: [1, 2, 3])
+                try await tx.idempotency.complete(idempotencyID: record.id, status: 201, contentType: "application/json", sealedBody: [1, 2, 3])
             }
-            let done = try await store.read { tx in try await tx.idempotencyRecord(id: record.id) }
+            let done = try await store.read { tx in try await tx.idempotency.idempotencyRecord(id: record.id) }
             #expect(done?.status == 201)
             #expect(done?.sealedBody == [1, 2, 3])
-            try await store.write { tx in try await tx.deleteIdempotencyRecord(id: record.id) }
-            #expect(try await store.read { tx in try await tx.idempotencyRecord(id: record.id) } == nil)
+            try await store.write { tx in try await tx.idempotency.deleteIdempotencyRecord(id: record.id) }
+            #expect(try await store.read { tx in try await tx.idempotency.idempotencyRecord(id: record.id) } == nil)
         }
     }
 }

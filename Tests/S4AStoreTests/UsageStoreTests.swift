@@ -23,9 +23,9 @@ import Testing
                                            networkReceivedBytes: Int64(i) * 10, networkSentBytes: 0,
                                            charged: MicroDollars(Int64(i) * 16)))
             }
-            try await store.write { [samples] tx in try await tx.insert(samples) }
+            try await store.write { [samples] tx in try await tx.usage.insert(samples) }
             let points = try await store.read { tx in
-                try await tx.usagePoints(serverID: server.id, since: day, until: day.addingTimeInterval(60), step: 30)
+                try await tx.usage.usagePoints(serverID: server.id, since: day, until: day.addingTimeInterval(60), step: 30)
             }
             #expect(points.map(\.at) == [day, day.addingTimeInterval(30)])
             // 6 s in each bucket: the first sample's counter counts whole (nothing came before);
@@ -36,22 +36,22 @@ import Testing
             #expect(points.map(\.networkReceivedBytes) == [50, 60])
             // A chart starting mid-way takes the sample before it as the baseline.
             let later = try await store.read { tx in
-                try await tx.usagePoints(serverID: server.id, since: day.addingTimeInterval(10), until: day.addingTimeInterval(60),
+                try await tx.usage.usagePoints(serverID: server.id, since: day.addingTimeInterval(10), until: day.addingTimeInterval(60),
                                          step: 50)
             }
             #expect(later.map(\.cpuMicros) == [10_000_000])
 
             // Retiring before the next midnight folds the day into one row without ids.
             let retired = try await store.write { tx in
-                try await tx.retireUsageSamples(before: day.addingTimeInterval(86_400), logLines: [DailyUsage.dayName(day): 7])
+                try await tx.usage.retireUsageSamples(before: day.addingTimeInterval(86_400), logLines: [DailyUsage.dayName(day): 7])
             }
             #expect(retired >= 12)  // the PostgreSQL database is shared with earlier runs
-            let daily = try await store.read { tx in try await tx.dailyUsage() }.filter { $0.day == DailyUsage.dayName(day) }
+            let daily = try await store.read { tx in try await tx.usage.dailyUsage() }.filter { $0.day == DailyUsage.dayName(day) }
             #expect(daily.count == 1)
             #expect(daily.first?.servers ?? 0 >= 1)
             #expect(daily.first.map { $0.samples >= 12 && $0.logLines >= 7 && $0.maxMemoryBytes >= 111 } == true)
             #expect(try await store.read { tx in
-                try await tx.usagePoints(serverID: server.id, since: day, until: day.addingTimeInterval(60), step: 30)
+                try await tx.usage.usagePoints(serverID: server.id, since: day, until: day.addingTimeInterval(60), step: 30)
             }.isEmpty)
         }
     }

@@ -29,7 +29,7 @@ public actor AuditAnchor {
     public func checkpoint() async throws -> Round {
         var log = try loaded()
         let (heads, deleting) = try await store.read { tx in
-            (try await tx.chainHeads(), Set(try await tx.accountsBeingDeleted()))
+            (try await tx.activity.chainHeads(), Set(try await tx.accountDeletion.accountsBeingDeleted()))
         }
         var round = Round()
         var made: [AuditCheckpoint] = []
@@ -93,7 +93,7 @@ public actor AuditAnchor {
         var events: [ActivityEvent] = []
         while true {
             let range = ActivityRange(accountID: accountID, afterSeq: events.last?.seq ?? from, limit: ActivityExport.pageSize)
-            let page = try await store.read { tx in try await tx.activity(in: range) }
+            let page = try await store.read { tx in try await tx.activity.activity(in: range) }
             events += page
             if page.count < range.limit { break }
         }

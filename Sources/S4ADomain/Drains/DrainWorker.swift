@@ -94,7 +94,7 @@ struct DrainWorker {
             if drain.kinds.contains(.activity), buffer.room > 0 {
                 let range = ActivityRange(accountID: drain.accountID, projectIDs: [drain.projectID], afterSeq: activityRead,
                                           limit: buffer.room)
-                let events = try await store.read { tx in try await tx.activity(in: range) }
+                let events = try await store.read { tx in try await tx.activity.activity(in: range) }
                 buffer.append(contentsOf: events.map(DrainItem.activity))
                 if let last = events.last { activityRead = last.seq }
             }
@@ -134,7 +134,7 @@ struct DrainWorker {
             var ids: [String] = []
             var cursor: String?
             repeat {
-                let page = try await tx.servers(accountID: accountID, projectIDs: [projectID], cursor: cursor, limit: 200)
+                let page = try await tx.servers.servers(accountID: accountID, projectIDs: [projectID], cursor: cursor, limit: 200)
                 ids += page.items.map(\.id)
                 cursor = page.nextCursor
             } while cursor != nil
@@ -144,6 +144,6 @@ struct DrainWorker {
 
     func save() async {
         let id = drain.id, progress = self.progress
-        _ = try? await store.write { tx in try await tx.updateLogDrainProgress(id: id, progress) }
+        _ = try? await store.write { tx in try await tx.logDrains.updateLogDrainProgress(id: id, progress) }
     }
 }

@@ -28,7 +28,7 @@ public struct LogDrainDelivery: Sendable {
             do {
                 let current = try await store.write { tx in
                     let at = now()
-                    return try await tx.claimLogDrains(owner: owner, until: at.addingTimeInterval(lifetime), now: at)
+                    return try await tx.logDrains.claimLogDrains(owner: owner, until: at.addingTimeInterval(lifetime), now: at)
                 }
                 let ids = Set(current.map(\.id))
                 for (id, task) in workers where !ids.contains(id) {
@@ -60,6 +60,6 @@ public struct LogDrainDelivery: Sendable {
         // Stopping: every worker ends (an in-flight request is cancelled) before the store closes.
         workers.values.forEach { $0.cancel() }
         for task in workers.values { await task.value }
-        try? await store.write { tx in try await tx.releaseLogDrains(owner: owner) }
+        try? await store.write { tx in try await tx.logDrains.releaseLogDrains(owner: owner) }
     }
 }

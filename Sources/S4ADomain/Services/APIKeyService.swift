@@ -56,21 +56,21 @@ public struct APIKeyService: Sendable {
             // Checked again under the account's lock: a key revoked while it made this one
             // (revocation takes the same lock) must not leave a child behind.
             if let parent = principal.apiKey {
-                guard let fresh = try await tx.apiKey(id: parent.id, accountID: parent.accountID), fresh.isUsable(at: now) else {
+                guard let fresh = try await tx.keys.apiKey(id: parent.id, accountID: parent.accountID), fresh.isUsable(at: now) else {
                     throw DomainError.unauthenticated
                 }
             }
             for projectID in key.projectIDs ?? [] {
-                guard try await tx.project(id: projectID, accountID: principal.accountID) != nil else {
+                guard try await tx.projects.project(id: projectID, accountID: principal.accountID) != nil else {
                     throw DomainError(.notFound, "No such project: \(projectID).")
                 }
             }
-            try await tx.insert(key)
+            try await tx.keys.insert(key)
             var metadata = ["name": key.name, "scopes": key.scopes.sorted().map(\.rawValue).joined(separator: " ")]
             if let ids = key.projectIDs { metadata["project_ids"] = ids.sorted().joined(separator: " ") }
             if let total = key.maxTotalBudget { metadata["max_total_budget_usd"] = total.decimal }
             if let count = key.maxServers { metadata["max_servers"] = "\(count)" }
-            try await tx.append(
+            try await tx.activity.append(
                 ActivityRecord(action: Action.apiKeyCreated, actor: principal.actor,
                                target: Target(type: "api_key", id: key.id), metadata: metadata),
                 accountID: principal.accountID, at: now)
@@ -119,7 +119,7 @@ public struct APIKeyService: Sendable {
     public func list(_ principal: Principal, cursor: String?, limit: Int) async throws -> Page<APIKey> {
         try principal.check(.scope(.keysWrite))
         return try await env.store.read { tx in
-            try await tx.apiKeys(accountID: principal.accountID, cursor: cursor, limit: limit)
+            try await tx.keys.apiKeys(accountID: principal.accountID, cursor: cursor, limit: limit)
         }
     }
 
@@ -129,16 +129,16 @@ public struct APIKeyService: Sendable {
         let now = env.now()
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
-            guard let key = try await tx.apiKey(id: id, accountID: principal.accountID) else { throw DomainError.notFound }
+            guard let key = try await tx.keys.apiKey(id: id, accountID: principal.accountID) else { throw DomainError.notFound }
             if let caller = principal.apiKey, key.id != caller.id, key.parentKeyID != caller.id {
                 throw DomainError.notFound
             }
             // Every key it made goes with it, and theirs: a key cannot outlive its maker's authority.
             for revoked in try await Self.descendants(of: key, tx) where revoked.revokedAt == nil {
-                try await tx.revokeAPIKey(id: revoked.id, at: now)
+                try await tx.keys.revokeAPIKey(id: revoked.id, at: now)
                 var metadata = ["name": revoked.name]
                 if revoked.id != key.id { metadata["because_revoked"] = key.id }
-                try await tx.append(
+                try await tx.activity.append(
                     ActivityRecord(action: Action.apiKeyRevoked, actor: principal.actor,
                                    target: Target(type: "api_key", id: revoked.id), metadata: metadata),
                     accountID: principal.accountID, at: now)
@@ -151,7 +151,7 @@ public struct APIKeyService: Sendable {
         var all: [APIKey] = []
         var cursor: String?
         repeat {
-            let page = try await tx.apiKeys(accountID: key.accountID, cursor: cursor, limit: 500)
+            let page = try await tx.keys.apiKeys(accountID: key.accountID, cursor: cursor, limit: 500)
             all += page.items
             cursor = page.nextCursor
         } while cursor != nil

@@ -35,11 +35,11 @@ public struct AccountDeletion: Sendable {
         let now = env.now()
         try await env.store.write { tx in
             try await tx.lockAccount(id: account.id)
-            try await tx.markAccountDeleting(id: account.id, at: now)
-            try await tx.deleteCredentials(accountID: account.id)
-            let projectIDs = try await tx.projectIDs(accountID: account.id)
-            for projectID in projectIDs { try await tx.deleteDataKeyAndSecrets(projectID: projectID) }
-            try await tx.append(
+            try await tx.accountDeletion.markAccountDeleting(id: account.id, at: now)
+            try await tx.accountDeletion.deleteCredentials(accountID: account.id)
+            let projectIDs = try await tx.projects.projectIDs(accountID: account.id)
+            for projectID in projectIDs { try await tx.vault.deleteDataKeyAndSecrets(projectID: projectID) }
+            try await tx.activity.append(
                 ActivityRecord(action: Action.accountDeletionStarted, actor: principal.actor,
                                target: Target(type: "account", id: account.id),
                                metadata: ["projects": "\(projectIDs.count)"]),
@@ -56,14 +56,14 @@ public struct AccountDeletion: Sendable {
     /// Steps 2–4 for an account marked `deleting`; nothing if it is gone already.
     public func finish(accountID: String) async throws {
         guard let (email, projectIDs) = try await env.store.read({ tx -> (String, [String])? in
-            guard let account = try await tx.account(id: accountID) else { return nil }
-            return (account.email, try await tx.projectIDs(accountID: accountID))
+            guard let account = try await tx.accounts.account(id: accountID) else { return nil }
+            return (account.email, try await tx.projects.projectIDs(accountID: accountID))
         }) else { return }
         try await secrets.shred(accountID: accountID, projectIDs: projectIDs, actor: .system)
         // Servers created by a request already under way when the deletion began are found
         // here too: the loop runs until none is left.
         for _ in 0..<5 {
-            let live = try await env.store.read { tx in try await tx.liveServers(accountID: accountID) }
+            let live = try await env.store.read { tx in try await tx.servers.liveServers(accountID: accountID) }
             if live.isEmpty { break }
             for server in live {
                 try await servers.locks.withLock(server.id) { try await servers.destroy(server, actor: .system) }
@@ -72,17 +72,17 @@ public struct AccountDeletion: Sendable {
         try await anchor?.accountDeleted(accountID)
         try await env.store.write { tx in
             try await tx.lockAccount(id: accountID)
-            guard try await tx.liveServers(accountID: accountID).isEmpty else {
+            guard try await tx.servers.liveServers(accountID: accountID).isEmpty else {
                 throw DomainError(.conflict, "A server of the account is still being created; the deletion will be retried.")
             }
-            try await tx.deleteAccountRows(accountID: accountID, email: email)
+            try await tx.accountDeletion.deleteAccountRows(accountID: accountID, email: email)
         }
     }
 
     /// Finishes every deletion a crash or a failure left; returns how many finished and the
     /// errors of those that did not.
     public func finishPending() async throws -> (finished: Int, failures: [String]) {
-        let pending = try await env.store.read { tx in try await tx.accountsBeingDeleted() }
+        let pending = try await env.store.read { tx in try await tx.accountDeletion.accountsBeingDeleted() }
         var finished = 0
         var failures: [String] = []
         for accountID in pending {

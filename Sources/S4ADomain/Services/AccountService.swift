@@ -21,10 +21,10 @@ public struct AccountService: Sendable {
         let now = env.now()
         do {
             try await env.store.write { tx in
-                guard try await tx.account(email: email) == nil else { return }
+                guard try await tx.accounts.account(email: email) == nil else { return }
                 let account = Account(id: RandomToken.id(.account), email: email, passwordHash: hash, createdAt: now)
-                try await tx.insert(account)
-                try await tx.append(
+                try await tx.accounts.insert(account)
+                try await tx.activity.append(
                     ActivityRecord(action: Action.accountCreated, actor: Actor(type: .account, id: account.id),
                                    target: Target(type: "account", id: account.id)),
                     accountID: account.id, at: now)
@@ -45,7 +45,7 @@ public struct AccountService: Sendable {
         let now = env.now()
         let keys = throttleKeys(email: email, clientAddress: clientAddress)
         let attempt = try await reserveAttempt(keys: keys, now: now, refusal: "Too many failed sign-ins; try again later.")
-        let account = try await env.store.read { tx in try await tx.account(email: email) }
+        let account = try await env.store.read { tx in try await tx.accounts.account(email: email) }
         let valid = await env.hasher.verify(password, hash: account?.passwordHash ?? decoyHash)
         // A wrong password leaves its reserved slot as the failure.
         guard valid, let account else { throw DomainError.invalidCredentials }
@@ -54,11 +54,11 @@ public struct AccountService: Sendable {
                               createdAt: now, expiresAt: now.addingTimeInterval(env.settings.sessionLifetime))
         try await env.store.write { tx in
             try await tx.lockAccount(id: account.id)
-            try await tx.insert(session)
+            try await tx.accounts.insert(session)
             // Only its own slot: the window's failures stand until they age out, so a right
             // password among a burst of wrong ones opens no fresh guesses for the rest.
-            try await tx.forgetLoginAttempt(id: attempt)
-            try await tx.append(
+            try await tx.accounts.forgetLoginAttempt(id: attempt)
+            try await tx.activity.append(
                 ActivityRecord(action: Action.sessionCreated, actor: Actor(type: .account, id: account.id),
                                target: Target(type: "session", id: session.id)),
                 accountID: account.id, at: now)
@@ -72,8 +72,8 @@ public struct AccountService: Sendable {
         }
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
-            try await tx.deleteSession(id: session.id)
-            try await tx.append(
+            try await tx.accounts.deleteSession(id: session.id)
+            try await tx.activity.append(
                 ActivityRecord(action: Action.sessionDeleted, actor: principal.actor,
                                target: Target(type: "session", id: session.id)),
                 accountID: principal.accountID, at: env.now())
@@ -91,9 +91,9 @@ public struct AccountService: Sendable {
         let hash = await env.hasher.hash(new)
         try await env.store.write { tx in
             try await tx.lockAccount(id: account.id)
-            try await tx.updatePasswordHash(accountID: account.id, hash: hash)
-            try await tx.deleteSessions(accountID: account.id, except: session.id)
-            try await tx.append(
+            try await tx.accounts.updatePasswordHash(accountID: account.id, hash: hash)
+            try await tx.accounts.deleteSessions(accountID: account.id, except: session.id)
+            try await tx.activity.append(
                 ActivityRecord(action: Action.accountPasswordChanged, actor: principal.actor,
                                target: Target(type: "account", id: account.id)),
                 accountID: account.id, at: env.now())
@@ -110,13 +110,13 @@ public struct AccountService: Sendable {
         let now = env.now()
         let key = Self.reauthKey(accountID: principal.accountID)
         let attempt = try await reserveAttempt(keys: [key], now: now, refusal: "Too many wrong passwords; try again later.")
-        guard let account = try await env.store.read({ tx in try await tx.account(id: principal.accountID) }) else {
+        guard let account = try await env.store.read({ tx in try await tx.accounts.account(id: principal.accountID) }) else {
             throw DomainError.unauthenticated
         }
         guard await env.hasher.verify(password, hash: account.passwordHash) else {
             throw DomainError(.forbidden, "The password is incorrect.")
         }
-        try await env.store.write { tx in try await tx.forgetLoginAttempt(id: attempt) }
+        try await env.store.write { tx in try await tx.accounts.forgetLoginAttempt(id: attempt) }
         return account
     }
 
@@ -129,10 +129,10 @@ public struct AccountService: Sendable {
         let since = now.addingTimeInterval(-window)
         let attempt = RandomToken.id(.attempt)
         let wait = try await env.store.write { tx -> Int? in
-            for key in keys.sorted() { try await tx.lockThrottle(key: key) }
+            for key in keys.sorted() { try await tx.accounts.lockThrottle(key: key) }
             var wait: Int?
             for key in keys {
-                let (count, oldest) = try await tx.loginFailures(key: key, since: since)
+                let (count, oldest) = try await tx.accounts.loginFailures(key: key, since: since)
                 if count >= limit, let oldest {
                     // Stored times are whole milliseconds; clamp so rounding never exceeds the window.
                     let seconds = Int(oldest.addingTimeInterval(window).timeIntervalSince(now).rounded(.up))
@@ -140,7 +140,7 @@ public struct AccountService: Sendable {
                 }
             }
             guard wait == nil else { return wait }
-            for key in keys { try await tx.recordLoginFailure(key: key, attemptID: attempt, at: now, forgetBefore: since) }
+            for key in keys { try await tx.accounts.recordLoginFailure(key: key, attemptID: attempt, at: now, forgetBefore: since) }
             return nil
         }
         if let wait { throw DomainError(.throttled, refusal, retryAfter: wait) }
@@ -148,7 +148,7 @@ public struct AccountService: Sendable {
     }
 
     public func account(_ principal: Principal) async throws -> Account {
-        guard let account = try await env.store.read({ tx in try await tx.account(id: principal.accountID) }) else {
+        guard let account = try await env.store.read({ tx in try await tx.accounts.account(id: principal.accountID) }) else {
             throw DomainError.unauthenticated
         }
         return account

@@ -16,7 +16,7 @@ public struct ActivityService: Sendable {
         let projects = try principal.projects(narrowedTo: projectID)
         let query = ActivityQuery(accountID: principal.accountID, projectIDs: projects, action: action,
                                   cursor: cursor, limit: limit)
-        return try await env.store.read { tx in try await tx.activity(query) }
+        return try await env.store.read { tx in try await tx.activity.activity(query) }
     }
 }
 
@@ -68,7 +68,7 @@ private actor ActivityPages {
         }
         if !done {
             let query = range
-            let page = try await store.read { tx in try await tx.activity(in: query) }
+            let page = try await store.read { tx in try await tx.activity.activity(in: query) }
             done = page.count < query.limit
             if let last = page.last {
                 range.afterSeq = last.seq

@@ -29,11 +29,11 @@ extension Authenticator {
                 let current: Principal.Credential
                 switch authority.principal.credential {
                 case .session(let session):
-                    guard let fresh = try await tx.session(tokenHash: session.tokenHash), fresh.id == session.id,
+                    guard let fresh = try await tx.accounts.session(tokenHash: session.tokenHash), fresh.id == session.id,
                           fresh.expiresAt > now else { return false }
                     current = .session(fresh)
                 case .apiKey(let key):
-                    guard let fresh = try await tx.apiKey(id: key.id, accountID: key.accountID), fresh.isUsable(at: now)
+                    guard let fresh = try await tx.keys.apiKey(id: key.id, accountID: key.accountID), fresh.isUsable(at: now)
                     else { return false }
                     current = .apiKey(fresh)
                 }

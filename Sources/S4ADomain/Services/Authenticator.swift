@@ -13,16 +13,16 @@ public struct Authenticator: Sendable {
         let now = env.now()
         let hash = RandomToken.hash(token)
         if token.hasPrefix(AccountService.sessionTokenPrefix) {
-            guard let session = try await env.store.read({ tx in try await tx.session(tokenHash: hash) }),
+            guard let session = try await env.store.read({ tx in try await tx.accounts.session(tokenHash: hash) }),
                   session.expiresAt > now else { return nil }
             return Principal(accountID: session.accountID, credential: .session(session))
         }
         if token.hasPrefix(APIKey.tokenPrefix) {
-            guard var key = try await env.store.read({ tx in try await tx.apiKey(tokenHash: hash) }),
+            guard var key = try await env.store.read({ tx in try await tx.keys.apiKey(tokenHash: hash) }),
                   key.isUsable(at: now) else { return nil }
             if key.lastUsedAt.map({ now.timeIntervalSince($0) >= touchInterval }) ?? true {
                 let id = key.id
-                try await env.store.write { tx in try await tx.touchAPIKey(id: id, at: now) }
+                try await env.store.write { tx in try await tx.keys.touchAPIKey(id: id, at: now) }
                 key.lastUsedAt = now
             }
             return Principal(accountID: key.accountID, credential: .apiKey(key))

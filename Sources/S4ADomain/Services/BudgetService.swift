@@ -70,7 +70,7 @@ public struct BudgetService: Sendable {
         let (leases, exhausted) = try await env.store.write { tx -> ([Lease], Set<String>) in
             var leases: [Lease] = [], exhausted: Set<String> = []
             for server in servers {
-                guard let current = try await tx.server(id: server.id, accountID: server.accountID), current.state == .running
+                guard let current = try await tx.servers.server(id: server.id, accountID: server.accountID), current.state == .running
                 else { continue }
                 if let lease = try await Self.nextLease(tx, current, at: now, settings: settings, egressCounter: counters[server.id]) {
                     leases.append(lease)
@@ -110,8 +110,8 @@ public struct BudgetService: Sendable {
         try await tx.lockAccount(id: server.accountID)
         let balance = try await settleOpenLeases(tx, server, at: now, settings: settings, egressCounter: egressCounter)
         var available = balance.available(under: server.budget)
-        if let limit = try await tx.account(id: server.accountID)?.spendingLimit {
-            available = min(available, try await tx.ledgerBalance(accountID: server.accountID).available(under: limit))
+        if let limit = try await tx.accounts.account(id: server.accountID)?.spendingLimit {
+            available = min(available, try await tx.ledger.ledgerBalance(accountID: server.accountID).available(under: limit))
         }
         guard let plan = LeasePlan.next(available: available, card: settings.card,
                                         cpuMillis: server.cpuMillis, memoryMB: server.memoryMB,
@@ -119,7 +119,7 @@ public struct BudgetService: Sendable {
         let lease = Lease(id: RandomToken.id(.lease), serverID: server.id, accountID: server.accountID, startedAt: now,
                           deadline: now.addingTimeInterval(Double(plan.milliseconds) / 1000), reserved: plan.price,
                           egressCounter: egressCounter)
-        try await tx.insert(lease)
+        try await tx.ledger.insert(lease)
         return lease
     }
 
@@ -155,7 +155,7 @@ public struct BudgetService: Sendable {
     }
 
     public func balance(_ server: Server) async throws -> LedgerBalance {
-        try await env.store.read { tx in try await tx.ledgerBalance(serverID: server.id) }
+        try await env.store.read { tx in try await tx.ledger.ledgerBalance(serverID: server.id) }
     }
 
     /// Charges each open lease for the time used (to `at` or its deadline, whichever is first;
@@ -163,16 +163,16 @@ public struct BudgetService: Sendable {
     /// Returns the server's balance afterwards.
     static func settleOpenLeases(_ tx: any StoreTransaction, _ server: Server, at now: Date, settings: BudgetSettings,
                                  egressCounter: Int64?) async throws -> LedgerBalance {
-        let before = try await tx.ledgerBalance(serverID: server.id).charged
-        let open = try await tx.openLeases(serverID: server.id)
+        let before = try await tx.ledger.ledgerBalance(serverID: server.id).charged
+        let open = try await tx.ledger.openLeases(serverID: server.id)
         for lease in open {
             let end = min(now, lease.deadline)
             let milliseconds = max(0, Int64((end.timeIntervalSince(lease.startedAt) * 1000).rounded(.up)))
             let used = settings.card.cost(cpuMillis: server.cpuMillis, memoryMB: server.memoryMB, milliseconds: milliseconds)
-            _ = try await tx.settle(leaseID: lease.id, entries: LedgerBalance.settle(leaseID: lease.id, reserved: lease.reserved,
+            _ = try await tx.ledger.settle(leaseID: lease.id, entries: LedgerBalance.settle(leaseID: lease.id, reserved: lease.reserved,
                                                                                      used: used), at: now)
         }
-        var balance = try await tx.ledgerBalance(serverID: server.id)
+        var balance = try await tx.ledger.ledgerBalance(serverID: server.id)
         // Bytes sent since the oldest open lease began (a counter that fell restarted from
         // zero), charged with the newest lease, never past the cap: egress cannot be reserved
         // ahead, so at most one lease's worth goes uncharged rather than overspent.
@@ -181,7 +181,7 @@ public struct BudgetService: Sendable {
             let charge = min(cost, balance.available(under: server.budget))
             if charge.value > 0 {
                 let entry = LedgerEntry(kind: .egress, amount: charge, leaseID: last.id)
-                try await tx.appendLedger([entry], serverID: server.id, accountID: server.accountID, at: now)
+                try await tx.ledger.appendLedger([entry], serverID: server.id, accountID: server.accountID, at: now)
                 balance.apply(entry)
             }
         }
@@ -190,7 +190,7 @@ public struct BudgetService: Sendable {
         for percent in [50, 80] {
             let threshold = server.budget.value * Int64(percent) / 100
             if before.value < threshold, after.value >= threshold {
-                try await tx.append(
+                try await tx.activity.append(
                     ActivityRecord(action: Action.serverBudgetWarning, actor: .system,
                                    target: Target(type: "server", id: server.id), projectID: server.projectID,
                                    metadata: ["percent": "\(percent)", "charged_usd": after.decimal,

@@ -9,7 +9,7 @@ extension ExportService {
 
     public func writeArchive(_ link: ExportLink, to tar: TarWriter) async throws {
         let accountID = link.accountID
-        guard let account = try await env.store.read({ tx in try await tx.account(id: accountID) }) else {
+        guard let account = try await env.store.read({ tx in try await tx.accounts.account(id: accountID) }) else {
             throw DomainError(.gone, "The account is gone.")
         }
         let encoder = Self.encoder()
@@ -24,16 +24,16 @@ extension ExportService {
             var projects: [Project] = [], keys: [APIKey] = []
             var cursor: String?
             repeat {
-                let page = try await tx.projects(accountID: accountID, only: nil, cursor: cursor, limit: 200)
+                let page = try await tx.projects.projects(accountID: accountID, only: nil, cursor: cursor, limit: 200)
                 projects += page.items
                 cursor = page.nextCursor
             } while cursor != nil
             repeat {
-                let page = try await tx.apiKeys(accountID: accountID, cursor: cursor, limit: 200)
+                let page = try await tx.keys.apiKeys(accountID: accountID, cursor: cursor, limit: 200)
                 keys += page.items
                 cursor = page.nextCursor
             } while cursor != nil
-            return (projects, try await tx.allServers(accountID: accountID), keys)
+            return (projects, try await tx.exports.allServers(accountID: accountID), keys)
         }
         try await tar.file(Self.root + "projects.json", try json(projects.map {
             ProjectRecord(id: $0.id, name: $0.name, slug: $0.slug, url: env.settings.projectURL($0.slug),
@@ -57,7 +57,7 @@ extension ExportService {
         // Names and scopes only: the sealed values stay behind.
         var secrets: [SecretRecordExport] = []
         for project in projects {
-            let records = try await env.store.read { tx in try await tx.secrets(projectID: project.id, serverID: nil) }
+            let records = try await env.store.read { tx in try await tx.vault.secrets(projectID: project.id, serverID: nil) }
             secrets += records.map {
                 SecretRecordExport(project_id: $0.address.projectID, server_id: $0.address.serverID, name: $0.address.name,
                                    scope: $0.address.scope, version: $0.version, created_at: $0.createdAt, updated_at: $0.updatedAt)
@@ -67,7 +67,7 @@ extension ExportService {
 
         try await spooled(Self.root + "activity.jsonl", tar) { line in
             try await Self.paged(from: Int64(0), next: \ActivityEvent.seq, read: { after in
-                try await env.store.read { tx in try await tx.activity(in: ActivityRange(accountID: accountID, afterSeq: after, limit: 500)) }
+                try await env.store.read { tx in try await tx.activity.activity(in: ActivityRange(accountID: accountID, afterSeq: after, limit: 500)) }
             }) { event in
                 // The audit export's own lines: one shape, and times to the millisecond the chain hashes.
                 try line(Data(ActivityExport.json(event)))
@@ -77,7 +77,7 @@ extension ExportService {
             for server in servers {
                 // A few at a time: each may hold a MiB of output per stream.
                 try await Self.paged(from: String?.none, next: { (run: Run) in run.id }, read: { after in
-                    try await env.store.read { tx in try await tx.runsWithOutput(serverID: server.id, after: after, limit: 8) }
+                    try await env.store.read { tx in try await tx.exports.runsWithOutput(serverID: server.id, after: after, limit: 8) }
                 }) { run in
                     try line(try encoder.encode(RunRecord(
                         id: run.id, server_id: run.serverID, kind: run.kind, command: run.command, state: run.state.rawValue,
@@ -98,7 +98,7 @@ extension ExportService {
         try await spooled(Self.root + "usage.jsonl", tar) { line in
             for server in servers {
                 try await Self.paged(from: Date?.none, next: { (sample: UsageSample) in sample.at }, read: { after in
-                    try await env.store.read { tx in try await tx.usageSamples(serverID: server.id, after: after, limit: 1000) }
+                    try await env.store.read { tx in try await tx.exports.usageSamples(serverID: server.id, after: after, limit: 1000) }
                 }) { sample in
                     try line(try encoder.encode(UsageRecord(
                         server_id: sample.serverID, at: sample.at, cpu_micros: sample.cpuMicros, memory_bytes: sample.memoryBytes,
@@ -108,7 +108,7 @@ extension ExportService {
             }
         }
         try await spooled(Self.root + "ledger.jsonl", tar) { line in
-            for entry in try await env.store.read({ tx in try await tx.ledgerEntries(accountID: accountID) }) {
+            for entry in try await env.store.read({ tx in try await tx.exports.ledgerEntries(accountID: accountID) }) {
                 try line(try encoder.encode(LedgerRecord(id: entry.id, server_id: entry.serverID, lease_id: entry.entry.leaseID,
                                                          kind: entry.entry.kind.rawValue, amount_usd: entry.entry.amount.decimal,
                                                          created_at: entry.createdAt)))

@@ -29,8 +29,8 @@ public struct ExportService: Sendable {
                               includeFiles: includeFiles, createdAt: now, expiresAt: now.addingTimeInterval(Self.linkLifetime))
         try await env.store.write { tx in
             try await tx.lockAccount(id: account.id)
-            try await tx.insert(link)
-            try await tx.append(
+            try await tx.exports.insert(link)
+            try await tx.activity.append(
                 ActivityRecord(action: Action.accountExported, actor: principal.actor, target: Target(type: "account", id: account.id),
                                metadata: ["export_id": link.id, "include_files": includeFiles ? "true" : "false"]),
                 accountID: account.id, at: now)
@@ -43,7 +43,7 @@ public struct ExportService: Sendable {
         let now = env.now()
         let hash = RandomToken.hash(token)
         guard token.hasPrefix(Self.tokenPrefix),
-              let link = try await env.store.write({ tx in try await tx.claimExport(tokenHash: hash, at: now) }) else {
+              let link = try await env.store.write({ tx in try await tx.exports.claimExport(tokenHash: hash, at: now) }) else {
             throw DomainError(.gone, "This export link was used, has expired or never existed; ask for a new export.")
         }
         return link

@@ -35,8 +35,8 @@ public struct HealthService: Sendable {
     public func probeAll(_ memory: inout HealthMemory) async throws -> Int {
         let running = try await env.store.read { tx in
             var found: [(Server, Deployment)] = []
-            for server in try await tx.liveServers() where server.state == .running {
-                if let deployment = try await tx.currentDeployment(serverID: server.id) { found.append((server, deployment)) }
+            for server in try await tx.servers.liveServers() where server.state == .running {
+                if let deployment = try await tx.deployments.currentDeployment(serverID: server.id) { found.append((server, deployment)) }
             }
             return found
         }
@@ -49,7 +49,7 @@ public struct HealthService: Sendable {
         memory.restarts = memory.restarts.filter { live.contains($0.key) }
         memory.answered = memory.answered.filter { live.contains($0.key) }
         let batch = probes
-        if !batch.isEmpty { try await env.store.write { tx in try await tx.insert(batch) } }
+        if !batch.isEmpty { try await env.store.write { tx in try await tx.health.insert(batch) } }
         return running.count
     }
 
@@ -92,7 +92,7 @@ public struct HealthService: Sendable {
         if failures >= Self.failuresBeforeRestart, deployment.restart != .never, process?.state == .running {
             memory.failures[deployment.id] = 0
             // Counted first, so that whoever sees the new process also sees the restart counted.
-            try await env.store.write { tx in try await tx.addMonitorRestart(deploymentID: deployment.id) }
+            try await env.store.write { tx in try await tx.deployments.addMonitorRestart(deploymentID: deployment.id) }
             try await recordCrash(server, reason: "the app stopped answering (\(outcome.detail)) and was restarted", crashes: 1, at: now)
             try? await runtime.endProcess(server.id, name: deployment.processName)
             try? await servers.startDeployment(server, deployment)
@@ -115,7 +115,7 @@ public struct HealthService: Sendable {
     private func recordCrash(_ server: Server, reason: String, crashes: Int, exitCode: Int32? = nil, at now: Date) async throws {
         try await env.store.write { tx in
             let reason = String(reason.prefix(300))
-            let latest = try await tx.latestIncident(serverID: server.id)
+            let latest = try await tx.health.latestIncident(serverID: server.id)
             if var incident = latest, incident.endedAt.map({ now.timeIntervalSince($0) < Self.reopenWithin }) ?? true {
                 let reopened = incident.endedAt != nil
                 if crashes == 0 && !reopened { return }  // failing probes of an open incident say nothing new
@@ -124,10 +124,10 @@ public struct HealthService: Sendable {
                 incident.reason = reason
                 incident.updatedAt = now
                 incident.endedAt = nil
-                try await tx.update(incident)
+                try await tx.health.update(incident)
                 guard reopened else { return }
                 try await tx.lockAccount(id: server.accountID)
-                try await tx.append(
+                try await tx.activity.append(
                     ActivityRecord(action: Action.serverAppCrashed, actor: .system, target: Target(type: "server", id: server.id),
                                    projectID: server.projectID,
                                    metadata: ["incident_id": incident.id, "reason": reason, "crashes": "\(incident.crashes)",
@@ -139,8 +139,8 @@ public struct HealthService: Sendable {
             let incident = Incident(id: RandomToken.id(.incident), projectID: server.projectID, serverID: server.id,
                                     accountID: server.accountID, startedAt: now, reason: reason, crashes: crashes,
                                     lastExitCode: exitCode.map(Int.init))
-            try await tx.insert(incident)
-            try await tx.append(
+            try await tx.health.insert(incident)
+            try await tx.activity.append(
                 ActivityRecord(action: Action.serverAppCrashed, actor: .system, target: Target(type: "server", id: server.id),
                                projectID: server.projectID, metadata: ["incident_id": incident.id, "reason": incident.reason]),
                 accountID: server.accountID, at: now)
@@ -149,11 +149,11 @@ public struct HealthService: Sendable {
 
     private func closeIncident(_ server: Server, at now: Date) async throws {
         try await env.store.write { tx in
-            guard let open = try await tx.openIncident(serverID: server.id),
+            guard let open = try await tx.health.openIncident(serverID: server.id),
                   now.timeIntervalSince(open.updatedAt) >= Self.recoveryPeriod(crashes: open.crashes) else { return }
             try await tx.lockAccount(id: server.accountID)
-            try await tx.closeIncident(id: open.id, at: now)
-            try await tx.append(
+            try await tx.health.closeIncident(id: open.id, at: now)
+            try await tx.activity.append(
                 ActivityRecord(action: Action.serverAppRecovered, actor: .system, target: Target(type: "server", id: server.id),
                                projectID: server.projectID,
                                metadata: ["incident_id": open.id, "crashes": "\(open.crashes)",
@@ -168,13 +168,13 @@ public struct HealthService: Sendable {
         let now = env.now()
         return try await env.store.read { tx in
             _ = try await tx.reachableProject(projectID, by: principal)
-            let day = try await tx.probeCounts(projectID: projectID, since: now.addingTimeInterval(-86_400))
-            let month = try await tx.probeCounts(projectID: projectID, since: now.addingTimeInterval(-30 * 86_400))
+            let day = try await tx.health.probeCounts(projectID: projectID, since: now.addingTimeInterval(-86_400))
+            let month = try await tx.health.probeCounts(projectID: projectID, since: now.addingTimeInterval(-30 * 86_400))
             func share(_ counts: (total: Int, healthy: Int)) -> Double? {
                 counts.total == 0 ? nil : Double(counts.healthy) / Double(counts.total)
             }
             return Uptime(last24Hours: share(day), last30Days: share(month), probes24Hours: day.total,
-                          incidents: try await tx.incidents(projectID: projectID, since: now.addingTimeInterval(-30 * 86_400)))
+                          incidents: try await tx.health.incidents(projectID: projectID, since: now.addingTimeInterval(-30 * 86_400)))
         }
     }
 }

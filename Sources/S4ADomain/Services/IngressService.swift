@@ -23,14 +23,14 @@ public struct IngressService: Sendable {
     public func target(slug: String, grant: PreviewGrant? = nil) async throws -> IngressTarget {
         guard Slug.problem(with: slug) == nil else { return .notServed }
         return try await env.store.read { tx in
-            var found = try await tx.publicProject(slug: slug)
+            var found = try await tx.projects.publicProject(slug: slug)
             if found == nil, let grant, grant.slug == slug,
-               let granted = try await tx.project(id: grant.projectID, accountID: grant.accountID), granted.slug == slug {
+               let granted = try await tx.projects.project(id: grant.projectID, accountID: grant.accountID), granted.slug == slug {
                 found = granted
             }
             guard let project = found, let serverID = project.attachedServerID,
-                  let server = try await tx.server(id: serverID, accountID: project.accountID) else { return .notServed }
-            guard server.state == .running, let deployment = try await tx.currentDeployment(serverID: server.id) else {
+                  let server = try await tx.servers.server(id: serverID, accountID: project.accountID) else { return .notServed }
+            guard server.state == .running, let deployment = try await tx.deployments.currentDeployment(serverID: server.id) else {
                 return .unavailable(serverID: server.id)
             }
             return .app(serverID: server.id, port: deployment.port)
@@ -40,6 +40,6 @@ public struct IngressService: Sendable {
     /// The slugs whose URLs serve now (public projects): the names that get their own
     /// certificate when ACME is configured.
     public func publicSlugs() async throws -> [String] {
-        try await env.store.read { tx in try await tx.publicProjectSlugs() }
+        try await env.store.read { tx in try await tx.projects.publicProjectSlugs() }
     }
 }

@@ -39,11 +39,11 @@ public struct LogDrainService: Sendable {
         let drain = try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
             _ = try await tx.reachableProject(projectID, by: principal)
-            guard try await tx.logDrains(projectID: projectID).count < Self.maxPerProject else {
+            guard try await tx.logDrains.logDrains(projectID: projectID).count < Self.maxPerProject else {
                 throw DomainError(.conflict, "A project has at most \(Self.maxPerProject) log drains; delete one first.")
             }
             let key = try await secrets.dataKey(tx, projectID: projectID, create: true, at: now)!
-            let event = try await tx.append(
+            let event = try await tx.activity.append(
                 ActivityRecord(action: Action.logDrainCreated, actor: principal.actor,
                                target: Target(type: "log_drain", id: id), projectID: projectID,
                                metadata: ["host": Self.host(url), "kinds": kinds.sorted().map(\.rawValue).joined(separator: ",")]),
@@ -52,7 +52,7 @@ public struct LogDrainService: Sendable {
             let drain = LogDrain(id: id, accountID: principal.accountID, projectID: projectID, url: url, kinds: kinds,
                                  sealedSecret: try Envelope.sealDrainSecret(secret, key: key, projectID: projectID, drainID: id),
                                  createdAt: now, progress: DrainProgress(activitySeq: event.seq - 1, logsAfter: now))
-            try await tx.insert(drain)
+            try await tx.logDrains.insert(drain)
             return drain
         }
         return (drain, secret)
@@ -62,7 +62,7 @@ public struct LogDrainService: Sendable {
         try principal.check(.scope(.projectsRead))
         return try await env.store.read { tx in
             _ = try await tx.reachableProject(projectID, by: principal)
-            return try await tx.logDrains(projectID: projectID)
+            return try await tx.logDrains.logDrains(projectID: projectID)
         }
     }
 
@@ -73,11 +73,11 @@ public struct LogDrainService: Sendable {
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
             _ = try await tx.reachableProject(projectID, by: principal)
-            guard let drain = try await tx.logDrain(id: id, projectID: projectID) else {
+            guard let drain = try await tx.logDrains.logDrain(id: id, projectID: projectID) else {
                 throw DomainError(.notFound, "No such log drain.")
             }
-            try await tx.deleteLogDrain(id: drain.id)
-            try await tx.append(
+            try await tx.logDrains.deleteLogDrain(id: drain.id)
+            try await tx.activity.append(
                 ActivityRecord(action: Action.logDrainDeleted, actor: principal.actor,
                                target: Target(type: "log_drain", id: drain.id), projectID: projectID,
                                metadata: ["host": Self.host(drain.url)]),

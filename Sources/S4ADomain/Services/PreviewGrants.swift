@@ -38,10 +38,10 @@ public struct PreviewGrants: Sendable {
         try principal.check(.session)
         let now = env.now()
         let project = try await env.store.write { tx -> Project in
-            guard Slug.problem(with: slug) == nil, let project = try await tx.project(slug: slug),
+            guard Slug.problem(with: slug) == nil, let project = try await tx.projects.project(slug: slug),
                   project.accountID == principal.accountID else { throw DomainError.notFound }
             try await tx.lockAccount(id: project.accountID)
-            try await tx.append(
+            try await tx.activity.append(
                 ActivityRecord(action: Action.projectPreviewGranted, actor: principal.actor,
                                target: Target(type: "project", id: project.id), projectID: project.id,
                                metadata: ["minutes": "\(Int(Self.lifetime / 60))"]),

@@ -34,9 +34,9 @@ public struct ProjectService: Sendable {
             do {
                 try await env.store.write { tx in
                     try await tx.lockAccount(id: principal.accountID)
-                    guard try await tx.project(slug: slug) == nil else { throw UniqueViolation("slug") }
-                    try await tx.insert(project)
-                    try await tx.append(
+                    guard try await tx.projects.project(slug: slug) == nil else { throw UniqueViolation("slug") }
+                    try await tx.projects.insert(project)
+                    try await tx.activity.append(
                         ActivityRecord(action: Action.projectCreated, actor: principal.actor,
                                        target: Target(type: "project", id: project.id), projectID: project.id,
                                        metadata: ["name": name, "slug": slug]),
@@ -61,7 +61,7 @@ public struct ProjectService: Sendable {
     public func list(_ principal: Principal, cursor: String?, limit: Int) async throws -> Page<Project> {
         try principal.check(.scope(.projectsRead))
         return try await env.store.read { tx in
-            try await tx.projects(accountID: principal.accountID, only: principal.projectIDs, cursor: cursor, limit: limit)
+            try await tx.projects.projects(accountID: principal.accountID, only: principal.projectIDs, cursor: cursor, limit: limit)
         }
     }
 
@@ -80,7 +80,7 @@ public struct ProjectService: Sendable {
             if let visibility = changes.visibility { project.visibility = visibility }
             guard project != before else { return project }
             project.updatedAt = now
-            try await tx.update(project)
+            try await tx.projects.update(project)
             var metadata: [String: String] = [:]
             if project.name != before.name { metadata["name"] = project.name }
             let action: String
@@ -91,7 +91,7 @@ public struct ProjectService: Sendable {
             } else {
                 action = Action.projectUpdated
             }
-            try await tx.append(
+            try await tx.activity.append(
                 ActivityRecord(action: action, actor: principal.actor, target: Target(type: "project", id: project.id),
                                projectID: project.id, metadata: metadata),
                 accountID: principal.accountID, at: now)
@@ -109,7 +109,7 @@ public struct ProjectService: Sendable {
             var project = try await tx.reachableProject(id, by: principal)
             let previous = project.attachedServerID
             if let serverID {
-                guard let server = try await tx.server(id: serverID, accountID: principal.accountID),
+                guard let server = try await tx.servers.server(id: serverID, accountID: principal.accountID),
                       server.projectID == project.id else {
                     throw DomainError.unprocessable("server_id", "is not a server of this project")
                 }
@@ -117,15 +117,15 @@ public struct ProjectService: Sendable {
             guard previous != serverID else { return project }
             project.attachedServerID = serverID
             project.updatedAt = now
-            try await tx.update(project)
+            try await tx.projects.update(project)
             if let previous {
-                try await tx.append(
+                try await tx.activity.append(
                     ActivityRecord(action: Action.serverDetached, actor: principal.actor, target: Target(type: "server", id: previous),
                                    projectID: project.id, metadata: ["project_id": project.id]),
                     accountID: principal.accountID, at: now)
             }
             if let serverID {
-                try await tx.append(
+                try await tx.activity.append(
                     ActivityRecord(action: Action.serverAttached, actor: principal.actor, target: Target(type: "server", id: serverID),
                                    projectID: project.id, metadata: ["project_id": project.id]),
                     accountID: principal.accountID, at: now)
@@ -143,8 +143,8 @@ public struct ProjectService: Sendable {
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
             let project = try await tx.reachableProject(id, by: principal)
-            try await tx.deleteProject(id: project.id)
-            try await tx.append(
+            try await tx.projects.deleteProject(id: project.id)
+            try await tx.activity.append(
                 ActivityRecord(action: Action.projectDeleted, actor: principal.actor,
                                target: Target(type: "project", id: project.id), projectID: project.id,
                                metadata: ["slug": project.slug]),

@@ -29,7 +29,7 @@ public struct SecretService: Sendable {
     /// Checks the master key against the fingerprint the data was sealed with; records it on
     /// first use. A wrong key stops the start before anything changes.
     public static func checkMasterKey(_ master: MasterKey, store: any Store) async throws {
-        let known = try await store.read { tx in try await tx.vaultFingerprint() }
+        let known = try await store.read { tx in try await tx.vault.vaultFingerprint() }
         if let known {
             guard known == master.fingerprint else {
                 throw DomainError(.forbidden, """
@@ -40,7 +40,7 @@ public struct SecretService: Sendable {
             return
         }
         let fingerprint = master.fingerprint
-        try await store.write { tx in try await tx.setVaultFingerprint(fingerprint) }
+        try await store.write { tx in try await tx.vault.setVaultFingerprint(fingerprint) }
     }
 
     /// Sets a project secret (`serverID` nil) or a server secret.
@@ -53,7 +53,7 @@ public struct SecretService: Sendable {
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
             let address = try await Self.address(tx, principal, projectID: projectID, serverID: serverID, name: name)
-            let existing = try await tx.secrets(projectID: address.projectID, serverID: nil)
+            let existing = try await tx.vault.secrets(projectID: address.projectID, serverID: nil)
             let others = existing.filter { $0.address != address }.map(\.valueBytes).reduce(0, +)
             guard others + value.utf8.count <= SecretRules.maxProjectBytes else {
                 throw DomainError.unprocessable("value", "would take the project's secrets past 256 KiB together")
@@ -62,11 +62,11 @@ public struct SecretService: Sendable {
                                              create: true, at: now)!
             let sealed = try Envelope.sealValue(value, key: key, address: address)
             let previous = existing.first { $0.address == address }
-            try await tx.upsert(SecretRecord(
+            try await tx.vault.upsert(SecretRecord(
                 id: previous?.id ?? RandomToken.id(.secret), accountID: principal.accountID, address: address,
                 version: (previous?.version ?? 0) + 1, sealed: sealed, valueBytes: value.utf8.count,
                 createdAt: previous?.createdAt ?? now, updatedAt: now))
-            try await tx.append(
+            try await tx.activity.append(
                 ActivityRecord(action: Action.secretSet, actor: principal.actor,
                                target: Target(type: "secret", id: name), projectID: address.projectID,
                                metadata: ["name": name, "scope": address.scope, "server_id": address.serverID ?? ""]),
@@ -78,7 +78,7 @@ public struct SecretService: Sendable {
         try principal.check(.scope(.secretsWrite))
         return try await env.store.read { tx in
             let address = try await Self.address(tx, principal, projectID: projectID, serverID: serverID, name: "")
-            return try await tx.secrets(projectID: address.projectID, serverID: nil)
+            return try await tx.vault.secrets(projectID: address.projectID, serverID: nil)
                 .filter { $0.address.serverID == address.serverID }
                 .map { SecretInfo(name: $0.address.name, scope: $0.address.scope, serverID: $0.address.serverID,
                                   version: $0.version, createdAt: $0.createdAt, updatedAt: $0.updatedAt) }
@@ -91,9 +91,9 @@ public struct SecretService: Sendable {
         try await env.store.write { tx in
             try await tx.lockAccount(id: principal.accountID)
             let address = try await Self.address(tx, principal, projectID: projectID, serverID: serverID, name: name)
-            guard try await tx.secret(address) != nil else { throw DomainError(.notFound, "No such secret.") }
-            try await tx.deleteSecret(address)
-            try await tx.append(
+            guard try await tx.vault.secret(address) != nil else { throw DomainError(.notFound, "No such secret.") }
+            try await tx.vault.deleteSecret(address)
+            try await tx.activity.append(
                 ActivityRecord(action: Action.secretDeleted, actor: principal.actor,
                                target: Target(type: "secret", id: name), projectID: address.projectID,
                                metadata: ["name": name, "scope": address.scope, "server_id": address.serverID ?? ""]),
@@ -107,7 +107,7 @@ public struct SecretService: Sendable {
     public func environment(for server: Server) async throws -> [String: String] {
         let master = self.master, keyring = self.keyring
         return try await env.store.read { tx in
-            let records = try await tx.secrets(projectID: server.projectID, serverID: server.id)
+            let records = try await tx.vault.secrets(projectID: server.projectID, serverID: server.id)
             guard !records.isEmpty else { return [:] }
             guard let key = try await Self.dataKey(tx, projectID: server.projectID, master: master, keyring: keyring,
                                                    create: false, at: Date()) else {
@@ -136,12 +136,12 @@ public struct SecretService: Sendable {
         let oldAudit = try AuditKeys(master: old)
         let newAudit = try AuditKeys(master: newKey)
         return try await store.write { tx in
-            for accountID in try await tx.accountIDsWithActivity() {
-                for event in try await tx.chain(accountID: accountID) where oldAudit.macMatches(event) {
-                    try await tx.setActivityMAC(eventID: event.id, mac: newAudit.mac(event))
+            for accountID in try await tx.activity.accountIDsWithActivity() {
+                for event in try await tx.activity.chain(accountID: accountID) where oldAudit.macMatches(event) {
+                    try await tx.activity.setActivityMAC(eventID: event.id, mac: newAudit.mac(event))
                 }
             }
-            let keys = try await tx.wrappedDataKeys()
+            let keys = try await tx.vault.wrappedDataKeys()
             for (projectID, stored) in keys {
                 let key = try unwrap(stored, projectID: projectID, master: old, keyring: keyring)
                 var rewrapped = stored
@@ -150,9 +150,9 @@ public struct SecretService: Sendable {
                 } else {
                     rewrapped.wrapped = try Envelope.wrap(key, projectID: projectID, master: newKey)
                 }
-                try await tx.updateWrappedDataKey(projectID: projectID, rewrapped)
+                try await tx.vault.updateWrappedDataKey(projectID: projectID, rewrapped)
             }
-            try await tx.setVaultFingerprint(newKey.fingerprint)
+            try await tx.vault.setVaultFingerprint(newKey.fingerprint)
             return keys.count
         }
     }
@@ -164,10 +164,10 @@ public struct SecretService: Sendable {
     public static func upgradeDataKeys(store: any Store, master: MasterKey, keyring: any ProjectKeyring) async throws -> Int {
         try await store.write { tx in
             var count = 0
-            for (projectID, stored) in try await tx.wrappedDataKeys() where stored.version < WrappedDataKey.shreddable {
+            for (projectID, stored) in try await tx.vault.wrappedDataKeys() where stored.version < WrappedDataKey.shreddable {
                 let key = try Envelope.unwrap(stored.wrapped, projectID: projectID, master: master)
                 let shred = try keyring.createShredKey(projectID: projectID)
-                try await tx.updateWrappedDataKey(projectID: projectID, WrappedDataKey(
+                try await tx.vault.updateWrappedDataKey(projectID: projectID, WrappedDataKey(
                     wrapped: try Envelope.wrap(key, projectID: projectID, master: master, shredKey: shred),
                     version: WrappedDataKey.shreddable))
                 count += 1
@@ -185,10 +185,10 @@ public struct SecretService: Sendable {
         try await env.store.write { tx in
             try await tx.lockAccount(id: accountID)
             for projectID in projectIDs {
-                let had = try await tx.wrappedDataKey(projectID: projectID) != nil
-                try await tx.deleteDataKeyAndSecrets(projectID: projectID)
+                let had = try await tx.vault.wrappedDataKey(projectID: projectID) != nil
+                try await tx.vault.deleteDataKeyAndSecrets(projectID: projectID)
                 guard had else { continue }
-                try await tx.append(
+                try await tx.activity.append(
                     ActivityRecord(action: Action.projectDataKeyDestroyed, actor: actor,
                                    target: Target(type: "project", id: projectID), projectID: projectID),
                     accountID: accountID, at: now)
@@ -218,7 +218,7 @@ public struct SecretService: Sendable {
 
     static func dataKey(_ tx: any StoreTransaction, projectID: String, master: MasterKey, keyring: any ProjectKeyring,
                         create: Bool, at now: Date) async throws -> SymmetricKey? {
-        if let stored = try await tx.wrappedDataKey(projectID: projectID) {
+        if let stored = try await tx.vault.wrappedDataKey(projectID: projectID) {
             do {
                 return try unwrap(stored, projectID: projectID, master: master, keyring: keyring)
             } catch let error as DomainError {
@@ -231,7 +231,7 @@ public struct SecretService: Sendable {
         // The shred key first: a row is never committed without the key that opens it.
         let shred = try keyring.createShredKey(projectID: projectID)
         let key = SymmetricKey(size: .bits256)
-        try await tx.insertWrappedDataKey(projectID: projectID, WrappedDataKey(
+        try await tx.vault.insertWrappedDataKey(projectID: projectID, WrappedDataKey(
             wrapped: try Envelope.wrap(key, projectID: projectID, master: master, shredKey: shred),
             version: WrappedDataKey.shreddable), at: now)
         return key

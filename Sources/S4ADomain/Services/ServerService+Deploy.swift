@@ -38,7 +38,7 @@ extension ServerService {
                                         command: command, port: port, healthPath: request.healthPath,
                                         restart: request.restart ?? .always, createdAt: now)
             // A port another process holds would make the app fail to bind: said now, not as a crash.
-            let replaced = try await env.store.read { tx in try await tx.currentDeployment(serverID: server.id) }
+            let replaced = try await env.store.read { tx in try await tx.deployments.currentDeployment(serverID: server.id) }
             if let holder = await runtime.listeners(server.id).first(where: { $0.port == port }),
                holder.process == nil || holder.process != replaced?.processName {
                 let who = holder.process.map { "run \($0)" } ?? "a process of the server"
@@ -47,11 +47,11 @@ extension ServerService {
             }
             let previous = try await env.store.write { tx -> Deployment? in
                 try await tx.lockAccount(id: server.accountID)
-                let previous = try await tx.currentDeployment(serverID: server.id)
-                try await tx.insert(deployment)
+                let previous = try await tx.deployments.currentDeployment(serverID: server.id)
+                try await tx.deployments.insert(deployment)
                 var metadata = ["deployment_id": deployment.id, "port": "\(port)", "restart": deployment.restart.rawValue]
                 if let previous { metadata["replaced"] = previous.id }
-                try await tx.append(
+                try await tx.activity.append(
                     ActivityRecord(action: Action.serverDeployed, actor: principal.actor,
                                    target: Target(type: "server", id: server.id), projectID: server.projectID, metadata: metadata),
                     accountID: server.accountID, at: now)
@@ -90,7 +90,7 @@ extension ServerService {
                 // Recorded, so the deployment reads healthy at once rather than starting until the monitor's round.
                 let probe = HealthProbe(serverID: server.id, projectID: server.projectID, deploymentID: deployment.id,
                                         at: env.now(), healthy: true, milliseconds: last.milliseconds, detail: last.detail)
-                try await env.store.write { tx in try await tx.insert([probe]) }
+                try await env.store.write { tx in try await tx.health.insert([probe]) }
                 return
             }
             try await Task.sleep(for: .milliseconds(250))
@@ -111,7 +111,7 @@ extension ServerService {
 
     /// The server's current deployment and how its process is doing; nil if it has none.
     public func deployment(of server: Server) async throws -> DeploymentStatus? {
-        guard let deployment = try await env.store.read({ tx in try await tx.currentDeployment(serverID: server.id) }) else {
+        guard let deployment = try await env.store.read({ tx in try await tx.deployments.currentDeployment(serverID: server.id) }) else {
             return nil
         }
         return try await status(deployment)
@@ -120,7 +120,7 @@ extension ServerService {
     func status(_ deployment: Deployment) async throws -> DeploymentStatus {
         let process = try? await runtime.processStatus(deployment.serverID, name: deployment.processName)
         let (probe, incident) = try await env.store.read { tx in
-            (try await tx.latestProbe(deploymentID: deployment.id), try await tx.openIncident(serverID: deployment.serverID))
+            (try await tx.health.latestProbe(deploymentID: deployment.id), try await tx.health.openIncident(serverID: deployment.serverID))
         }
         return DeploymentStatus(deployment: deployment, process: process, lastProbe: probe, incident: incident)
     }

@@ -23,7 +23,7 @@ extension ServerService {
                 if let running {
                     balance = try await running.settleNow(tx, server)
                 } else {
-                    balance = try await tx.ledgerBalance(serverID: server.id)
+                    balance = try await tx.ledger.ledgerBalance(serverID: server.id)
                 }
                 let committed = MicroDollars(balance.charged.value + balance.reserved.value)
                 guard budget >= committed else {
@@ -37,9 +37,9 @@ extension ServerService {
                 }
                 server.budget = budget
                 server.updatedAt = now
-                try await tx.update(server)
+                try await tx.servers.update(server)
                 try await running?.replan(tx, server)
-                try await tx.append(
+                try await tx.activity.append(
                     ActivityRecord(action: Action.serverBudgetChanged, actor: principal.actor,
                                    target: Target(type: "server", id: server.id), projectID: server.projectID,
                                    metadata: ["from": previous.decimal, "to": budget.decimal]),
@@ -59,7 +59,7 @@ extension ServerService {
         // limit), so that no metering round or start hands a keeper a deadline from the old
         // limit after this one. A server started meanwhile means another try with its lock too.
         for _ in 0..<5 {
-            let running = try await env.store.read { tx in try await tx.liveServers(accountID: principal.accountID) }
+            let running = try await env.store.read { tx in try await tx.servers.liveServers(accountID: principal.accountID) }
                 .filter { $0.state == .running }.map(\.id).sorted()
             if let account = try await locks.withLocks(running, {
                 try await applySpendingLimit(principal, limit, confirmed: confirmed, holding: Set(running))
@@ -77,13 +77,13 @@ extension ServerService {
         let budgets = self.budgets
         return try await env.store.write { tx -> Account? in
             try await tx.lockAccount(id: principal.accountID)
-            guard var account = try await tx.account(id: principal.accountID) else { throw DomainError.unauthenticated }
-            let running = try await tx.liveServers(accountID: account.id).filter { $0.state == .running }
+            guard var account = try await tx.accounts.account(id: principal.accountID) else { throw DomainError.unauthenticated }
+            let running = try await tx.servers.liveServers(accountID: account.id).filter { $0.state == .running }
             guard running.allSatisfy({ held.contains($0.id) }) else { return nil }
             if let limit, !confirmed {
-                let committed = try await tx.committedBudget(accountID: account.id)
+                let committed = try await tx.ledger.committedBudget(accountID: account.id)
                 if limit < committed {
-                    let charged = try await tx.ledgerBalance(accountID: account.id).charged
+                    let charged = try await tx.ledger.ledgerBalance(accountID: account.id).charged
                     let servers = running.count == 1 ? "1 running server" : "\(running.count) running servers"
                     let effect = running.isEmpty ? "No server runs now."
                         : limit <= charged ? "It stops \(servers) now: the account has already spent \(charged.decimal) USD."
@@ -96,9 +96,9 @@ extension ServerService {
             }
             let previous = account.spendingLimit
             account.spendingLimit = limit
-            try await tx.setSpendingLimit(accountID: account.id, limit: limit)
+            try await tx.accounts.setSpendingLimit(accountID: account.id, limit: limit)
             for server in running { try await budgets.replan(tx, server) }
-            try await tx.append(
+            try await tx.activity.append(
                 ActivityRecord(action: Action.accountSpendingLimitChanged, actor: principal.actor,
                                target: Target(type: "account", id: account.id),
                                metadata: ["from": previous?.decimal ?? "none", "to": limit?.decimal ?? "none"]),
@@ -110,8 +110,8 @@ extension ServerService {
     /// Throws unless the account's spending limit (if any) leaves room for `adding` more in caps.
     /// Call with the account locked, so that concurrent creates and raises take turns.
     static func checkSpendingLimit(_ tx: any StoreTransaction, accountID: String, adding: MicroDollars) async throws {
-        guard let limit = try await tx.account(id: accountID)?.spendingLimit else { return }
-        let committed = try await tx.committedBudget(accountID: accountID)
+        guard let limit = try await tx.accounts.account(id: accountID)?.spendingLimit else { return }
+        let committed = try await tx.ledger.committedBudget(accountID: accountID)
         guard committed.value + adding.value <= limit.value else {
             let room = MicroDollars(max(0, limit.value - committed.value))
             throw DomainError.unprocessable("budget_usd", "passes the account's spending limit of \(limit.decimal) USD "
@@ -130,7 +130,7 @@ extension ServerService {
         var up = server?.createdByKeyID
         while let id = up, !holders.contains(id) {
             holders.insert(id)
-            up = try await tx.apiKey(id: id, accountID: principal.accountID)?.parentKeyID
+            up = try await tx.keys.apiKey(id: id, accountID: principal.accountID)?.parentKeyID
         }
         var next = principal.apiKey
         while let key = next {
@@ -139,7 +139,7 @@ extension ServerService {
                     throw DomainError(.forbidden, "Key \(key.name) bounds its servers' total, and this server is not one of them: "
                                       + "it may not raise its budget.")
                 }
-                let committed = try await tx.keyCommitment(keyID: key.id)
+                let committed = try await tx.keys.keyCommitment(keyID: key.id)
                 if let total = key.maxTotalBudget, committed.budget.value + adding.value > total.value {
                     let room = MicroDollars(max(0, total.value - committed.budget.value))
                     throw DomainError.unprocessable("budget_usd", "passes key \(key.name)'s total of \(total.decimal) USD "
@@ -150,7 +150,7 @@ extension ServerService {
                                       + "delete one first.")
                 }
             }
-            if let parent = key.parentKeyID { next = try await tx.apiKey(id: parent, accountID: key.accountID) } else { next = nil }
+            if let parent = key.parentKeyID { next = try await tx.keys.apiKey(id: parent, accountID: key.accountID) } else { next = nil }
         }
     }
 }

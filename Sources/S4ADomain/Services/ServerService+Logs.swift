@@ -51,7 +51,7 @@ extension ServerService {
                     try await Task.sleep(for: interval)
                     guard await authenticator.holds(authority) else { break }
                     // Read before looking at the state: a stopped server's last lines are all written.
-                    let running = try await store.read { tx in try await tx.server(id: id, accountID: accountID)?.state == .running }
+                    let running = try await store.read { tx in try await tx.servers.server(id: id, accountID: accountID)?.state == .running }
                     let (lines, next) = try await runtime.readLogs(id, after: cursor)
                     cursor = next
                     for line in lines where query.matches(line) { continuation.yield(line) }

@@ -19,7 +19,7 @@ extension ServerService {
         // One read for the round, one write for all renewals: per-server reads and commits
         // did not keep up with 150 servers on two cores.
         let (running, terms) = try await env.store.read { tx in
-            (try await tx.liveServers().filter { $0.state == .running }, try await tx.openLeaseTerms())
+            (try await tx.servers.liveServers().filter { $0.state == .running }, try await tx.ledger.openLeaseTerms())
         }
         var round = MeteringRound()
         var held: [String] = []
@@ -79,8 +79,8 @@ extension ServerService {
             > balance.available(under: server.budget)
         // Not its own cap: the account's limit left nothing to lease (else the control plane was late).
         let limited = try await env.store.read { tx -> Bool in
-            guard !spent, let limit = try await tx.account(id: server.accountID)?.spendingLimit else { return false }
-            let available = try await tx.ledgerBalance(accountID: server.accountID).available(under: limit)
+            guard !spent, let limit = try await tx.accounts.account(id: server.accountID)?.spendingLimit else { return false }
+            let available = try await tx.ledger.ledgerBalance(accountID: server.accountID).available(under: limit)
             return LeasePlan.next(available: available, card: settings.card, cpuMillis: server.cpuMillis, memoryMB: server.memoryMB,
                                   intervalMilliseconds: settings.leaseMilliseconds) == nil
         }

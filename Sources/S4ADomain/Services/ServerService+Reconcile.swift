@@ -5,7 +5,7 @@ extension ServerService {
     /// At start: adopt servers still running, mark vanished ones failed, lose interrupted runs,
     /// and remove every container, mount, loop device and disk that belongs to no server.
     public func reconcile() async throws -> (adopted: Int, failed: Int, removed: [String]) {
-        let servers = try await env.store.read { tx in try await tx.liveServers() }
+        let servers = try await env.store.read { tx in try await tx.servers.liveServers() }
         var adopted = 0, failed = 0
         for server in servers where server.state == .running || server.state == .creating {
             if server.state == .running, try await runtime.status(server.id) == .running {
@@ -26,7 +26,7 @@ extension ServerService {
             if try await runtime.status(server.id) != nil { try await runtime.stop(server.id) }
         }
         let now = env.now()
-        _ = try await env.store.write { tx in try await tx.loseRunningRuns(at: now) }
+        _ = try await env.store.write { tx in try await tx.servers.loseRunningRuns(at: now) }
         let removed = try await runtime.removeOrphans(keeping: Set(servers.map(\.id)))
         return (adopted, failed, removed)
     }

@@ -14,7 +14,7 @@ extension ServerService {
         let (processEnvironment, masker) = try await processEnvironment(server, environment)
         run.command = masker.mask(display)
         let started = run
-        try await env.store.write { tx in try await tx.insert(started) }
+        try await env.store.write { tx in try await tx.servers.insert(started) }
         // Streamed output is masked too; each stream holds back what could begin a secret.
         let maskers = [OutputStreamKind.stdout: StreamMasker(masker), .stderr: StreamMasker(masker)]
         var masked: (@Sendable (OutputStreamKind, [UInt8]) -> Void)?
@@ -48,7 +48,7 @@ extension ServerService {
             // stopped). A command that never ran is no run; the server's state says why.
             if (try? await runtime.status(server.id)) != .running {
                 let runID = run.id
-                try? await env.store.write { tx in try await tx.deleteRun(id: runID) }
+                try? await env.store.write { tx in try await tx.servers.deleteRun(id: runID) }
                 let ended = await recordBudgetStop(server)
                 throw DomainError.failure(.serverNotRunning, ended ? "The server's budget is spent; the command did not run."
                                           : "The server is not running; the command did not run.", cause: error)
@@ -81,7 +81,7 @@ extension ServerService {
             run.endedBy = .exit
         }
         let finished = run
-        try await env.store.write { tx in try await tx.update(finished) }
+        try await env.store.write { tx in try await tx.servers.update(finished) }
         return finished
     }
 
@@ -90,7 +90,7 @@ extension ServerService {
         lost.state = .lost
         lost.finishedAt = env.now()
         let record = lost
-        try await env.store.write { tx in try await tx.update(record) }
+        try await env.store.write { tx in try await tx.servers.update(record) }
     }
 
     /// If the server's watchdog stopped it at its deadline, records that now (the server reads
@@ -99,7 +99,7 @@ extension ServerService {
         guard (try? await runtime.leaseExpired(server.id)) ?? nil != nil else { return false }
         try? await locks.withLock(server.id) {
             // The metering round may have recorded it first: then the lease note is gone.
-            guard let current = try await env.store.read({ tx in try await tx.server(id: server.id, accountID: server.accountID) }),
+            guard let current = try await env.store.read({ tx in try await tx.servers.server(id: server.id, accountID: server.accountID) }),
                   current.state == .running else { return }
             _ = try await endIfLeaseRanOut(current, budgets)
         }
@@ -117,7 +117,7 @@ extension ServerService {
         let run = Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: Run.background,
                       command: masker.mask(display), state: .running, exitCode: nil, stdout: "", stderr: "", truncated: false,
                       startedAt: env.now(), finishedAt: nil)
-        try await env.store.write { tx in try await tx.insert(run) }
+        try await env.store.write { tx in try await tx.servers.insert(run) }
         do {
             try await runtime.spawn(server.id, ProcessRequest(name: run.id, argv: command, cwd: cwd ?? Server.home,
                                                               env: processEnvironment, masked: masker.values))
@@ -126,7 +126,7 @@ extension ServerService {
             lost.state = .lost
             lost.finishedAt = env.now()
             let record = lost
-            try? await env.store.write { tx in try await tx.update(record) }
+            try? await env.store.write { tx in try await tx.servers.update(record) }
             if let error = error as? TooManyProcesses {
                 throw DomainError(.conflict, "This server runs \(error.limit) background processes, the most it may; "
                                   + "stop one first (POST /v1/servers/\(server.id)/runs/RUN_ID/cancel, or s4a run stop \(server.id) RUN_ID).")
@@ -141,7 +141,7 @@ extension ServerService {
         try principal.check(.scope(.serversExec))
         let (server, run) = try await env.store.read { tx in
             let server = try await tx.reachableServer(serverID, by: principal)
-            guard let run = try await tx.run(id: runID, serverID: serverID) else { throw DomainError.notFound }
+            guard let run = try await tx.servers.run(id: runID, serverID: serverID) else { throw DomainError.notFound }
             return (server, run)
         }
         guard run.kind == Run.background, run.state == .running else { return run }
@@ -152,7 +152,7 @@ extension ServerService {
         }
         let ended = try await refreshed(run, endedBy: .cancelled)
         try await env.store.write { tx in
-            try await tx.append(ActivityRecord(action: Action.runCancelled, actor: principal.actor,
+            try await tx.activity.append(ActivityRecord(action: Action.runCancelled, actor: principal.actor,
                                                target: Target(type: "run", id: run.id), projectID: server.projectID,
                                                metadata: ["server_id": run.serverID, "command": run.command]),
                                 accountID: run.accountID, at: env.now())
@@ -182,7 +182,7 @@ extension ServerService {
         ended.exitCode = exitCode.map(Int.init)
         ended.finishedAt = time ?? env.now()
         let record = ended
-        try await env.store.write { tx in try await tx.update(record) }
+        try await env.store.write { tx in try await tx.servers.update(record) }
         return ended
     }
 
@@ -200,7 +200,7 @@ extension ServerService {
         try principal.check(.scope(.serversRead))
         let page = try await env.store.read { tx in
             _ = try await tx.reachableServer(serverID, by: principal)
-            return try await tx.runs(serverID: serverID, cursor: cursor, limit: limit)
+            return try await tx.servers.runs(serverID: serverID, cursor: cursor, limit: limit)
         }
         var refreshed = page
         for index in refreshed.items.indices { refreshed.items[index] = try await self.refreshed(refreshed.items[index]) }
@@ -211,7 +211,7 @@ extension ServerService {
         try principal.check(.scope(.serversRead))
         let run = try await env.store.read { tx in
             _ = try await tx.reachableServer(serverID, by: principal)
-            guard let run = try await tx.run(id: runID, serverID: serverID) else { throw DomainError.notFound }
+            guard let run = try await tx.servers.run(id: runID, serverID: serverID) else { throw DomainError.notFound }
             return run
         }
         return try await refreshed(run)

@@ -17,7 +17,7 @@ extension ServerService {
         let run = Run(id: RandomToken.id(.run), serverID: server.id, accountID: server.accountID, kind: Run.shell,
                       command: "shell", state: .running, exitCode: nil, stdout: "", stderr: "", truncated: false,
                       startedAt: env.now(), finishedAt: nil)
-        try await env.store.write { tx in try await tx.insert(run) }
+        try await env.store.write { tx in try await tx.servers.insert(run) }
         do {
             let (environment, _) = try await processEnvironment(server, [:])
             let session = try await runtime.shell(server.id, ShellRequest(argv: Self.shellCommand, env: environment, size: size))

@@ -78,14 +78,14 @@ public struct ServerService: Sendable {
             _ = try await tx.reachableProject(request.projectID, by: principal)
             try await Self.checkSpendingLimit(tx, accountID: principal.accountID, adding: request.budget)
             try await Self.checkKeyBounds(tx, principal, adding: request.budget, servers: 1)
-            let slot = try await tx.freeUIDSlot()
+            let slot = try await tx.servers.freeUIDSlot()
             guard slot < ServerLimits.maxSlots else { throw DomainError(.conflict, "This platform has no room for more servers.") }
             let server = Server(id: RandomToken.id(.server), projectID: request.projectID, accountID: principal.accountID,
                                 name: name, template: template, cpuMillis: cpu, memoryMB: memory, diskMB: disk,
                                 pidsLimit: ServerLimits.defaultPids, budget: request.budget, network: network,
                                 state: .creating, uidSlot: slot, createdAt: now, updatedAt: now, createdByKeyID: principal.apiKey?.id)
-            try await tx.insert(server)
-            try await tx.append(
+            try await tx.servers.insert(server)
+            try await tx.activity.append(
                 ActivityRecord(action: Action.serverCreated, actor: principal.actor, target: Target(type: "server", id: server.id),
                                projectID: server.projectID,
                                metadata: ["name": name, "template": template, "cpu_millis": "\(cpu)", "memory_mb": "\(memory)",
@@ -112,7 +112,7 @@ public struct ServerService: Sendable {
         try principal.check(.scope(.serversRead))
         let filter = try principal.projects(narrowedTo: projectID)
         return try await env.store.read { tx in
-            try await tx.servers(accountID: principal.accountID, projectIDs: filter, cursor: cursor, limit: limit)
+            try await tx.servers.servers(accountID: principal.accountID, projectIDs: filter, cursor: cursor, limit: limit)
         }
     }
 
@@ -155,7 +155,7 @@ public struct ServerService: Sendable {
             var all: [Server] = []
             var cursor: String?
             repeat {
-                let page = try await tx.servers(accountID: principal.accountID, projectIDs: [projectID], cursor: cursor, limit: 200)
+                let page = try await tx.servers.servers(accountID: principal.accountID, projectIDs: [projectID], cursor: cursor, limit: 200)
                 all += page.items
                 cursor = page.nextCursor
             } while cursor != nil
@@ -198,7 +198,7 @@ public struct ServerService: Sendable {
         running.lastError = nil
         let started = try await transition(running, to: .running, action: Action.serverStarted, actor: actor)
         // Its app comes back with it (a failure shows in the deployment's state, not here).
-        if let deployment = try await env.store.read({ tx in try await tx.currentDeployment(serverID: server.id) }) {
+        if let deployment = try await env.store.read({ tx in try await tx.deployments.currentDeployment(serverID: server.id) }) {
             try? await startDeployment(started, deployment)
         }
         return started
@@ -222,14 +222,14 @@ public struct ServerService: Sendable {
         let updated = next
         try await env.store.write { tx in
             try await tx.lockAccount(id: server.accountID)
-            try await tx.update(updated)
+            try await tx.servers.update(updated)
             if state == .deleted {
-                try await tx.deleteSecrets(serverID: server.id)
+                try await tx.vault.deleteSecrets(serverID: server.id)
                 // A deleted server serves no URL.
-                if var project = try await tx.project(id: server.projectID, accountID: server.accountID),
+                if var project = try await tx.projects.project(id: server.projectID, accountID: server.accountID),
                    project.attachedServerID == server.id {
                     project.attachedServerID = nil
-                    try await tx.update(project)
+                    try await tx.projects.update(project)
                 }
             }
             var metadata = ["from": server.state.rawValue, "to": state.rawValue]
@@ -237,7 +237,7 @@ public struct ServerService: Sendable {
             if [.failed, .stopped, .exhausted].contains(state) {
                 metadata["reason"] = updated.lastError ?? (actor.type == .system ? "stopped by the platform" : "requested")
             }
-            try await tx.append(
+            try await tx.activity.append(
                 ActivityRecord(action: action, actor: actor, target: Target(type: "server", id: server.id),
                                projectID: server.projectID, metadata: metadata),
                 accountID: server.accountID, at: updated.updatedAt)

@@ -52,13 +52,13 @@ public struct UsageService: Sendable {
     /// Samples every running server once; `previous` holds each server's last CPU counter (kept
     /// by the caller between rounds) to count what was used in between.
     public func sample(previous: inout [String: Int64]) async throws -> SamplingRound {
-        let running = try await env.store.read { tx in try await tx.liveServers() }.filter { $0.state == .running }
+        let running = try await env.store.read { tx in try await tx.servers.liveServers() }.filter { $0.state == .running }
         let now = env.now()
         var samples: [UsageSample] = []
         var round = SamplingRound()
         for server in running {
             guard let stats = try? await runtime.stats(server.id) else { continue }
-            let charged = try await env.store.read { tx in try await tx.ledgerBalance(serverID: server.id) }.charged
+            let charged = try await env.store.read { tx in try await tx.ledger.ledgerBalance(serverID: server.id) }.charged
             let cpu = Int64(stats.cpuNanoseconds / 1000)
             samples.append(UsageSample(serverID: server.id, accountID: server.accountID, at: now, cpuMicros: cpu,
                                        memoryBytes: Int64(stats.memoryBytes), pids: Int64(stats.pids),
@@ -72,7 +72,7 @@ public struct UsageService: Sendable {
         let ids = Set(running.map(\.id))
         previous = previous.filter { ids.contains($0.key) }
         let batch = samples
-        if !batch.isEmpty { try await env.store.write { tx in try await tx.insert(batch) } }
+        if !batch.isEmpty { try await env.store.write { tx in try await tx.usage.insert(batch) } }
         return round
     }
 
@@ -90,8 +90,8 @@ public struct UsageService: Sendable {
         }
         return try await env.store.read { tx in
             let server = try await tx.reachableServer(id, by: principal)
-            let balance = try await tx.ledgerBalance(serverID: id)
-            let points = try await tx.usagePoints(serverID: id, since: since, until: until, step: step)
+            let balance = try await tx.ledger.ledgerBalance(serverID: id)
+            let points = try await tx.usage.usagePoints(serverID: id, since: since, until: until, step: step)
             return ServerUsage(server: server, balance: balance, ratePerHour: rate(server), step: step,
                                points: points)
         }
@@ -105,24 +105,24 @@ public struct UsageService: Sendable {
             var lines: [AccountUsage.Line] = []
             var cursor: String?
             repeat {
-                let page = try await tx.servers(accountID: principal.accountID, projectIDs: projects,
+                let page = try await tx.servers.servers(accountID: principal.accountID, projectIDs: projects,
                                                 cursor: cursor, limit: 200)
                 for server in page.items {
-                    lines.append(.init(server: server, balance: try await tx.ledgerBalance(serverID: server.id),
+                    lines.append(.init(server: server, balance: try await tx.ledger.ledgerBalance(serverID: server.id),
                                        ratePerHour: rate(server)))
                 }
                 cursor = page.nextCursor
             } while cursor != nil
             var total = LedgerBalance(charged: MicroDollars(0), reserved: MicroDollars(0))
             if projects == nil {
-                total = try await tx.ledgerBalance(accountID: principal.accountID)
+                total = try await tx.ledger.ledgerBalance(accountID: principal.accountID)
             } else {
                 for line in lines {
                     total.charged.value += line.balance.charged.value
                     total.reserved.value += line.balance.reserved.value
                 }
             }
-            return AccountUsage(spendingLimit: try await tx.account(id: principal.accountID)?.spendingLimit,
+            return AccountUsage(spendingLimit: try await tx.accounts.account(id: principal.accountID)?.spendingLimit,
                                 servers: lines, total: total)
         }
     }
@@ -133,8 +133,8 @@ public struct UsageService: Sendable {
         let cutoff = DailyUsage.utc.startOfDay(for: env.now().addingTimeInterval(-Double(days) * 86_400))
         let lines = try await runtime.pruneLogs(before: cutoff)
         let samples = try await env.store.write { tx in
-            try await tx.deleteProbes(before: cutoff)
-            return try await tx.retireUsageSamples(before: cutoff, logLines: lines)
+            try await tx.health.deleteProbes(before: cutoff)
+            return try await tx.usage.retireUsageSamples(before: cutoff, logLines: lines)
         }
         return (samples, lines.values.reduce(0, +))
     }

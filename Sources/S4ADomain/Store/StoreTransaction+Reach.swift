@@ -4,14 +4,14 @@
 extension StoreTransaction {
     func reachableProject(_ id: String, by principal: Principal) async throws -> Project {
         guard principal.canReach(projectID: id),
-              let project = try await project(id: id, accountID: principal.accountID) else {
+              let project = try await projects.project(id: id, accountID: principal.accountID) else {
             throw DomainError(.notFound, "No such project.")
         }
         return project
     }
 
     func reachableServer(_ id: String, by principal: Principal) async throws -> Server {
-        guard let server = try await server(id: id, accountID: principal.accountID),
+        guard let server = try await servers.server(id: id, accountID: principal.accountID),
               principal.canReach(projectID: server.projectID) else { throw DomainError.notFound }
         return server
     }
