@@ -44,7 +44,10 @@ def test_schemathesis_finds_nothing(make_server, tmp_path):
     command = schemathesis() + [
         "--config-file", str(CONFIG), "run", srv.url("/v1/openapi.json"),
         "--tls-verify", str(srv.ca), "-H", f"Authorization: Bearer {key}",
-        "--workers", "2", "--seed", os.environ.get("S4A_FUZZ_SEED", "20261202"),
+        # One worker: with two, schemathesis' threads parse lambda sources at once and CPython
+        # 3.11's ast module can fail with "AST constructor recursion depth mismatch" (a thread-
+        # safety bug in the interpreter, not a finding), which failed one CI run.
+        "--workers", "1", "--seed", os.environ.get("S4A_FUZZ_SEED", "20261202"),
         "--report", "junit", "--report-dir", str(tmp_path / "report"),
     ]
     for name in ENDS_THE_RUN:
