@@ -347,3 +347,18 @@ def have(tool: str) -> str:
     if not path:
         pytest.fail(f"{tool} is required (make deps installs it)")
     return path
+
+
+def throwaway_certificate(root: Path, ca_name: str, leaf_name: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for localhost and 127.0.0.1 signed by it, made with
+    openssl in `root`: (ca.pem, cert.pem, key.pem). For TLS that is not s4a's own local CA."""
+    root.mkdir(parents=True, exist_ok=True)
+    openssl = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=root)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", f"/CN={ca_name}")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "key.pem", "-out", "cert.csr", "-subj", f"/CN={leaf_name}")
+    (root / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "cert.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf")
+    return root / "ca.pem", root / "cert.pem", root / "key.pem"

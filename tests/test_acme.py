@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port, have, signup_and_login
+from conftest import free_port, have, signup_and_login, throwaway_certificate
 
 PEBBLE = "/usr/bin/pebble"
 CHALLTESTSRV = "/usr/bin/pebble-challtestsrv"
@@ -56,19 +56,11 @@ class Pebble:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         # pebble's own TLS: a throwaway CA and a certificate for 127.0.0.1 signed by it.
-        self.tls_ca = root / "tls-ca.pem"
-        openssl = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=root)
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", "tls-ca-key.pem", "-out", "tls-ca.pem", "-days", "2", "-subj", "/CN=pebble test TLS CA")
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", "tls-key.pem", "-out", "tls.csr", "-subj", "/CN=127.0.0.1")
-        (root / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-        openssl("x509", "-req", "-in", "tls.csr", "-CA", "tls-ca.pem", "-CAkey", "tls-ca-key.pem", "-CAcreateserial",
-                "-out", "tls.pem", "-days", "2", "-extfile", "ext.cnf")
+        self.tls_ca, tls_cert, tls_key = throwaway_certificate(root / "tls", "pebble test TLS CA", "127.0.0.1")
         acme, management, dns, dns_management = (free_port() for _ in range(4))
         (root / "pebble.json").write_text(json.dumps({"pebble": {
             "listenAddress": f"127.0.0.1:{acme}", "managementListenAddress": f"127.0.0.1:{management}",
-            "certificate": str(root / "tls.pem"), "privateKey": str(root / "tls-key.pem"),
+            "certificate": str(tls_cert), "privateKey": str(tls_key),
             "httpPort": http_port, "tlsPort": free_port(), "ocspResponderURL": "",
             "externalAccountBindingRequired": False}}))
         self.directory_url = f"https://127.0.0.1:{acme}/dir"

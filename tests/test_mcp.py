@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
 import time
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -20,7 +19,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamablehttp_client
 
-from conftest import Server, clean_env, s4a_bin, signup_and_login
+from conftest import Server, clean_env, s4a_bin, signup_and_login, throwaway_certificate
 from test_ingress import AppClient
 
 CORE_TOOLS = {
@@ -360,25 +359,11 @@ def test_http_mcp_needs_a_valid_bearer_key(make_server):
     assert r.status_code == 403, r.text
 
 
-def operator_certificate(root) -> tuple:
-    """A CA of the operator's own (not s4a's local CA) and a certificate for localhost signed by it."""
-    root.mkdir(parents=True, exist_ok=True)
-    openssl = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=root)
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj", "/CN=operator test CA")
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "key.pem", "-out", "cert.csr", "-subj", "/CN=localhost")
-    (root / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    openssl("x509", "-req", "-in", "cert.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-            "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf")
-    return root / "ca.pem", root / "cert.pem", root / "key.pem"
-
-
 def test_http_mcp_works_under_an_operator_certificate(make_server, tmp_path):
     """/mcp's tool calls go to the API in process, so they need no trust in the listener's
     certificate: under a certificate from a CA s4a has never seen they work, and each is
     still checked against the caller's key."""
-    ca, cert, key_file = operator_certificate(tmp_path / "operator-tls")
+    ca, cert, key_file = throwaway_certificate(tmp_path / "operator-tls", "operator test CA", "localhost")
     srv = make_server(extra_args=["--tls-cert", str(cert), "--tls-key", str(key_file)], ca_file=ca)
     assert not (srv.data_dir / "tls" / "ca.pem").exists(), "the local CA should not be in use"
     person = signup_and_login(srv)
