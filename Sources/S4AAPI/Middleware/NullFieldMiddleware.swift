@@ -27,6 +27,9 @@ struct NullFieldMiddleware: ServerMiddleware {
     /// The first field (in key order) whose value is `null`, as `a.b[2].c`; nil when there is
     /// none or the body is not JSON (the decoder then says what is wrong).
     static func nullField(in bytes: [UInt8]) -> String? {
+        // Most bodies hold no `null` at all: they are not parsed a second time.
+        let null = Array("null".utf8)
+        guard bytes.count >= 4, (0...(bytes.count - 4)).contains(where: { bytes[$0..<$0 + 4].elementsEqual(null) }) else { return nil }
         guard let value = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else { return nil }
         return find(value, at: "")
     }
